@@ -1,0 +1,162 @@
+/**
+ * Command-line plumbing shared by every script: flag parsing with `--help`,
+ * and the exit-code contract from DESIGN.md (0 ok, 1 a check failed, 2 bad
+ * usage/input or a missing prerequisite). Errors print one line, never a
+ * stack trace (set OBSKIT_DEBUG=1 to see one).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** Bad flags or input: exit 2 with the message. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A prerequisite (a tool, a cluster, a running service) is missing: exit 2, say how to get it. */
+export class MissingPrerequisite extends Error {
+  override name = "MissingPrerequisite";
+  constructor(what: string, readonly fix: string) {
+    super(`${what} (${fix})`);
+  }
+}
+
+/** A check, gate or verification failed: exit 1. */
+export class CheckFailed extends Error {
+  override name = "CheckFailed";
+}
+
+export interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  default?: string | boolean | string[];
+  /** One line for --help; `<value>` hint is taken from `valueName`. */
+  description: string;
+  valueName?: string;
+}
+
+export interface CommandSpec {
+  /** The `deno task` name, e.g. "run-app". */
+  name: string;
+  summary: string;
+  /** Usage line after the task name, e.g. "[--port N]". */
+  usage?: string;
+  flags: Record<string, FlagSpec>;
+  /** Extra text after the flag list (examples, environment variables). */
+  epilog?: string;
+  allowPositionals?: boolean;
+}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [
+    `${spec.summary}`,
+    "",
+    `Usage: deno task ${spec.name} ${spec.usage ?? "[options]"}`.trimEnd(),
+    "",
+    "Options:",
+  ];
+  const rows: [string, string][] = Object.entries(spec.flags).map(([name, f]) => {
+    const short = f.short ? `-${f.short}, ` : "    ";
+    const value = f.type === "string" ? ` <${f.valueName ?? "value"}>` : "";
+    const dflt = f.default !== undefined && f.default !== false && f.type === "string"
+      ? ` (default: ${Array.isArray(f.default) ? f.default.join(",") : f.default})`
+      : "";
+    return [`  ${short}--${name}${value}`, f.description + dflt];
+  });
+  rows.push(["  -h, --help", "show this help and exit"]);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  for (const [l, r] of rows) lines.push(l.padEnd(width) + r);
+  if (spec.epilog) lines.push("", spec.epilog.trimEnd());
+  return lines.join("\n");
+}
+
+export interface Parsed<T> {
+  flags: T;
+  positionals: string[];
+}
+
+/**
+ * Parses `args` against `spec`. `--help` prints the help and exits 0; an
+ * unknown flag or a missing value throws UsageError.
+ */
+export function parseFlags<T = Record<string, string | boolean | string[] | undefined>>(
+  spec: CommandSpec,
+  args: string[] = Deno.args,
+): Parsed<T> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(helpText(spec));
+    Deno.exit(EXIT_OK);
+  }
+  const options: ParseArgsConfig["options"] = {};
+  for (const [name, f] of Object.entries(spec.flags)) {
+    options[name] = {
+      type: f.type,
+      ...(f.short ? { short: f.short } : {}),
+      ...(f.multiple ? { multiple: true } : {}),
+      ...(f.default !== undefined ? { default: f.default } : {}),
+    } as NonNullable<ParseArgsConfig["options"]>[string];
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options,
+      allowPositionals: spec.allowPositionals ?? false,
+      strict: true,
+    });
+    return { flags: values as T, positionals };
+  } catch (err) {
+    // node:util's messages are long and mention its own API; keep the gist.
+    const msg = (err as Error).message.split("\n")[0]
+      .replace(/\. To specify a positional argument.*$/, "")
+      .replace(/^Unknown option '(.*)'.*$/, "unknown option $1");
+    throw new UsageError(`${msg}; see 'deno task ${spec.name} --help'`);
+  }
+}
+
+/** Parses a positive integer flag value, naming the flag in the error. */
+export function intFlag(name: string, raw: string | undefined, min = 1, max = 65535): number {
+  if (raw === undefined) throw new UsageError(`--${name} needs a value`);
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new UsageError(`--${name} must be ${min}..${max}, got ${n}`);
+  return n;
+}
+
+/** Parses a duration like 500ms, 10s, 5m, 1h (or plain seconds). */
+export function durationFlag(name: string, raw: string | undefined): number {
+  if (raw === undefined) throw new UsageError(`--${name} needs a value`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--${name} must be a duration like 30s or 5m, got '${raw}'`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms"];
+  const ms = Number(m[1]) * unit;
+  if (!(ms > 0)) throw new UsageError(`--${name} must be greater than zero`);
+  return ms;
+}
+
+/**
+ * Runs a script's main function and maps errors to the exit-code contract.
+ * `main` may return an exit code; thrown errors become one line on stderr.
+ */
+export async function runMain(main: () => Promise<number | void> | number | void): Promise<never> {
+  let code: number = EXIT_OK;
+  try {
+    code = (await main()) ?? EXIT_OK;
+  } catch (err) {
+    code = exitCodeFor(err);
+    const msg = err instanceof Error ? err.message : String(err);
+    console.error(`error: ${msg}`);
+    if (Deno.env.get("OBSKIT_DEBUG")) console.error(err);
+  }
+  Deno.exit(code);
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError || err instanceof MissingPrerequisite) return EXIT_USAGE;
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+    return EXIT_USAGE;
+  }
+  return EXIT_FAILED;
+}

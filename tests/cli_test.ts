@@ -1,0 +1,51 @@
+import { strict as assert } from "node:assert";
+import {
+  durationFlag,
+  exitCodeFor,
+  intFlag,
+  MissingPrerequisite,
+  parseFlags,
+  UsageError,
+} from "../scripts/lib/cli.ts";
+
+const spec = {
+  name: "demo-task",
+  summary: "a test command",
+  flags: {
+    port: { type: "string" as const, description: "port", default: "8000" },
+    json: { type: "boolean" as const, description: "json output" },
+  },
+};
+
+Deno.test("parseFlags reads values and defaults", () => {
+  const { flags } = parseFlags<{ port: string; json?: boolean }>(spec, ["--json"]);
+  assert.equal(flags.port, "8000");
+  assert.equal(flags.json, true);
+});
+
+Deno.test("parseFlags rejects unknown flags with a usage error naming the task", () => {
+  assert.throws(() => parseFlags(spec, ["--nope"]), (e: Error) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /--nope/);
+    assert.match(e.message, /deno task demo-task --help/);
+    return true;
+  });
+});
+
+Deno.test("intFlag and durationFlag validate their input", () => {
+  assert.equal(intFlag("port", "8080"), 8080);
+  assert.throws(() => intFlag("port", "80a"), UsageError);
+  assert.throws(() => intFlag("port", "70000"), UsageError);
+  assert.equal(durationFlag("duration", "10s"), 10_000);
+  assert.equal(durationFlag("duration", "5m"), 300_000);
+  assert.equal(durationFlag("duration", "250ms"), 250);
+  assert.equal(durationFlag("duration", "3"), 3000);
+  assert.throws(() => durationFlag("duration", "ten"), UsageError);
+  assert.throws(() => durationFlag("duration", "0s"), UsageError);
+});
+
+Deno.test("exit codes follow the contract", () => {
+  assert.equal(exitCodeFor(new UsageError("x")), 2);
+  assert.equal(exitCodeFor(new MissingPrerequisite("kubectl not found", "install it")), 2);
+  assert.equal(exitCodeFor(new Error("boom")), 1);
+});
