@@ -1,0 +1,32 @@
+/**
+ * Test support. Tests that need a real component (collector, promtool,
+ * Prometheus, Jaeger...) call `needs()`: in CI (CI=true) a missing component
+ * fails the test; elsewhere the test is ignored with a printed reason.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { toolsDir } from "../scripts/lib/paths.ts";
+
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/** Finds an executable on PATH or in the tools folder's bin/. */
+export function findTool(name: string): string | null {
+  const candidates = [join(toolsDir(), "bin", name)];
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir) candidates.push(join(dir, name));
+  }
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+/**
+ * Returns `true` when the test should be ignored (component missing, not
+ * in CI). In CI it throws at registration so the suite fails loudly.
+ */
+export function missing(...tools: string[]): boolean {
+  const absent = tools.filter((t) => findTool(t) === null);
+  if (absent.length === 0) return false;
+  const msg = `needs ${absent.join(", ")} (run 'deno task tools')`;
+  if (IN_CI) throw new Error(`CI=true and a real component is missing: ${msg}`);
+  console.warn(`skipping: ${msg}`);
+  return true;
+}
