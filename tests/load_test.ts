@@ -1,0 +1,251 @@
+import { strict as assert } from "node:assert";
+import { UsageError } from "../scripts/lib/cli.ts";
+import { freePort } from "../scripts/lib/net.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import {
+  chapterMix,
+  formatReport,
+  isLoopbackHost,
+  parseTarget,
+  pathsMix,
+  runLoad,
+} from "../scripts/lib/load.ts";
+
+/** A loopback test server that records when each request arrives. */
+function testServer(handler: (req: Request) => Promise<Response> | Response) {
+  const arrivals: number[] = [];
+  const paths: string[] = [];
+  const port = freePort();
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
+    arrivals.push(performance.now());
+    const u = new URL(req.url);
+    paths.push(u.pathname + u.search);
+    return handler(req);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    arrivals,
+    paths,
+    /** Arrival rate seen by the server: (n - 1) / (last - first). */
+    arrivalRate(): number {
+      const n = arrivals.length;
+      return (n - 1) / ((arrivals[n - 1] - arrivals[0]) / 1000);
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function within(actual: number, expected: number, fraction: number, what: string) {
+  const dev = Math.abs(actual - expected) / expected;
+  assert.ok(
+    dev <= fraction,
+    `${what}: ${actual.toFixed(2)} is ${(dev * 100).toFixed(2)} % from ${expected} (max ${
+      fraction * 100
+    } %)`,
+  );
+}
+
+Deno.test("load: 200 rps for 3 s arrives at the server within 2 %", async () => {
+  const srv = testServer(() => new Response("ok"));
+  try {
+    const r = await runLoad({
+      target: srv.url,
+      rate: 200,
+      durationMs: 3000,
+      mix: pathsMix(["/"]),
+    });
+    assert.equal(r.scheduled, 600);
+    assert.equal(r.sent, 600);
+    assert.equal(r.dropped, 0);
+    assert.equal(r.completed, 600);
+    assert.deepEqual(r.statusCounts, { "200": 600 });
+    assert.equal(srv.arrivals.length, 600);
+    within(r.achievedRate, 200, 0.02, "achieved rate (client)");
+    within(srv.arrivalRate(), 200, 0.02, "arrival rate (server)");
+    assert.ok(r.latencyMs !== null);
+    assert.ok(r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
+    assert.match(formatReport(r), /p99 \d+\.\d\dms/);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("load: a server that stalls 2 s does not lower the offered rate", async () => {
+  const srv = testServer(async () => {
+    await sleep(2000);
+    return new Response("late");
+  });
+  try {
+    const started = performance.now();
+    const r = await runLoad({
+      target: srv.url,
+      rate: 100,
+      durationMs: 3000,
+      concurrency: 1000,
+      mix: pathsMix(["/"]),
+    });
+    const tookS = (performance.now() - started) / 1000;
+    // A closed model with 1 connection would have sent 2 requests; we sent all 300 on time.
+    assert.equal(r.sent, 300);
+    assert.equal(r.dropped, 0);
+    within(srv.arrivalRate(), 100, 0.02, "arrival rate at a stalled server");
+    within(r.achievedRate, 100, 0.02, "achieved rate");
+    assert.ok(r.latencyMs !== null && r.latencyMs.p50 >= 2000, `p50 ${r.latencyMs?.p50}`);
+    // Scheduling took the duration; the wait afterwards is the stall of the last requests.
+    assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("load: the concurrency cap drops due requests instead of slowing down", async () => {
+  const srv = testServer(async () => {
+    await sleep(2000);
+    return new Response("late");
+  });
+  try {
+    const started = performance.now();
+    const r = await runLoad({
+      target: srv.url,
+      rate: 100,
+      durationMs: 3000,
+      concurrency: 50,
+      mix: pathsMix(["/"]),
+    });
+    const tookS = (performance.now() - started) / 1000;
+    assert.equal(r.scheduled, 300, "every due request is accounted for");
+    assert.equal(r.sent + r.dropped, 300);
+    assert.ok(r.dropped >= 100, `dropped ${r.dropped}`);
+    assert.ok(r.sent <= 160, `sent ${r.sent}`);
+    assert.equal(srv.arrivals.length, r.sent);
+    within(r.offeredRate, 100, 0.02, "offered rate");
+    assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("load: --max-requests bounds the run and the chapter's mix is followed", async () => {
+  const srv = testServer((req) =>
+    new URL(req.url).pathname === "/error"
+      ? new Response("boom", { status: 500 })
+      : new Response("ok")
+  );
+  try {
+    const r = await runLoad({
+      target: srv.url,
+      rate: 500,
+      durationMs: 60_000,
+      maxRequests: 100,
+      mix: chapterMix,
+    });
+    assert.equal(r.sent, 100);
+    assert.ok(r.elapsedS < 5, `took ${r.elapsedS}s`);
+    const count = (p: string) => srv.paths.filter((x) => x === p).length;
+    assert.equal(count("/error"), 2); // 50th, 100th
+    assert.equal(count("/api/data?delay=0.5"), 4); // 20th, 40th, 60th, 80th
+    assert.equal(count("/api/data?delay=0.1"), 94);
+    assert.deepEqual(r.statusCounts, { "200": 98, "500": 2 });
+    assert.equal(r.errors, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("load: an unreachable target counts network errors", async () => {
+  const port = freePort(); // nothing listens here
+  const r = await runLoad({
+    target: `http://127.0.0.1:${port}`,
+    rate: 50,
+    durationMs: 200,
+    mix: pathsMix(["/"]),
+  });
+  assert.equal(r.sent, 10);
+  assert.equal(r.completed, 0);
+  assert.equal(r.errors, 10);
+  assert.equal(r.statusCounts["network-error"], 10);
+  assert.equal(r.latencyMs, null);
+});
+
+Deno.test("load: validation refuses remote targets and bad values", async () => {
+  assert.ok(isLoopbackHost("127.0.0.1"));
+  assert.ok(isLoopbackHost("127.1.2.3"));
+  assert.ok(isLoopbackHost("localhost"));
+  assert.ok(isLoopbackHost("[::1]"));
+  assert.ok(!isLoopbackHost("example.com"));
+  assert.ok(!isLoopbackHost("10.0.0.1"));
+  assert.ok(!isLoopbackHost("128.0.0.1"));
+  assert.throws(() => parseTarget("http://example.com"), /--allow-remote/);
+  assert.equal(parseTarget("http://example.com", true).hostname, "example.com");
+  assert.throws(() => parseTarget("not a url"), UsageError);
+  assert.throws(() => parseTarget("ftp://127.0.0.1/"), UsageError);
+  assert.throws(() => pathsMix(["api"]), UsageError);
+  const base = { target: "http://127.0.0.1:1", durationMs: 100 };
+  await assert.rejects(runLoad({ ...base, target: "http://10.1.2.3:80", rate: 1 }), UsageError);
+  await assert.rejects(runLoad({ ...base, rate: 0 }), UsageError);
+  await assert.rejects(runLoad({ ...base, rate: 1, durationMs: 0 }), UsageError);
+  await assert.rejects(runLoad({ ...base, rate: 1, maxRequests: 0 }), UsageError);
+  await assert.rejects(runLoad({ ...base, rate: 1, concurrency: 0 }), UsageError);
+});
+
+async function runScript(args: string[], opts: { sigintAfterMs?: number } = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=.",
+      repoPath("scripts/load.ts"),
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    cwd: repoPath(),
+  }).spawn();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (opts.sigintAfterMs !== undefined) {
+    timer = setTimeout(() => child.kill("SIGINT"), opts.sigintAfterMs);
+  }
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("load CLI: usage errors exit 2 with one line", async () => {
+  for (
+    const args of [
+      ["--rate", "abc"],
+      ["--duration", "forever"],
+      ["--target", "http://192.0.2.10:8000", "--duration", "1s"],
+      ["--concurrency", "0"],
+      ["--nope"],
+    ]
+  ) {
+    const r = await runScript(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^error: /);
+  }
+});
+
+Deno.test("load CLI: Ctrl-C prints the summary so far", async () => {
+  const srv = testServer(() => new Response("ok"));
+  try {
+    const r = await runScript(
+      ["--target", srv.url, "--rate", "50", "--duration", "60s", "--path", "/", "--json"],
+      { sigintAfterMs: 2500 },
+    );
+    assert.equal(r.code, 130, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.interrupted, true);
+    assert.ok(report.sent > 10 && report.sent < 150, `sent ${report.sent}`);
+    assert.equal(report.statusCounts["200"], report.completed);
+    assert.equal(typeof report.latencyMs.p99, "number");
+  } finally {
+    await srv.close();
+  }
+});
