@@ -1,3 +1,77 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "../scripts/lib/not_implemented.ts";
-notImplemented();
+/**
+ * Phase 4: run the instrumented application.
+ *
+ *   deno task run-app [--port 8000] [--host 0.0.0.0] [--instrumentation on|off]
+ */
+import { intFlag, parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
+import { createInstrumentedApp } from "./instrumented_app.ts";
+import { createLogger } from "./logger.ts";
+import { initializeObservability } from "./otel_setup.ts";
+import { resolvePort, runUntilSignal, startServer } from "./server.ts";
+
+const spec = {
+  name: "run-app",
+  summary: "Phase 4: the instrumented app (traces, metrics and logs) on Hono + Deno.serve.",
+  usage: "[--port N] [--host ADDR] [--instrumentation on|off]",
+  flags: {
+    port: {
+      type: "string" as const,
+      description: "port to listen on (env PORT)",
+      default: undefined,
+      valueName: "N",
+    },
+    host: {
+      type: "string" as const,
+      description: "address to bind",
+      default: "0.0.0.0",
+      valueName: "ADDR",
+    },
+    instrumentation: {
+      type: "string" as const,
+      description: "off runs the same app without telemetry (benchmark baseline)",
+      default: "on",
+      valueName: "on|off",
+    },
+  },
+  epilog: `Endpoints: GET /health, /api/data?delay=<0..5 s>, /api/admin, /metrics, /error
+
+Environment:
+  OTEL_EXPORTER_OTLP_ENDPOINT  collector OTLP endpoint (default http://localhost:4318;
+                               the book's localhost:4317 is normalized to OTLP/HTTP 4318)
+  OTEL_SERVICE_NAME / SERVICE_NAME, SERVICE_VERSION, DEPLOYMENT_ENV, HOSTNAME
+  OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_METRIC_EXPORT_INTERVAL
+  ADMIN_TOKEN                  bearer token /api/admin accepts (never logged)
+  LOG_LEVEL                    DEBUG, INFO (default), WARN, ERROR`,
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { flags } = parseFlags<{ port?: string; host: string; instrumentation: string }>(spec);
+    const port = intFlag("port", resolvePort(flags.port, 8000), 0);
+    if (!["on", "off"].includes(flags.instrumentation)) {
+      throw new UsageError(`--instrumentation must be on or off, got '${flags.instrumentation}'`);
+    }
+    const serviceName = "platform-app";
+    const observability = flags.instrumentation === "on"
+      ? initializeObservability({ serviceName })
+      : undefined;
+    const logger = createLogger(
+      Deno.env.get("OTEL_SERVICE_NAME") || Deno.env.get("SERVICE_NAME") || serviceName,
+    );
+    const { app } = createInstrumentedApp({
+      serviceName,
+      observability,
+      logger,
+      adminToken: Deno.env.get("ADMIN_TOKEN") || undefined,
+    });
+    const server = startServer(app, { port, hostname: flags.host });
+    logger.info("Starting instrumented application", {
+      otel_enabled: observability !== undefined,
+      otlp_endpoint: observability?.endpoint,
+    });
+    logger.info(`Server listening on ${server.url}`);
+    await runUntilSignal(server, logger, async () => {
+      await observability?.shutdown();
+    });
+  });
+}

@@ -1,3 +1,39 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "../scripts/lib/not_implemented.ts";
-notImplemented();
+/**
+ * Phase 5: the pull-model metrics example. Prometheus scrapes /metrics; the
+ * app pushes nothing.
+ *
+ *   deno task run-pull [--port 5000] [--host 0.0.0.0]
+ */
+import { intFlag, parseFlags, runMain } from "../scripts/lib/cli.ts";
+import { createLogger } from "./logger.ts";
+import { createMetricsPullApp } from "./metrics_pull_app.ts";
+import { resolvePort, runUntilSignal, startServer } from "./server.ts";
+
+const spec = {
+  name: "run-pull",
+  summary: "Phase 5: pull-model metrics (prom-client) on Hono; Prometheus scrapes /metrics.",
+  usage: "[--port N] [--host ADDR]",
+  flags: {
+    port: { type: "string" as const, description: "port to listen on (env PORT)", valueName: "N" },
+    host: {
+      type: "string" as const,
+      description: "address to bind",
+      default: "0.0.0.0",
+      valueName: "ADDR",
+    },
+  },
+  epilog: "Endpoints: GET /health, /api/items, /metrics",
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { flags } = parseFlags<{ port?: string; host: string }>(spec);
+    const port = intFlag("port", resolvePort(flags.port, 5000), 0);
+    const serviceName = Deno.env.get("SERVICE_NAME") || "metrics-pull-app";
+    const logger = createLogger(serviceName);
+    const { app } = createMetricsPullApp({ logger, serviceName });
+    const server = startServer(app, { port, hostname: flags.host });
+    logger.info(`Running on ${server.url} (scrape ${server.url}/metrics)`);
+    await runUntilSignal(server, logger, () => Promise.resolve());
+  });
+}

@@ -1,3 +1,84 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "../scripts/lib/not_implemented.ts";
-notImplemented();
+/**
+ * Phase 6: push one trace over OTLP to the collector and make sure it left.
+ *
+ *   deno task run-push [--user-id ID] [--action update] [--fail]
+ */
+import { parseFlags, runMain } from "../scripts/lib/cli.ts";
+import { flushLogs } from "./logger.ts";
+import { normalizeOtlpEndpoint, setupTracing } from "./otel_setup.ts";
+import { processUserRequest, TRACE_DEMO_SERVICE } from "./trace_demo.ts";
+
+const spec = {
+  name: "run-push",
+  summary: "Phase 6: push the chapter's trace (process_user_request and two children) over OTLP.",
+  usage: "[--user-id ID] [--action NAME] [--fail] [--timeout SECONDS]",
+  flags: {
+    "user-id": {
+      type: "string" as const,
+      description: "user id on the span",
+      default: "user-123",
+      valueName: "ID",
+    },
+    action: {
+      type: "string" as const,
+      description: "create, read, update or delete",
+      default: "update",
+      valueName: "NAME",
+    },
+    fail: {
+      type: "boolean" as const,
+      description: "make perform_action fail (exception + error status)",
+    },
+    timeout: {
+      type: "string" as const,
+      description: "export timeout in seconds",
+      default: "5",
+      valueName: "S",
+    },
+  },
+  epilog: `Environment: OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318; localhost:4317
+is normalized to OTLP/HTTP 4318), OTEL_SERVICE_NAME (default ${TRACE_DEMO_SERVICE}).
+Exit status: 0 trace delivered, 1 the collector did not accept it (or --fail was given), 2 usage.`,
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { flags } = parseFlags<
+      { "user-id": string; action: string; fail?: boolean; timeout: string }
+    >(spec);
+    const timeoutS = Number(flags.timeout);
+    if (!(timeoutS > 0 && timeoutS <= 60)) {
+      throw new Error(`--timeout must be 1..60 seconds, got '${flags.timeout}'`);
+    }
+    const endpoint = normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    const tracing = setupTracing({
+      serviceName: TRACE_DEMO_SERVICE,
+      exportTimeoutMs: timeoutS * 1000,
+    });
+    const { traceId, outcome } = await processUserRequest(tracing.tracer, {
+      userId: flags["user-id"],
+      action: flags.action,
+      fail: flags.fail,
+    });
+    console.log(`Request result: ${JSON.stringify(outcome)}`);
+    console.log(`Trace ID: ${traceId}`);
+    let flushError: string | undefined;
+    try {
+      await tracing.provider.forceFlush();
+    } catch (err) {
+      flushError = err instanceof Error ? err.message : String(err);
+    }
+    await tracing.provider.shutdown().catch(() => {});
+    flushLogs();
+    if (flushError || tracing.exporter.failures > 0) {
+      const reason = tracing.exporter.lastError ?? flushError;
+      console.error(
+        `error: spans were not delivered to ${endpoint}/v1/traces (${reason}); ` +
+          "is the collector running? try 'deno task stack up' or 'deno task collector-local'",
+      );
+      return 1;
+    }
+    console.log(`Delivered to ${endpoint}; in Jaeger: http://localhost:16686/trace/${traceId}`);
+    return outcome.success ? 0 : 1;
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * The chapter's pull-model example (phase 5) as a library: a Hono app whose
+ * only telemetry is what Prometheus scrapes from /metrics — the three
+ * contract families (from one middleware) and prom-client's default process
+ * metrics. `apps/metrics_pull.ts` is the command.
+ */
+import { Hono } from "hono";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { createHttpMetrics, observe } from "./http_observability.ts";
+import { createLogger, type Logger } from "./logger.ts";
+
+export interface MetricsPullApp {
+  app: Hono;
+  registry: Registry;
+}
+
+/** Artificial work for /api/items: 10-50 ms, like a small database read. */
+export const ITEMS_DELAY_MS: readonly [number, number] = [10, 50];
+
+const LINT_FAILING_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
+const ITEMS = [
+  { id: 1, name: "widget", stock: 12 },
+  { id: 2, name: "gadget", stock: 3 },
+  { id: 3, name: "gizmo", stock: 0 },
+];
+
+export function createMetricsPullApp(
+  opts: { logger?: Logger; serviceName?: string; defaultMetrics?: boolean } = {},
+): MetricsPullApp {
+  const serviceName = opts.serviceName ?? "metrics-pull-app";
+  const logger = opts.logger ?? createLogger(serviceName);
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges *_total, which promtool's linter rejects
+    // (only counters end in _total); they are Node handle counts of little use here.
+    for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+  }
+  const metrics = createHttpMetrics(registry);
+
+  const app = new Hono();
+  app.use("*", observe({ metrics }));
+  app.get("/health", (c) => c.json({ status: "healthy", service: serviceName }));
+  app.get("/api/items", async (c) => {
+    const [lo, hi] = ITEMS_DELAY_MS;
+    await new Promise((r) => setTimeout(r, lo + Math.random() * (hi - lo)));
+    return c.json({ items: ITEMS, count: ITEMS.length });
+  });
+  app.get("/metrics", async (c) => {
+    return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
+  });
+  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  app.onError((err, c) => {
+    logger.error("request failed", { error: err.name, detail: err.message });
+    return c.json({ error: "internal server error" }, 500);
+  });
+  return { app, registry };
+}

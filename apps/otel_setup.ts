@@ -1,0 +1,404 @@
+/**
+ * OpenTelemetry setup shared by the demo programs (the chapter's otel_setup):
+ * one resource, an OTLP/HTTP trace pipeline with a batch processor, an
+ * OTLP/HTTP metric pipeline with a periodic reader, W3C propagation, and a
+ * `traced()` helper for child spans.
+ *
+ * Export failures are rate-limited to one warning a minute and every queue
+ * is bounded, so an app with no collector listening keeps serving at full
+ * speed with flat memory.
+ */
+import {
+  type Context,
+  context,
+  diag,
+  type DiagLogger,
+  DiagLogLevel,
+  type Meter,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import {
+  CompositePropagator,
+  type ExportResult,
+  ExportResultCode,
+  parseKeyPairsIntoRecord,
+  setGlobalErrorHandler,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from "@opentelemetry/core";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { logWarning, setKitService } from "./logger.ts";
+
+/** Not yet stable in the semconv package's main entry; the names are the spec's. */
+const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
+const ATTR_HOST_NAME = "host.name";
+
+export interface ObservabilityOptions {
+  /** Default service.name when neither OTEL_SERVICE_NAME nor SERVICE_NAME is set. */
+  serviceName: string;
+  serviceVersion?: string;
+  /** Replaces the OTLP span exporter (tests pass an InMemorySpanExporter). */
+  spanExporter?: SpanExporter;
+  /** Use a simple (synchronous) span processor instead of the batch one. */
+  simpleSpanProcessor?: boolean;
+  /** Disables the OTLP metric pipeline (the meter becomes a no-op). */
+  metrics?: boolean;
+  /** Metric export interval; default OTEL_METRIC_EXPORT_INTERVAL or 10 s. */
+  metricExportIntervalMs?: number;
+  /** OTLP export timeout per request; default OTEL_EXPORTER_OTLP_TIMEOUT or 10 s. */
+  exportTimeoutMs?: number;
+  /** Environment to read; defaults to the process environment. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface Observability {
+  tracer: Tracer;
+  meter: Meter;
+  resource: Resource;
+  /** Where OTLP goes (after normalization), e.g. http://localhost:4318. */
+  endpoint: string;
+  /** Flushes spans and metrics now; resolves false when an export failed. */
+  flush(): Promise<boolean>;
+  /** Flushes and stops both pipelines. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+const DEFAULT_OTLP_HTTP = "http://localhost:4318";
+
+function processEnv(): Record<string, string | undefined> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    return {};
+  }
+}
+
+let endpointNoticeGiven = false;
+
+/**
+ * Normalizes OTEL_EXPORTER_OTLP_ENDPOINT for the OTLP/HTTP exporters. The
+ * book sets `localhost:4317`: no scheme, and the gRPC port. We add `http://`
+ * and move 4317 to 4318 (the collector's OTLP/HTTP port), saying so once.
+ */
+export function normalizeOtlpEndpoint(
+  raw: string | undefined,
+  notice: (msg: string) => void = (m) => logWarning(m),
+): string {
+  const value = (raw ?? "").trim();
+  if (!value) return DEFAULT_OTLP_HTTP;
+  let url: URL;
+  const hadScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+  try {
+    url = new URL(hadScheme ? value : `http://${value}`);
+  } catch {
+    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a valid URL: '${value}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be http(s), got '${url.protocol}'`);
+  }
+  const changes: string[] = [];
+  if (!hadScheme) changes.push("added http://");
+  if (url.port === "4317") {
+    url.port = "4318";
+    changes.push("4317 is OTLP/gRPC; this app exports OTLP/HTTP on 4318");
+  }
+  const normalized = url.toString().replace(/\/$/, "");
+  if (changes.length && !endpointNoticeGiven) {
+    endpointNoticeGiven = true;
+    notice(
+      `OTEL_EXPORTER_OTLP_ENDPOINT '${value}' normalized to '${normalized}' (${
+        changes.join("; ")
+      })`,
+    );
+  }
+  return normalized;
+}
+
+/**
+ * Builds the resource. Precedence, lowest first: built-in defaults, then
+ * OTEL_RESOURCE_ATTRIBUTES, then the book's SERVICE_NAME / SERVICE_VERSION /
+ * DEPLOYMENT_ENV / HOSTNAME, then OTEL_SERVICE_NAME (the spec says it wins).
+ */
+export function buildResource(
+  opts: Pick<ObservabilityOptions, "serviceName" | "serviceVersion" | "env">,
+): Resource {
+  const env = opts.env ?? processEnv();
+  const attrs: Record<string, string> = {
+    [ATTR_SERVICE_NAME]: opts.serviceName,
+    [ATTR_SERVICE_VERSION]: opts.serviceVersion ?? "1.0.0",
+    [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: "development",
+    [ATTR_HOST_NAME]: safeHostname(),
+    ...parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES),
+  };
+  if (env.SERVICE_NAME) attrs[ATTR_SERVICE_NAME] = env.SERVICE_NAME;
+  if (env.SERVICE_VERSION) attrs[ATTR_SERVICE_VERSION] = env.SERVICE_VERSION;
+  if (env.DEPLOYMENT_ENV) attrs[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] = env.DEPLOYMENT_ENV;
+  if (env.HOSTNAME) attrs[ATTR_HOST_NAME] = env.HOSTNAME;
+  if (env.OTEL_SERVICE_NAME) attrs[ATTR_SERVICE_NAME] = env.OTEL_SERVICE_NAME;
+  return resourceFromAttributes(attrs);
+}
+
+function safeHostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, as the spec names them. */
+export function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
+  const name = (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").toLowerCase();
+  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const validRatio = Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1;
+  switch (name) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(validRatio);
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(validRatio) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+let globalsInstalled = false;
+
+/**
+ * Context manager, propagators, and rate-limited error reporting are
+ * process-wide; install them once. Tracer/meter providers are NOT registered
+ * globally so several apps (tests) can live in one process.
+ */
+function installGlobals(): void {
+  if (globalsInstalled) return;
+  globalsInstalled = true;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+  );
+  diag.setLogger(rateLimitedDiag, DiagLogLevel.WARN);
+  setGlobalErrorHandler((err) => warnExportProblem(errorText(err)));
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "string") return err;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
+
+const WARN_INTERVAL_MS = 60_000;
+let lastWarnAt = -Infinity;
+let suppressedWarnings = 0;
+
+/** At most one telemetry warning per minute, with a count of what was held back. */
+export function warnExportProblem(message: string): void {
+  const now = Date.now();
+  if (now - lastWarnAt < WARN_INTERVAL_MS) {
+    suppressedWarnings++;
+    return;
+  }
+  const held = suppressedWarnings;
+  lastWarnAt = now;
+  suppressedWarnings = 0;
+  logWarning(
+    `telemetry export problem: ${message}` +
+      (held ? ` (${held} similar warnings suppressed in the last minute)` : ""),
+  );
+}
+
+const rateLimitedDiag: DiagLogger = {
+  error: (msg, ...args) => warnExportProblem([msg, ...args.map(errorText)].join(" ")),
+  warn: (msg, ...args) => warnExportProblem([msg, ...args.map(errorText)].join(" ")),
+  info: () => {},
+  debug: () => {},
+  verbose: () => {},
+};
+
+/**
+ * Wraps an exporter to remember whether the last export succeeded, so a
+ * short-lived program (the push demo) can tell the user that nothing arrived.
+ */
+class ResultTrackingExporter implements SpanExporter {
+  failures = 0;
+  lastError?: string;
+  constructor(private readonly inner: SpanExporter) {}
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) {
+        this.failures++;
+        this.lastError = result.error?.message ?? "export failed";
+      }
+      done(result);
+    });
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+export interface TracingSetup {
+  provider: TracerProvider;
+  tracer: Tracer;
+  exporter: ResultTrackingExporter;
+}
+
+/** Tracing: resource, sampler, OTLP/HTTP exporter behind a bounded batch processor. */
+export function setupTracing(opts: ObservabilityOptions, resource?: Resource): TracingSetup {
+  installGlobals();
+  const env = opts.env ?? processEnv();
+  const endpoint = normalizeOtlpEndpoint(
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? undefined : env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  );
+  const timeoutMillis = opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000);
+  const inner = opts.spanExporter ?? new OTLPTraceExporter({
+    url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint}/v1/traces`,
+    timeoutMillis,
+    concurrencyLimit: 4,
+  });
+  const exporter = new ResultTrackingExporter(inner);
+  const processor: SpanProcessor = opts.simpleSpanProcessor
+    ? new SimpleSpanProcessor({ exporter })
+    : new BatchSpanProcessor({
+      exporter,
+      // Bounded: with no collector, spans beyond this are dropped, not kept.
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: numberEnv(env.OTEL_BSP_SCHEDULE_DELAY, 1000),
+      exportTimeoutMillis: timeoutMillis,
+    });
+  const provider = new TracerProvider({
+    resource: resource ?? buildResource(opts),
+    sampler: samplerFromEnv(env),
+    spanProcessors: [processor],
+  });
+  return { provider, tracer: provider.getTracer(opts.serviceName, opts.serviceVersion), exporter };
+}
+
+export interface MetricsSetup {
+  provider: MeterProvider;
+  meter: Meter;
+}
+
+/** Metrics: OTLP/HTTP exporter read periodically (cumulative temporality). */
+export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): MetricsSetup {
+  installGlobals();
+  const env = opts.env ?? processEnv();
+  const endpoint = normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const readers = opts.metrics === false ? [] : [
+    new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter({
+        url: env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
+        timeoutMillis: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
+      }),
+      exportIntervalMillis: opts.metricExportIntervalMs ??
+        numberEnv(env.OTEL_METRIC_EXPORT_INTERVAL, 10_000),
+    }),
+  ];
+  const provider = new MeterProvider({ resource: resource ?? buildResource(opts), readers });
+  return { provider, meter: provider.getMeter(opts.serviceName, opts.serviceVersion) };
+}
+
+/** Both pipelines with one resource and one shutdown (the chapter's one-shot init). */
+export function initializeObservability(opts: ObservabilityOptions): Observability {
+  const env = opts.env ?? processEnv();
+  const resource = buildResource(opts);
+  setKitService(String(resource.attributes[ATTR_SERVICE_NAME]));
+  const tracing = setupTracing(opts, resource);
+  const metrics = setupMetrics(opts, resource);
+  let stopped: Promise<void> | undefined;
+  return {
+    tracer: tracing.tracer,
+    meter: metrics.meter,
+    resource,
+    endpoint: normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {}),
+    async flush() {
+      const before = tracing.exporter.failures;
+      await Promise.allSettled([tracing.provider.forceFlush(), metrics.provider.forceFlush()]);
+      return tracing.exporter.failures === before;
+    },
+    shutdown() {
+      stopped ??= Promise.allSettled([
+        tracing.provider.shutdown(),
+        metrics.provider.shutdown(),
+      ]).then(() => {});
+      return stopped;
+    },
+  };
+}
+
+/** The last export error seen by this tracing setup, if any. */
+export function lastExportError(setup: TracingSetup): string | undefined {
+  return setup.exporter.lastError;
+}
+
+/**
+ * Runs `fn` inside an active child span: exceptions are recorded and set the
+ * span's status to ERROR (then rethrown); the span always ends.
+ */
+export async function traced<T>(
+  tracer: Tracer,
+  name: string,
+  fn: (span: Span) => T | Promise<T>,
+  attributes?: Record<string, string | number | boolean>,
+  parent?: Context,
+): Promise<T> {
+  return await tracer.startActiveSpan(
+    name,
+    { attributes },
+    parent ?? context.active(),
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+function numberEnv(raw: string | undefined, fallback: number): number {
+  const n = Number(raw);
+  return raw !== undefined && raw !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+export { trace };

@@ -1,0 +1,289 @@
+/**
+ * The instrumented app (phase 4) served on a free loopback port, with spans
+ * captured by the SDK's in-memory exporter and logs captured from the sink.
+ */
+import { strict as assert } from "node:assert";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
+import { createInstrumentedApp, parseDelay } from "../apps/instrumented_app.ts";
+import { createLogger, setLogSink } from "../apps/logger.ts";
+import { initializeObservability } from "../apps/otel_setup.ts";
+import { startServer } from "../apps/server.ts";
+
+const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;
+
+async function withApp(
+  fn: (base: string, spans: InMemorySpanExporter, logs: string[]) => Promise<void>,
+  adminToken?: string,
+) {
+  const spans = new InMemorySpanExporter();
+  const logs: string[] = [];
+  const prevSink = setLogSink({ write: (line) => logs.push(line) });
+  const observability = initializeObservability({
+    serviceName: "test-app",
+    spanExporter: spans,
+    simpleSpanProcessor: true,
+    metrics: false,
+  });
+  const { app } = createInstrumentedApp({
+    serviceName: "test-app",
+    observability,
+    adminToken,
+    logger: createLogger("test-app"),
+  });
+  const server = startServer(app, { port: 0, hostname: "127.0.0.1" });
+  try {
+    await fn(server.url, spans, logs);
+  } finally {
+    await server.stop();
+    await observability.shutdown();
+    setLogSink(prevSink);
+  }
+}
+
+async function getJson(url: string, init?: RequestInit) {
+  const res = await fetch(url, init);
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+function metricLines(text: string, name: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith(name + "{") || l.startsWith(name + " "));
+}
+
+Deno.test({
+  name: "every endpoint answers with the documented status and JSON body",
+  ...integration,
+  async fn() {
+    await withApp(async (base) => {
+      const health = await getJson(`${base}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(health.body.status, "healthy");
+
+      const data = await getJson(`${base}/api/data`);
+      assert.equal(data.status, 200);
+      assert.equal(typeof data.body.data.id, "number");
+      assert.equal(data.body.delay_seconds, 0);
+
+      const t0 = performance.now();
+      const slow = await getJson(`${base}/api/data?delay=0.2`);
+      assert.equal(slow.status, 200);
+      assert.equal(slow.body.delay_seconds, 0.2);
+      assert.ok(performance.now() - t0 >= 190, "delay is honoured");
+
+      const err = await getJson(`${base}/error`);
+      assert.equal(err.status, 500);
+      assert.equal(err.body.error, "internal server error");
+      assert.match(err.body.trace_id, /^[0-9a-f]{32}$/);
+
+      const missing = await getJson(`${base}/no/such/route`);
+      assert.equal(missing.status, 404);
+      assert.deepEqual(missing.body, { error: "not found", path: "/no/such/route" });
+
+      const metrics = await fetch(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get("content-type") ?? "", /text\/plain/);
+      const text = await metrics.text();
+      for (
+        const family of [
+          "http_requests_total",
+          "http_request_duration_seconds",
+          "http_active_connections",
+        ]
+      ) {
+        assert.match(text, new RegExp(`# TYPE ${family} `));
+      }
+      assert.ok(
+        metricLines(text, "http_requests_total").some((l) =>
+          l.includes('endpoint="/error"') && l.includes('status="500"')
+        ),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "/api/admin: 401 without credentials, 403 for a non-admin token, 200 for the admin token",
+  ...integration,
+  async fn() {
+    await withApp(async (base, _spans, logs) => {
+      assert.equal((await getJson(`${base}/api/admin`)).status, 401);
+      const denied = await getJson(`${base}/api/admin`, {
+        headers: { authorization: "Bearer not-the-token" },
+      });
+      assert.equal(denied.status, 403);
+      const ok = await getJson(`${base}/api/admin`, {
+        headers: { authorization: "Bearer s3cret-admin" },
+      });
+      assert.equal(ok.status, 200);
+      assert.ok(!logs.join("").includes("not-the-token"), "tokens never reach the logs");
+      assert.ok(!logs.join("").includes("s3cret-admin"), "tokens never reach the logs");
+    }, "s3cret-admin");
+  },
+});
+
+Deno.test({
+  name: "every bad delay is a 400 naming the parameter",
+  ...integration,
+  async fn() {
+    await withApp(async (base) => {
+      for (
+        const q of [
+          "delay=abc",
+          "delay=-1",
+          "delay=10",
+          "delay=1e309",
+          "delay=",
+          "delay=1&delay=2",
+          "delay=5.01",
+          "delay=0x1",
+        ]
+      ) {
+        const res = await getJson(`${base}/api/data?${q}`);
+        assert.equal(res.status, 400, q);
+        assert.equal(res.body.parameter, "delay", q);
+        assert.equal(typeof res.body.detail, "string", q);
+      }
+    });
+  },
+});
+
+Deno.test("parseDelay accepts plain decimals 0..5 only", () => {
+  assert.deepEqual(parseDelay(undefined), { seconds: 0 });
+  assert.deepEqual(parseDelay(["0.5"]), { seconds: 0.5 });
+  assert.deepEqual(parseDelay(["5"]), { seconds: 5 });
+  for (const bad of [["abc"], ["-1"], ["10"], ["1e309"], [""], ["1", "2"], ["NaN"], [" 1"]]) {
+    assert.ok("error" in parseDelay(bad), JSON.stringify(bad));
+  }
+});
+
+Deno.test({
+  name: '2,000 distinct unknown paths add no series beyond endpoint="unmatched"',
+  ...integration,
+  async fn() {
+    await withApp(async (base) => {
+      // The first scrape counts itself under endpoint="/metrics"; baseline after it.
+      await (await fetch(`${base}/metrics`)).text();
+      const seriesBefore = metricLines(
+        await (await fetch(`${base}/metrics`)).text(),
+        "http_requests_total",
+      );
+      for (let batch = 0; batch < 20; batch++) {
+        await Promise.all(
+          Array.from(
+            { length: 100 },
+            (_, i) =>
+              fetch(`${base}/random/${batch}-${i}-${crypto.randomUUID()}`).then((r) =>
+                r.body?.cancel()
+              ),
+          ),
+        );
+      }
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const series = metricLines(text, "http_requests_total");
+      const added = series.filter((s) =>
+        !seriesBefore.some((b) => b.split("}")[0] === s.split("}")[0])
+      );
+      assert.deepEqual(
+        added.map((s) => s.split("}")[0] + "}"),
+        ['http_requests_total{method="GET",endpoint="unmatched",status="404"}'],
+      );
+      assert.ok(series.some((s) => s.includes('endpoint="unmatched"') && s.endsWith(" 2000")));
+      const buckets = metricLines(text, "http_request_duration_seconds_bucket");
+      assert.ok(!buckets.some((b) => b.includes("/random/")), "no raw path in any label");
+    });
+  },
+});
+
+function byName(spans: ReadableSpan[], name: string): ReadableSpan {
+  const span = spans.find((s) => s.name === name);
+  assert.ok(span, `span ${name} not found in ${spans.map((s) => s.name).join(", ")}`);
+  return span;
+}
+
+Deno.test({
+  name: "one server span per request named 'METHOD route' with semantic-convention attributes",
+  ...integration,
+  async fn() {
+    await withApp(async (base, exporter) => {
+      await (await fetch(`${base}/api/data?delay=0.01`, {
+        headers: { "user-agent": "obskit-test" },
+      })).json();
+      const spans = exporter.getFinishedSpans();
+      const server = byName(spans, "GET /api/data");
+      assert.equal(server.kind, 1 /* SERVER */);
+      assert.equal(server.attributes["http.request.method"], "GET");
+      assert.equal(server.attributes["http.route"], "/api/data");
+      assert.equal(server.attributes["http.response.status_code"], 200);
+      assert.equal(server.attributes["url.path"], "/api/data");
+      assert.equal(server.attributes["url.scheme"], "http");
+      assert.equal(server.attributes["user_agent.original"], "obskit-test");
+      const children = spans.filter((s) =>
+        s.parentSpanContext?.spanId === server.spanContext().spanId
+      );
+      assert.ok(children.some((c) => c.name === "cache.lookup"));
+      assert.ok(children.some((c) => c.name === "process_data"));
+      assert.equal(spans.filter((s) => s.kind === 1).length, 1, "exactly one server span");
+    });
+  },
+});
+
+Deno.test({
+  name: "/error records the exception and marks the server span as an error",
+  ...integration,
+  async fn() {
+    await withApp(async (base, exporter) => {
+      const res = await getJson(`${base}/error`);
+      const spans = exporter.getFinishedSpans();
+      const server = byName(spans, "GET /error");
+      assert.equal(server.status.code, 2 /* ERROR */);
+      assert.equal(server.spanContext().traceId, res.body.trace_id);
+      const child = byName(spans, "process_error");
+      assert.equal(child.status.code, 2);
+      assert.ok(child.events.some((e) => e.name === "exception"));
+      assert.ok(server.events.some((e) => e.name === "exception"));
+    });
+  },
+});
+
+Deno.test({
+  name: "an incoming W3C traceparent is continued, and traceparent goes back out",
+  ...integration,
+  async fn() {
+    await withApp(async (base, exporter) => {
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const parentId = "00f067aa0ba902b7";
+      const res = await fetch(`${base}/health`, {
+        headers: { traceparent: `00-${traceId}-${parentId}-01` },
+      });
+      await res.body?.cancel();
+      const server = byName(exporter.getFinishedSpans(), "GET /health");
+      assert.equal(server.spanContext().traceId, traceId);
+      assert.equal(server.parentSpanContext?.spanId, parentId);
+      assert.match(
+        res.headers.get("traceparent") ?? "",
+        new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "a log line written inside a request carries that request's trace and span ids",
+  ...integration,
+  async fn() {
+    await withApp(async (base, exporter, logs) => {
+      await (await fetch(`${base}/api/data`)).json();
+      const server = byName(exporter.getFinishedSpans(), "GET /api/data");
+      const records = logs.map((l) => JSON.parse(l));
+      const served = records.find((r) => r.message === "data served");
+      assert.ok(served, "handler logged");
+      assert.equal(served.trace_id, server.spanContext().traceId);
+      assert.match(served.span_id, /^[0-9a-f]{16}$/);
+      for (const r of records) {
+        for (const field of ["timestamp", "level", "message", "service"]) {
+          assert.ok(field in r, field);
+        }
+      }
+      assert.equal(served.service, "test-app");
+    });
+  },
+});

@@ -1,0 +1,71 @@
+import { strict as assert } from "node:assert";
+import { buildResource, normalizeOtlpEndpoint, samplerFromEnv } from "../apps/otel_setup.ts";
+
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+
+Deno.test({
+  name:
+    "the book's OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4317 becomes OTLP/HTTP on 4318, said once",
+  ...unit,
+  fn() {
+    const notices: string[] = [];
+    const note = (m: string) => notices.push(m);
+    assert.equal(normalizeOtlpEndpoint("localhost:4317", note), "http://localhost:4318");
+    assert.equal(normalizeOtlpEndpoint("http://localhost:4317", note), "http://localhost:4318");
+    assert.ok(notices.length <= 1, "the normalization notice is given at most once");
+    assert.equal(normalizeOtlpEndpoint(undefined, note), "http://localhost:4318");
+    assert.equal(normalizeOtlpEndpoint("", note), "http://localhost:4318");
+    assert.equal(
+      normalizeOtlpEndpoint("https://otel.example:4318/", note),
+      "https://otel.example:4318",
+    );
+    assert.equal(normalizeOtlpEndpoint("collector:4318", note), "http://collector:4318");
+    assert.throws(() => normalizeOtlpEndpoint("ftp://x:1", note), /must be http/);
+  },
+});
+
+Deno.test({
+  name:
+    "resource attributes come from OTEL_* and the book's SERVICE_* variables with the spec's precedence",
+  ...unit,
+  fn() {
+    const r1 = buildResource({
+      serviceName: "default-name",
+      env: { HOSTNAME: "worker-1", DEPLOYMENT_ENV: "production", SERVICE_VERSION: "2.3.4" },
+    });
+    assert.equal(r1.attributes["service.name"], "default-name");
+    assert.equal(r1.attributes["service.version"], "2.3.4");
+    assert.equal(r1.attributes["deployment.environment.name"], "production");
+    assert.equal(r1.attributes["host.name"], "worker-1");
+
+    const r2 = buildResource({
+      serviceName: "default-name",
+      env: {
+        SERVICE_NAME: "book-name",
+        OTEL_RESOURCE_ATTRIBUTES: "team=platform,service.name=attr-name",
+      },
+    });
+    assert.equal(r2.attributes["service.name"], "book-name");
+    assert.equal(r2.attributes["team"], "platform");
+
+    const r3 = buildResource({
+      serviceName: "default-name",
+      env: { SERVICE_NAME: "book-name", OTEL_SERVICE_NAME: "otel-name" },
+    });
+    assert.equal(r3.attributes["service.name"], "otel-name");
+  },
+});
+
+Deno.test({
+  name: "OTEL_TRACES_SAMPLER selects the sampler",
+  ...unit,
+  fn() {
+    assert.match(samplerFromEnv({}).toString(), /ParentBased/);
+    assert.match(samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }).toString(), /AlwaysOff/);
+    assert.match(
+      samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" })
+        .toString(),
+      /0\.1/,
+    );
+  },
+});
