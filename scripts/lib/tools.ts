@@ -1,0 +1,476 @@
+/**
+ * `deno task tools`: installs the pinned real components into
+ * toolsDir()/bin. The collector is built with the official builder (ocb)
+ * from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
+ * version, Prometheus/promtool/Alertmanager come from Debian packages.
+ *
+ * Idempotent: each built component leaves a stamp (hash of its inputs: the
+ * manifest text or the pin) next to the binary; when the stamp matches and
+ * the binary exists, the step is skipped, so a second run only prints the
+ * table.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { MissingPrerequisite, UsageError } from "./cli.ts";
+import { repoPath, toolsDir } from "./paths.ts";
+import { formatElapsed, progress, type ProgressOptions, stepLine } from "./spinner.ts";
+import { tailFile } from "./process.ts";
+
+/** Jaeger v2: the v1.76.0 tag of the module is the v2 binary line. */
+export const JAEGER_MODULE = "github.com/jaegertracing/jaeger";
+export const JAEGER_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger";
+export const JAEGER_VERSION = "v1.76.0";
+
+/**
+ * The linters kubernetes-mixin runs. Both were checked on 2026-11-25 with
+ * `go list -m -versions` and `go list -m <module>@<version>`: the Go module
+ * proxy reachable here answers 403 "This module version is not available"
+ * for every version of both modules, so they cannot be built here and are
+ * left out (reported as not installed, with this reason).
+ */
+export const UNAVAILABLE_LINTERS: { component: string; module: string; reason: string }[] = [
+  {
+    component: "dashboard-linter",
+    module: "github.com/grafana/dashboard-linter",
+    reason: "not served by the Go module proxy here (403 for every version)",
+  },
+  {
+    component: "pint",
+    module: "github.com/cloudflare/pint",
+    reason: "not served by the Go module proxy here (403 for every version)",
+  },
+];
+
+export interface ToolRow {
+  component: string;
+  version: string;
+  path: string;
+  /** "built", "up to date", "found", "installed (apt)", "not installed: why". */
+  state: string;
+}
+
+export interface ToolsOptions {
+  /** Rebuild even when the stamp matches. */
+  force?: boolean;
+  /** Only these components (collector, jaeger, debian); default all. */
+  only?: string[];
+  /** Progress display options (tests pass a writer). */
+  progress?: ProgressOptions;
+  /** Extra log sink for step lines. */
+  log?: (line: string) => void;
+}
+
+export const COMPONENT_GROUPS = ["collector", "jaeger", "debian"] as const;
+
+export function binDir(): string {
+  return join(toolsDir(), "bin");
+}
+
+function which(name: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      const st = Deno.statSync(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return p;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+/**
+ * Finds an installed component: toolsDir()/bin first, then PATH. Alertmanager
+ * is `prometheus-alertmanager` in Debian and `alertmanager` upstream.
+ */
+export function resolveTool(name: string): string | null {
+  const names = name === "alertmanager" || name === "prometheus-alertmanager"
+    ? ["alertmanager", "prometheus-alertmanager"]
+    : [name];
+  for (const n of names) {
+    const p = join(binDir(), n);
+    if (existsSync(p)) return p;
+  }
+  for (const n of names) {
+    const p = which(n);
+    if (p) return p;
+  }
+  return null;
+}
+
+/** Like resolveTool, but a missing tool is a MissingPrerequisite (exit 2). */
+export function requireTool(name: string): string {
+  const p = resolveTool(name);
+  if (p) return p;
+  const fix = name === "otelcol-obskit" || name === "jaeger"
+    ? "run 'deno task tools'"
+    : "install the Debian packages: apt-get install prometheus prometheus-alertmanager, or run 'deno task tools' as root";
+  throw new MissingPrerequisite(`${name} not found in ${binDir()} or on PATH`, fix);
+}
+
+/** SHA-256 hex of the given strings (joined with NUL). */
+export async function stampHash(...parts: string[]): Promise<string> {
+  const data = new TextEncoder().encode(parts.join("\0"));
+  const digest = await crypto.subtle.digest("SHA-256", data);
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+interface Stamp {
+  hash: string;
+  version: string;
+  path: string;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+function stampPath(component: string): string {
+  return join(toolsDir(), "stamps", `${component}.json`);
+}
+
+export function readStamp(component: string): Stamp | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(stampPath(component))) as Stamp;
+  } catch {
+    return null;
+  }
+}
+
+function writeStamp(component: string, stamp: Stamp): void {
+  Deno.mkdirSync(join(toolsDir(), "stamps"), { recursive: true });
+  Deno.writeTextFileSync(stampPath(component), JSON.stringify(stamp, null, 2) + "\n");
+}
+
+/** True when the component's stamp matches `hash` and its binary exists. */
+export function upToDate(component: string, hash: string): Stamp | null {
+  const s = readStamp(component);
+  return s && s.hash === hash && existsSync(s.path) ? s : null;
+}
+
+export interface CollectorManifest {
+  text: string;
+  name: string;
+  version: string;
+  /** ocb version: the core release the manifest's components are at. */
+  builderVersion: string;
+}
+
+/** Reads config/otelcol-builder.yaml: binary name, version, builder version. */
+export function readManifest(path = repoPath("config", "otelcol-builder.yaml")): CollectorManifest {
+  const text = Deno.readTextFileSync(path);
+  const doc = parseYaml(text) as { dist?: { name?: string; version?: string } };
+  const name = doc?.dist?.name;
+  const version = doc?.dist?.version;
+  if (!name || !version) throw new UsageError(`${path}: dist.name and dist.version are required`);
+  return { text, name, version, builderVersion: `v${version.replace(/^v/, "")}` };
+}
+
+/** The manifest with dist.output_path pointed at `outputPath` (absolute). */
+export function rewriteOutputPath(manifestText: string, outputPath: string): string {
+  if (/^\s+output_path:.*$/m.test(manifestText)) {
+    return manifestText.replace(/^(\s+)output_path:.*$/m, `$1output_path: ${outputPath}`);
+  }
+  return manifestText.replace(/^dist:\s*$/m, `dist:\n  output_path: ${outputPath}`);
+}
+
+/** Environment for Go: let a module's `go` line fetch a newer toolchain through the proxy. */
+function goEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { GOTOOLCHAIN: "auto", GOFLAGS: "-mod=mod", ...extra };
+}
+
+async function goVersion(): Promise<string> {
+  const go = which("go");
+  if (!go) {
+    throw new MissingPrerequisite(
+      "go not found on PATH; it builds the collector and Jaeger",
+      "install Go >= 1.26 from https://go.dev/dl/ (or apt-get install golang-go if new enough) and re-run 'deno task tools'",
+    );
+  }
+  const out = await new Deno.Command(go, { args: ["version"], stdout: "piped", stderr: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/**
+ * Runs a command with output appended to `logFile`; throws with the log's
+ * last lines when it fails.
+ */
+async function runLogged(
+  what: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; logFile: string },
+): Promise<void> {
+  const log = await Deno.open(opts.logFile, { create: true, append: true });
+  try {
+    await log.write(new TextEncoder().encode(`\n$ ${cmd} ${args.join(" ")}\n`));
+  } finally {
+    log.close();
+  }
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const append = async (stream: ReadableStream<Uint8Array>) => {
+    const f = await Deno.open(opts.logFile, { append: true });
+    try {
+      for await (const chunk of stream) await f.write(chunk);
+    } finally {
+      f.close();
+    }
+  };
+  const [status] = await Promise.all([child.status, append(child.stdout), append(child.stderr)]);
+  if (!status.success) {
+    const tail = tailFile(opts.logFile, 12);
+    throw new Error(
+      `${what} failed (exit ${status.code}); last lines of ${opts.logFile}:\n${tail}`,
+    );
+  }
+}
+
+async function versionOf(path: string, args = ["--version"]): Promise<string> {
+  try {
+    const out = await new Deno.Command(path, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    const m = /version\s+v?([0-9][^\s,)]*)/i.exec(text);
+    return m ? m[1] : "?";
+  } catch {
+    return "?";
+  }
+}
+
+function logsDir(): string {
+  const d = join(toolsDir(), "logs");
+  Deno.mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Builds the collector with ocb (installing ocb first). */
+async function installCollector(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const manifest = readManifest();
+  const bin = join(binDir(), manifest.name);
+  const hash = await stampHash("collector", manifest.text, manifest.builderVersion);
+  const fresh = opts.force ? null : upToDate("collector", hash);
+  if (fresh) {
+    stepLine(`collector ${manifest.name} ${manifest.version}`, "up to date", opts.progress);
+    rows.push({ component: manifest.name, version: fresh.version, path: bin, state: "up to date" });
+    return;
+  }
+  const goVer = await goVersion();
+  const builder = join(binDir(), "builder");
+  const builderHash = await stampHash("builder", manifest.builderVersion);
+  if (opts.force || !upToDate("builder", builderHash)) {
+    const p = progress(`ocb builder ${manifest.builderVersion} (go install)`, opts.progress);
+    try {
+      await runLogged(
+        "go install of the collector builder",
+        "go",
+        ["install", `go.opentelemetry.io/collector/cmd/builder@${manifest.builderVersion}`],
+        { env: goEnv({ GOBIN: binDir() }), logFile: join(logsDir(), "builder.log") },
+      );
+    } catch (err) {
+      p.fail();
+      throw err;
+    }
+    const ms = p.succeed(goVer);
+    writeStamp("builder", {
+      hash: builderHash,
+      version: manifest.builderVersion,
+      path: builder,
+      builtAt: new Date().toISOString(),
+      buildSeconds: ms / 1000,
+    });
+  }
+  const buildDir = join(toolsDir(), "build");
+  Deno.mkdirSync(buildDir, { recursive: true });
+  const out = join(buildDir, "otelcol");
+  const manifestCopy = join(buildDir, "otelcol-builder.yaml");
+  Deno.writeTextFileSync(manifestCopy, rewriteOutputPath(manifest.text, out));
+  const p = progress(
+    `collector ${manifest.name} ${manifest.version} (ocb build, takes minutes on a cold cache)`,
+    opts.progress,
+  );
+  const logFile = join(logsDir(), "collector-build.log");
+  try {
+    Deno.writeTextFileSync(logFile, "");
+    await runLogged("collector build (ocb)", builder, ["--config", manifestCopy], {
+      cwd: buildDir,
+      env: goEnv(),
+      logFile,
+    });
+    Deno.copyFileSync(join(out, manifest.name), bin);
+    Deno.chmodSync(bin, 0o755);
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const version = await versionOf(bin);
+  const ms = p.succeed(`version ${version}`);
+  writeStamp("collector", {
+    hash,
+    version,
+    path: bin,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({
+    component: manifest.name,
+    version,
+    path: bin,
+    state: `built in ${formatElapsed(ms)}`,
+  });
+}
+
+/** Builds Jaeger v2 from a throwaway module that pins it as a Go tool. */
+async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const bin = join(binDir(), "jaeger");
+  const hash = await stampHash("jaeger", JAEGER_PKG, JAEGER_VERSION);
+  const fresh = opts.force ? null : upToDate("jaeger", hash);
+  if (fresh) {
+    stepLine(`jaeger ${JAEGER_VERSION}`, "up to date", opts.progress);
+    rows.push({ component: "jaeger", version: JAEGER_VERSION, path: bin, state: "up to date" });
+    return;
+  }
+  await goVersion();
+  const mod = join(toolsDir(), "jaeger-module");
+  Deno.mkdirSync(mod, { recursive: true });
+  // A fresh go.mod each time: the pin is the only input.
+  Deno.writeTextFileSync(join(mod, "go.mod"), "module obskit/jaeger-tool\n\ngo 1.26\n");
+  try {
+    Deno.removeSync(join(mod, "go.sum"));
+  } catch { /* none */ }
+  const logFile = join(logsDir(), "jaeger-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(
+    `jaeger ${JAEGER_VERSION} (go build, takes minutes on a cold cache)`,
+    opts.progress,
+  );
+  try {
+    p.update("resolving modules");
+    await runLogged("go get of jaeger", "go", ["get", "-tool", `${JAEGER_PKG}@${JAEGER_VERSION}`], {
+      cwd: mod,
+      env: goEnv(),
+      logFile,
+    });
+    p.update("compiling");
+    await runLogged("go build of jaeger", "go", ["build", "-o", bin, JAEGER_PKG], {
+      cwd: mod,
+      env: goEnv(),
+      logFile,
+    });
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const ms = p.succeed();
+  writeStamp("jaeger", {
+    hash,
+    version: JAEGER_VERSION,
+    path: bin,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({
+    component: "jaeger",
+    version: JAEGER_VERSION,
+    path: bin,
+    state: `built in ${formatElapsed(ms)}`,
+  });
+}
+
+function isRoot(): boolean {
+  try {
+    return Deno.uid() === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Prometheus, promtool, Alertmanager: Debian packages (apt-get when root and missing). */
+async function installDebian(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const wanted = [
+    { component: "prometheus", binaries: ["prometheus"], pkg: "prometheus" },
+    { component: "promtool", binaries: ["promtool"], pkg: "prometheus" },
+    {
+      component: "alertmanager",
+      binaries: ["prometheus-alertmanager", "alertmanager"],
+      pkg: "prometheus-alertmanager",
+    },
+  ];
+  const findAny = (names: string[]) => names.map((n) => which(n)).find((p) => p) ?? null;
+  const absent = wanted.filter((w) => !findAny(w.binaries));
+  let state = "found";
+  if (absent.length > 0) {
+    const pkgs = [...new Set(absent.map((a) => a.pkg))];
+    if (!isRoot() || !which("apt-get")) {
+      throw new MissingPrerequisite(
+        `${absent.map((a) => a.component).join(", ")} not found on PATH`,
+        `install the Debian package(s) as root: apt-get install ${pkgs.join(" ")}`,
+      );
+    }
+    const p = progress(`apt-get install ${pkgs.join(" ")}`, opts.progress);
+    const logFile = join(logsDir(), "apt.log");
+    try {
+      await runLogged("apt-get update", "apt-get", ["update", "-qq"], { logFile });
+      await runLogged("apt-get install", "apt-get", ["install", "-y", "-qq", ...pkgs], {
+        env: { DEBIAN_FRONTEND: "noninteractive" },
+        logFile,
+      });
+    } catch (err) {
+      p.fail();
+      throw err;
+    }
+    p.succeed();
+    state = "installed (apt)";
+  } else {
+    stepLine("prometheus, promtool, alertmanager (Debian)", "found on PATH", opts.progress);
+  }
+  for (const w of wanted) {
+    const path = findAny(w.binaries);
+    if (!path) throw new Error(`${w.component} still missing after apt-get install ${w.pkg}`);
+    rows.push({ component: w.component, version: await versionOf(path), path, state });
+  }
+}
+
+/** Installs everything (or `opts.only`); returns the rows of the closing table. */
+export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> {
+  const only = opts.only?.length ? opts.only : [...COMPONENT_GROUPS];
+  for (const o of only) {
+    if (!(COMPONENT_GROUPS as readonly string[]).includes(o)) {
+      throw new UsageError(`unknown component '${o}' (choose from ${COMPONENT_GROUPS.join(", ")})`);
+    }
+  }
+  Deno.mkdirSync(binDir(), { recursive: true });
+  const rows: ToolRow[] = [];
+  if (only.includes("collector")) await installCollector(opts, rows);
+  if (only.includes("jaeger")) await installJaeger(opts, rows);
+  if (only.includes("debian")) await installDebian(opts, rows);
+  if (only.length === COMPONENT_GROUPS.length) {
+    for (const l of UNAVAILABLE_LINTERS) {
+      rows.push({
+        component: l.component,
+        version: "-",
+        path: "-",
+        state: `not installed: ${l.reason}`,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Plain-text table with a header row. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+export function toolsTable(rows: ToolRow[]): string {
+  return formatTable(
+    ["component", "version", "path", "state"],
+    rows.map((r) => [r.component, r.version, r.path, r.state]),
+  );
+}
