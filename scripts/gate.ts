@@ -1,3 +1,161 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "./lib/not_implemented.ts";
-notImplemented();
+/**
+ * Deployment gate: let what Prometheus observed decide whether a rollout goes
+ * on. Exit 0 pass, 1 fail, 2 inconclusive (no data, too little traffic,
+ * Prometheus unreachable) or bad usage. The logic is scripts/lib/gate.ts.
+ */
+import { parseFlags, runMain, UsageError } from "./lib/cli.ts";
+import {
+  buildPolicy,
+  EXIT_INCONCLUSIVE,
+  formatTable,
+  parsePolicyFile,
+  PrometheusUnreachable,
+  runGate,
+} from "./lib/gate.ts";
+
+const spec = {
+  name: "gate",
+  summary:
+    "Deployment gate: query Prometheus for a service's error rate and p95/p99 latency and pass or fail it.",
+  usage: "(--job NAME | --selector MATCHERS | --policy FILE) [options]",
+  flags: {
+    prometheus: {
+      type: "string" as const,
+      description: "Prometheus base URL (env PROMETHEUS_URL)",
+      valueName: "url",
+      default: Deno.env.get("PROMETHEUS_URL") ?? "http://127.0.0.1:9090",
+    },
+    policy: {
+      type: "string" as const,
+      description: "YAML policy file (flags override it), e.g. config/gate-policy.yaml",
+      valueName: "file",
+    },
+    job: {
+      type: "string" as const,
+      description: "select the service by job label",
+      valueName: "name",
+    },
+    selector: {
+      type: "string" as const,
+      description: 'select the service by label matchers, e.g. \'service="api",env="prod"\'',
+      valueName: "matchers",
+    },
+    window: {
+      type: "string" as const,
+      description: "look-back window (default 5m)",
+      valueName: "d",
+    },
+    "min-requests": {
+      type: "string" as const,
+      description: "fewer requests in the window is inconclusive (default 10)",
+      valueName: "n",
+    },
+    "max-error-rate": {
+      type: "string" as const,
+      description: "maximum 5xx ratio, 0..1 (default 0.05)",
+      valueName: "r",
+    },
+    "max-p95": {
+      type: "string" as const,
+      description: "maximum p95 latency in seconds (default 1)",
+      valueName: "s",
+    },
+    "max-p99": {
+      type: "string" as const,
+      description: "maximum p99 latency in seconds (default 2.5)",
+      valueName: "s",
+    },
+    "canary-label": {
+      type: "string" as const,
+      description: "judge the canary (e.g. track=canary) against the baseline",
+      valueName: "l=v",
+    },
+    "baseline-label": {
+      type: "string" as const,
+      description: "how the baseline is labelled (default: canary label != value)",
+      valueName: "l=v",
+    },
+    "max-error-rate-increase": {
+      type: "string" as const,
+      description: "canary error rate may exceed the baseline's by this much (0..1)",
+      valueName: "r",
+    },
+    "max-latency-ratio": {
+      type: "string" as const,
+      description: "canary p95/p99 may be at most this multiple of the baseline's",
+      valueName: "x",
+    },
+    json: { type: "boolean" as const, description: "print the result as JSON" },
+  },
+  epilog: `Examples:
+  deno task gate --job instrumented-app --window 5m --max-error-rate 0.01 --max-p99 0.5
+  deno task gate --policy config/gate-policy.yaml --json
+  deno task gate --job instrumented-app --canary-label track=canary --max-latency-ratio 1.2`,
+};
+
+interface Flags {
+  prometheus: string;
+  policy?: string;
+  job?: string;
+  selector?: string;
+  window?: string;
+  "min-requests"?: string;
+  "max-error-rate"?: string;
+  "max-p95"?: string;
+  "max-p99"?: string;
+  "canary-label"?: string;
+  "baseline-label"?: string;
+  "max-error-rate-increase"?: string;
+  "max-latency-ratio"?: string;
+  json?: boolean;
+}
+
+runMain(async () => {
+  const { flags } = parseFlags<Flags>(spec);
+  let file = {};
+  if (flags.policy !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(flags.policy);
+    } catch (err) {
+      throw new UsageError(`cannot read policy ${flags.policy}: ${(err as Error).message}`);
+    }
+    file = parsePolicyFile(text, flags.policy);
+  }
+  const policy = buildPolicy(file, {
+    job: flags.job,
+    selector: flags.selector,
+    window: flags.window,
+    minRequests: flags["min-requests"],
+    maxErrorRate: flags["max-error-rate"],
+    maxP95: flags["max-p95"],
+    maxP99: flags["max-p99"],
+    canaryLabel: flags["canary-label"],
+    baselineLabel: flags["baseline-label"],
+    maxErrorRateIncrease: flags["max-error-rate-increase"],
+    maxLatencyRatio: flags["max-latency-ratio"],
+  });
+  try {
+    new URL(flags.prometheus);
+  } catch {
+    throw new UsageError(`--prometheus must be a URL, got '${flags.prometheus}'`);
+  }
+  let result;
+  try {
+    result = await runGate(policy, flags.prometheus);
+  } catch (err) {
+    if (!(err instanceof PrometheusUnreachable)) throw err;
+    // Inconclusive, never a pass: pipelines reading --json still get a verdict.
+    if (flags.json) {
+      console.log(JSON.stringify(
+        { verdict: "inconclusive", exitCode: EXIT_INCONCLUSIVE, error: err.message },
+        null,
+        2,
+      ));
+    }
+    console.error(`error: ${err.message}`);
+    return EXIT_INCONCLUSIVE;
+  }
+  console.log(flags.json ? JSON.stringify(result, null, 2) : formatTable(result));
+  return result.exitCode;
+});

@@ -1,0 +1,331 @@
+import { strict as assert } from "node:assert";
+import { join } from "node:path";
+import { UsageError } from "../scripts/lib/cli.ts";
+import {
+  buildPolicy,
+  type CheckRow,
+  formatMatchers,
+  formatTable,
+  gateQueries,
+  judge,
+  overall,
+  parseMatchers,
+  parsePolicyFile,
+  runGate,
+} from "../scripts/lib/gate.ts";
+import { pathsMix, runLoad } from "../scripts/lib/load.ts";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { analyzePromQL } from "../scripts/lib/promql.ts";
+import { findTool, missing } from "./support.ts";
+
+// ---------------------------------------------------------------- unit tests
+
+Deno.test("gate: label matchers parse and print back", () => {
+  assert.deepEqual(parseMatchers('job="api"'), [{ name: "job", op: "=", value: "api" }]);
+  assert.deepEqual(parseMatchers('{env!~"dev|test", track=canary}'), [
+    { name: "env", op: "!~", value: "dev|test" },
+    { name: "track", op: "=", value: "canary" },
+  ]);
+  assert.equal(formatMatchers(parseMatchers('a="x\\"y",b!=z')), 'a="x\\"y",b!="z"');
+  assert.throws(() => parseMatchers("job"), UsageError);
+  assert.throws(() => parseMatchers('job="a" env="b"'), UsageError);
+  assert.throws(() => parseMatchers("1job=a"), UsageError);
+});
+
+Deno.test("gate: every query the gate runs is valid PromQL over the contract metrics", () => {
+  const p = buildPolicy({}, {
+    job: "instrumented-app",
+    canaryLabel: "track=canary",
+    maxLatencyRatio: "1.2",
+    maxErrorRateIncrease: "0.01",
+  });
+  const qs = gateQueries(p);
+  assert.equal(qs.length, 8);
+  for (const q of qs) {
+    const a = analyzePromQL(q.expr);
+    assert.deepEqual(a.errors, [], `${q.expr}: ${JSON.stringify(a.errors)}`);
+    for (const m of a.metrics) {
+      assert.ok(
+        ["http_requests_total", "http_request_duration_seconds_bucket"].includes(m),
+        `${q.expr} uses ${m}`,
+      );
+    }
+  }
+  const canary = qs.find((q) => q.scope === "canary" && q.id === "p95_latency")!;
+  assert.match(canary.expr, /job="instrumented-app",track="canary"/);
+  const base = qs.find((q) => q.scope === "baseline" && q.id === "error_rate")!;
+  assert.match(base.expr, /track!="canary",status=~"5\.\."/);
+  assert.match(base.expr, /or vector\(0\)/);
+});
+
+Deno.test("gate: policy file, flags override it, unknown keys and bad values are usage errors", async () => {
+  const file = parsePolicyFile(await Deno.readTextFile(repoPath("config/gate-policy.yaml")));
+  const p = buildPolicy(file, {});
+  assert.equal(formatMatchers(p.selector), 'job="instrumented-app"');
+  assert.equal(p.window, "5m");
+  assert.equal(p.maxErrorRate, 0.05);
+  const q = buildPolicy(file, { window: "30s", maxP99: "0.3", selector: 'service="x"' });
+  assert.equal(q.window, "30s");
+  assert.equal(q.maxP99Seconds, 0.3);
+  assert.equal(formatMatchers(q.selector), 'service="x"');
+  assert.throws(() => parsePolicyFile("treshold: 1\n"), /unknown key 'treshold'/);
+  assert.throws(() => parsePolicyFile("thresholds: {p90_seconds: 1}\n"), /unknown key/);
+  assert.throws(() => parsePolicyFile("a: [\n"), UsageError);
+  assert.throws(() => buildPolicy({}, {}), /--job/);
+  assert.throws(() => buildPolicy({}, { job: "a", window: "5 minutes" }), UsageError);
+  assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "5%" }), UsageError);
+  assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "2" }), UsageError);
+  assert.throws(() => buildPolicy({}, { job: "a", maxLatencyRatio: "1.2" }), /--canary-label/);
+  assert.throws(() => buildPolicy({}, { job: "a", canaryLabel: "track!=x" }), UsageError);
+});
+
+Deno.test("gate: verdicts at the threshold edges; too little traffic is inconclusive", () => {
+  const p = buildPolicy({}, { job: "a", maxErrorRate: "0.05", maxP95: "0.5", maxP99: "1" });
+  const vals = (n: number | null, err: number | null, p95: number | null, p99: number | null) =>
+    new Map<string, number | null>([
+      ["service/requests", n],
+      ["service/error_rate", err],
+      ["service/p95_latency", p95],
+      ["service/p99_latency", p99],
+    ]);
+  const verdicts = (rows: CheckRow[]) => rows.map((r) => `${r.metric}:${r.verdict}`);
+  assert.equal(overall(judge(p, vals(100, 0.05, 0.5, 1))).exitCode, 0); // at the limit passes
+  const over = judge(p, vals(100, 0.0501, 0.5, 1));
+  assert.deepEqual(verdicts(over), [
+    "requests:pass",
+    "error_rate:fail",
+    "p95_latency:pass",
+    "p99_latency:pass",
+  ]);
+  assert.equal(overall(over).exitCode, 1);
+  assert.equal(overall(judge(p, vals(100, 0, 0.51, 1))).exitCode, 1);
+  assert.equal(overall(judge(p, vals(9, 0, 0.1, 0.1))).exitCode, 2); // min_requests 10
+  assert.equal(overall(judge(p, vals(null, null, null, null))).exitCode, 2);
+  assert.equal(overall(judge(p, vals(100, 0, null, 0.1))).exitCode, 2);
+  assert.equal(overall([]).exitCode, 2);
+
+  const c = buildPolicy({}, {
+    job: "a",
+    canaryLabel: "track=canary",
+    maxErrorRateIncrease: "0.01",
+    maxLatencyRatio: "1.5",
+  });
+  const cv = (cErr: number, bErr: number, cP95: number, bP95: number, bN = 100) =>
+    new Map<string, number | null>([
+      ["canary/requests", 100],
+      ["canary/error_rate", cErr],
+      ["canary/p95_latency", cP95],
+      ["canary/p99_latency", cP95],
+      ["baseline/requests", bN],
+      ["baseline/error_rate", bErr],
+      ["baseline/p95_latency", bP95],
+      ["baseline/p99_latency", bP95],
+    ]);
+  assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2))).exitCode, 0);
+  const worse = judge(c, cv(0.03, 0.015, 0.31, 0.2));
+  assert.equal(overall(worse).exitCode, 1);
+  assert.deepEqual(
+    worse.filter((r) => r.verdict === "fail").map((r) => r.metric),
+    ["error_rate_increase", "p95_ratio", "p99_ratio"],
+  );
+  assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2, 3))).exitCode, 2); // thin baseline
+  assert.match(
+    formatTable({
+      ...overall(worse),
+      prometheus: "x",
+      selector: 'job="a"',
+      window: "5m",
+      checks: worse,
+      queries: [],
+    }),
+    /p95_ratio\s+canary vs baseline\s+1\.55x\s+<= 1\.50x\s+FAIL/,
+  );
+});
+
+// ------------------------------------------------ against a real Prometheus
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the Debian `prometheus` on a free port, scraping `targets` every second. */
+async function startPrometheus(targets: { port: number; labels?: Record<string, string> }[]) {
+  const dir = await Deno.makeTempDir({ prefix: "obskit-gate-" });
+  const port = freePort();
+  const staticConfigs = targets.map((t) => ({
+    targets: [`127.0.0.1:${t.port}`],
+    labels: t.labels ?? {},
+  }));
+  const config = {
+    global: { scrape_interval: "1s", evaluation_interval: "1s" },
+    scrape_configs: [{ job_name: "gate-test-app", static_configs: staticConfigs }],
+  };
+  await Deno.writeTextFile(join(dir, "prometheus.yml"), JSON.stringify(config));
+  const log = await Deno.open(join(dir, "prometheus.log"), { write: true, create: true });
+  const child = new Deno.Command(findTool("prometheus")!, {
+    args: [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  child.stderr.pipeTo(log.writable).catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/-/ready`, 20_000);
+  return {
+    url,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function runGateCli(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=.",
+      repoPath("scripts/gate.ts"),
+      ...args,
+    ],
+    cwd: repoPath(),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("gate CLI: unreachable Prometheus is inconclusive (exit 2), also with --json", async () => {
+  const port = freePort(); // nothing listens
+  const r = await runGateCli(["--job", "x", "--prometheus", `http://127.0.0.1:${port}`]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unreachable/);
+  const j = await runGateCli(["--job", "x", "--prometheus", `http://127.0.0.1:${port}`, "--json"]);
+  assert.equal(j.code, 2);
+  assert.equal(JSON.parse(j.stdout).verdict, "inconclusive");
+  const u = await runGateCli(["--prometheus", `http://127.0.0.1:${port}`]);
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /--job/);
+});
+
+/**
+ * The scrape target: an HTTP service exposing the contract metrics.
+ * TODO(switch): the lead's instrumented app start function.
+ */
+async function startTarget() {
+  const client = await import("prom-client");
+  const registry = new client.Registry();
+  const requests = new client.Counter({
+    name: "http_requests_total",
+    help: "requests",
+    labelNames: ["method", "endpoint", "status"],
+    registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: "http_request_duration_seconds",
+    help: "latency",
+    labelNames: ["method", "endpoint", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const port = freePort();
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
+    const u = new URL(req.url);
+    if (u.pathname === "/metrics") {
+      return new Response(await registry.metrics(), {
+        headers: { "content-type": registry.contentType },
+      });
+    }
+    const end = duration.startTimer();
+    const endpoint = u.pathname === "/error" ? "/error" : "/api/data";
+    const status = u.pathname === "/error" ? 500 : 200;
+    const labels = { method: "GET", endpoint, status: String(status) };
+    requests.inc(labels);
+    end(labels);
+    return new Response(status === 500 ? "error" : "ok", { status });
+  });
+  return { port, stop: () => server.shutdown() };
+}
+
+Deno.test({
+  name: "gate against a real Prometheus: passes healthy traffic, fails error traffic, 2 on no data",
+  ignore: missing("prometheus"),
+  async fn() {
+    const app = await startTarget();
+    const prom = await startPrometheus([{ port: app.port }]);
+    try {
+      const gate = (extra: string[]) =>
+        runGateCli([
+          "--prometheus",
+          prom.url,
+          "--window",
+          "8s",
+          "--min-requests",
+          "50",
+          "--max-error-rate",
+          "0.05",
+          "--max-p99",
+          "1",
+          "--json",
+          ...extra,
+        ]);
+      // Healthy traffic for long enough to fill the window.
+      await runLoad({
+        target: `http://127.0.0.1:${app.port}`,
+        rate: 40,
+        durationMs: 10_000,
+        mix: pathsMix(["/api/data"]),
+      });
+      const healthy = await gate(["--job", "gate-test-app"]);
+      assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+      const hj = JSON.parse(healthy.stdout);
+      assert.equal(hj.verdict, "pass");
+      const err = hj.checks.find((c: CheckRow) => c.metric === "error_rate");
+      assert.equal(err.value, 0);
+
+      // A wrong selector: no series at all is inconclusive, never a pass.
+      const none = await gate(["--job", "no-such-job"]);
+      assert.equal(none.code, 2, none.stdout + none.stderr);
+      assert.equal(JSON.parse(none.stdout).verdict, "inconclusive");
+
+      // Error traffic: every 4th request fails (25 %).
+      await runLoad({
+        target: `http://127.0.0.1:${app.port}`,
+        rate: 40,
+        durationMs: 10_000,
+        mix: pathsMix(["/api/data", "/api/data", "/api/data", "/error"]),
+      });
+      const failing = await gate(["--job", "gate-test-app"]);
+      assert.equal(failing.code, 1, failing.stdout + failing.stderr);
+      const fj = JSON.parse(failing.stdout);
+      assert.equal(fj.verdict, "fail");
+      const rate = fj.checks.find((c: CheckRow) => c.metric === "error_rate");
+      assert.equal(rate.verdict, "fail");
+      assert.ok(rate.value > 0.15 && rate.value < 0.35, `error rate ${rate.value}`);
+
+      // The same through the library, with the table.
+      const res = await runGate(
+        buildPolicy({}, { job: "gate-test-app", window: "8s", minRequests: "50" }),
+        prom.url,
+      );
+      assert.equal(res.exitCode, 1);
+      assert.match(formatTable(res), /error_rate\s+service\s+\d+\.\d\d%\s+<= 5\.00%\s+FAIL/);
+
+      // No traffic any more: after the window passes, the data is gone → inconclusive.
+      await sleep(10_000);
+      const quiet = await gate(["--job", "gate-test-app"]);
+      assert.equal(quiet.code, 2, quiet.stdout + quiet.stderr);
+    } finally {
+      await prom.stop();
+      await app.stop();
+    }
+  },
+});
