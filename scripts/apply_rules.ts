@@ -11,7 +11,6 @@ import {
   applyLocal,
   applyToCluster,
   checkUpToDate,
-  defaultLocalRulesDir,
   generate,
   PROMETHEUS_RULE_FILE,
 } from "./lib/prometheus_rule.ts";
@@ -57,7 +56,7 @@ const spec = {
     "rules-dir": {
       type: "string" as const,
       description:
-        "--local: the folder the local Prometheus' rule_files reads (default: $OBSKIT_PROMETHEUS_RULES_DIR or <state dir>/prometheus/rules)",
+        "--local: copy the rule file into this folder (default: where the live Prometheus' rule_files look, asked from its API)",
       valueName: "dir",
     },
     timeout: {
@@ -101,7 +100,7 @@ if (import.meta.main) {
     }
     if (flags.local) {
       await applyLocal(runner, {
-        rulesDir: resolve(flags["rules-dir"] ?? defaultLocalRulesDir()),
+        rulesDir: flags["rules-dir"] ? resolve(flags["rules-dir"]) : undefined,
         prometheusUrl: flags["prometheus-url"] ?? Deno.env.get("PROMETHEUS_URL") ??
           "http://127.0.0.1:9090",
         timeoutMs: durationFlag("timeout", flags.timeout ?? "30s"),

@@ -66,12 +66,14 @@ export function monitoringForwards(o: MonitoringOptions): Forward[] {
       // Created by the operator for every Prometheus it runs, whatever the release name.
       resource: "svc/prometheus-operated",
       ports: [[o.prometheusPort, 9090]],
+      stopWith: "deno task setup-monitoring --stop",
     },
     {
       name: "grafana",
       namespace: o.namespace,
       resource: `svc/${o.release}-grafana`,
       ports: [[o.grafanaPort, 80]],
+      stopWith: "deno task setup-monitoring --stop",
     },
   ];
 }
@@ -322,6 +324,7 @@ export function collectorForward(o: CollectorOptions, w: CollectorWorkload): For
     namespace: w.namespace,
     resource: w.service ? `svc/${w.service}` : `${w.kind}/${w.name}`,
     ports: [[o.otlpGrpcPort, 4317], [o.otlpHttpPort, 4318], [o.healthPort, 13133]],
+    stopWith: "deno task deploy-collector --stop",
   };
 }
 

@@ -27,6 +27,8 @@ export interface Forward {
   resource: string;
   /** [local, remote] port pairs. */
   ports: [number, number][];
+  /** The command that stops it, for messages. */
+  stopWith: string;
 }
 
 export function forwardCommand(target: KubeTarget, f: Forward): string[] {
@@ -81,11 +83,12 @@ export async function startBackground(
   cmd: string[],
   ready: () => Promise<boolean>,
   readyTimeoutMs = 30_000,
+  stopWith = "--stop",
 ): Promise<"started" | "running"> {
   const file = pidFile(name);
   if (runner.dryRun) {
     runner.print(
-      `${commandLine(cmd)} &   # background; pid in ${displayPath(file)}; stop with --stop`,
+      `${commandLine(cmd)} &   # background; pid in ${displayPath(file)}; stop: ${stopWith}`,
     );
     return "started";
   }
@@ -172,5 +175,12 @@ export function startForward(
     for (const [local] of f.ports) if (!await isListening(local)) return false;
     return true;
   };
-  return startBackground(runner, f.name, forwardCommand(target, f), ready, readyTimeoutMs);
+  return startBackground(
+    runner,
+    f.name,
+    forwardCommand(target, f),
+    ready,
+    readyTimeoutMs,
+    f.stopWith,
+  );
 }

@@ -8,7 +8,7 @@
  * the same file into the local stack's Prometheus and reloads it.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import process from "node:process";
 import { parse, stringify } from "yaml";
 import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
@@ -21,7 +21,7 @@ import {
   Runner,
 } from "./external.ts";
 import { defaultMonitoringOptions, MIN_VERSIONS, monitoringForwards, readValues } from "./k8s.ts";
-import { repoPath, stateDir } from "./paths.ts";
+import { repoPath } from "./paths.ts";
 import { startForward } from "./portforward.ts";
 
 export const RULES_FILE = repoPath("rules", "alert-rules.yaml");
@@ -320,48 +320,125 @@ export async function applyToCluster(runner: Runner, o: ClusterOptions): Promise
 }
 
 export interface LocalOptions {
-  rulesDir: string;
   prometheusUrl: string;
   timeoutMs: number;
+  /** Folder to copy the rule file into; undefined = found from Prometheus' own rule_files. */
+  rulesDir?: string;
   rulesPath?: string;
 }
 
-export function defaultLocalRulesDir(): string {
-  return Deno.env.get("OBSKIT_PROMETHEUS_RULES_DIR") ?? join(stateDir(), "prometheus", "rules");
+/** Turns a rule_files glob (`*`, `?`, `[...]`) into a RegExp over absolute paths. */
+export function globRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        re += "[" + glob.slice(i + 1, end).replace(/^!/, "^") + "]";
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** The live Prometheus' rule_files globs, made absolute against its config file's folder. */
+export async function liveRuleFiles(prometheusUrl: string): Promise<string[]> {
+  const base = withSlash(prometheusUrl);
+  const get = async (path: string) => {
+    const res = await fetch(new URL(path, base), { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CheckFailed(`GET ${base}${path} answered HTTP ${res.status}`);
+    }
+    return (await res.json()).data;
+  };
+  const config = parse((await get("api/v1/status/config")).yaml ?? "") ?? {};
+  const flags = await get("api/v1/status/flags");
+  const configDir = dirname(resolve(String(flags?.["config.file"] ?? ".")));
+  return ((config.rule_files ?? []) as string[]).map((g) => isAbsolute(g) ? g : join(configDir, g));
+}
+
+export interface LocalPlan {
+  /** Where the rule file goes; null when Prometheus already reads the repository's file. */
+  dest: string | null;
+  globs: string[];
+}
+
+/** Decides where the rule file must be for the live Prometheus to load it. */
+export function planLocal(globs: string[], src: string, rulesDir?: string): LocalPlan {
+  const matches = (path: string) => globs.some((g) => globRegExp(g).test(path));
+  const name = basename(src);
+  if (rulesDir) {
+    const dest = join(rulesDir, name);
+    if (!matches(dest)) {
+      throw new UsageError(
+        `Prometheus' rule_files (${globs.join(", ") || "none"}) do not read ${
+          displayPath(dest)
+        }; pass the folder they read as --rules-dir`,
+      );
+    }
+    return { dest, globs };
+  }
+  if (matches(resolve(src))) return { dest: null, globs };
+  for (const g of globs) {
+    const dest = join(dirname(g), name);
+    if (!/[*?[]/.test(dirname(g)) && globRegExp(g).test(dest)) return { dest, globs };
+  }
+  throw new MissingPrerequisite(
+    `the local Prometheus reads no rule file named ${name} (rule_files: ${
+      globs.join(", ") || "none"
+    })`,
+    "start it with 'deno task stack up', or add a rule_files entry, or pass --rules-dir",
+  );
 }
 
 /**
- * Copies the rule file into the local Prometheus' rules folder (the one its
- * rule_files glob reads), POSTs /-/reload, and checks every group is listed.
+ * Loads the rule file into the local Prometheus: finds where its rule_files
+ * look (from /api/v1/status/config), copies the file there when it is not
+ * read in place, POSTs /-/reload, and checks every group is listed.
  */
 export async function applyLocal(runner: Runner, o: LocalOptions): Promise<void> {
   const src = o.rulesPath ?? RULES_FILE;
   const groups = readRuleGroups(src).map((g) => g.name);
-  const dest = join(o.rulesDir, "alert-rules.yaml");
   const base = withSlash(o.prometheusUrl);
+  let globs: string[];
+  try {
+    globs = await liveRuleFiles(o.prometheusUrl);
+  } catch (err) {
+    if (err instanceof CheckFailed) throw err;
+    throw new MissingPrerequisite(
+      `no Prometheus answers at ${o.prometheusUrl} (${(err as Error).message.split("\n")[0]})`,
+      "start the local stack with 'deno task stack up', or pass --prometheus-url",
+    );
+  }
+  const plan = planLocal(globs, src, o.rulesDir);
   if (runner.dryRun) {
-    runner.print(`mkdir -p ${displayPath(o.rulesDir)}`);
-    runner.print(`cp ${displayPath(src)} ${displayPath(dest)}`);
+    if (plan.dest) {
+      runner.print(`mkdir -p ${displayPath(dirname(plan.dest))}`);
+      runner.print(`cp ${displayPath(src)} ${displayPath(plan.dest)}`);
+    } else {
+      runner.say(`Prometheus reads ${displayPath(src)} in place (rule_files: ${globs.join(", ")})`);
+    }
     runner.print(`curl -fsS -X POST ${base}-/reload`);
     runner.print(`curl -fsS ${base}api/v1/rules   # must list ${groups.join(", ")}`);
     return;
   }
-  try {
-    await fetch(new URL("-/ready", base), { signal: AbortSignal.timeout(5000) }).then((r) =>
-      r.body?.cancel()
-    );
-  } catch {
-    throw new MissingPrerequisite(
-      `no Prometheus answers at ${o.prometheusUrl}`,
-      "start the local stack with 'deno task stack up', or pass --prometheus-url",
-    );
-  }
-  mkdirSync(o.rulesDir, { recursive: true });
-  const same = existsSync(dest) && readFileSync(dest, "utf8") === readFileSync(src, "utf8");
-  if (same) runner.say(`${displayPath(dest)} is up to date`);
-  else {
-    copyFileSync(src, dest);
-    runner.say(`copied ${displayPath(src)} to ${displayPath(dest)}`);
+  if (plan.dest) {
+    mkdirSync(dirname(plan.dest), { recursive: true });
+    const same = existsSync(plan.dest) &&
+      readFileSync(plan.dest, "utf8") === readFileSync(src, "utf8");
+    if (same) runner.say(`${displayPath(plan.dest)} is up to date`);
+    else {
+      copyFileSync(src, plan.dest);
+      runner.say(`copied ${displayPath(src)} to ${displayPath(plan.dest)}`);
+    }
+  } else {
+    runner.say(`Prometheus reads ${displayPath(src)} in place`);
   }
   const res = await fetch(new URL("-/reload", base), {
     method: "POST",
@@ -386,7 +463,7 @@ export async function applyLocal(runner: Runner, o: LocalOptions): Promise<void>
     o.prometheusUrl,
     groups,
     o.timeoutMs,
-    `does its rule_files read ${displayPath(o.rulesDir)}/*.yaml? (pass --rules-dir to match it)`,
+    "did the reload pick up the file? (see the Prometheus log)",
   );
   runner.say(`Prometheus lists all ${groups.length} groups: ${groups.join(", ")}`);
 }
