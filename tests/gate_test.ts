@@ -13,7 +13,8 @@ import {
   parsePolicyFile,
   runGate,
 } from "../scripts/lib/gate.ts";
-import { pathsMix, runLoad } from "../scripts/lib/load.ts";
+import { pathsMix, runLoad, type TrafficMix } from "../scripts/lib/load.ts";
+import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
@@ -147,17 +148,24 @@ Deno.test("gate: verdicts at the threshold edges; too little traffic is inconclu
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the Debian `prometheus` on a free port, scraping `targets` every second. */
-async function startPrometheus(targets: { port: number; labels?: Record<string, string> }[]) {
+interface ScrapeTarget {
+  port: number;
+  labels?: Record<string, string>;
+}
+
+/** Starts the Debian `prometheus` on a free port, scraping each job's targets every second. */
+async function startPrometheus(jobs: Record<string, ScrapeTarget[]>) {
   const dir = await Deno.makeTempDir({ prefix: "obskit-gate-" });
   const port = freePort();
-  const staticConfigs = targets.map((t) => ({
-    targets: [`127.0.0.1:${t.port}`],
-    labels: t.labels ?? {},
-  }));
   const config = {
     global: { scrape_interval: "1s", evaluation_interval: "1s" },
-    scrape_configs: [{ job_name: "gate-test-app", static_configs: staticConfigs }],
+    scrape_configs: Object.entries(jobs).map(([job, targets]) => ({
+      job_name: job,
+      static_configs: targets.map((t) => ({
+        targets: [`127.0.0.1:${t.port}`],
+        labels: t.labels ?? {},
+      })),
+    })),
   };
   await Deno.writeTextFile(join(dir, "prometheus.yml"), JSON.stringify(config));
   const log = await Deno.open(join(dir, "prometheus.log"), { write: true, create: true });
@@ -170,19 +178,23 @@ async function startPrometheus(targets: { port: number; labels?: Record<string, 
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  child.stderr.pipeTo(log.writable).catch(() => {});
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/-/ready`, 20_000);
-  return {
-    url,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+    await logged;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
+  try {
+    await waitForHttp(`${url}/-/ready`, 20_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
 }
 
 async function runGateCli(args: string[]) {
@@ -216,56 +228,31 @@ Deno.test("gate CLI: unreachable Prometheus is inconclusive (exit 2), also with 
   assert.match(u.stderr, /--job/);
 });
 
-/**
- * The scrape target: an HTTP service exposing the contract metrics.
- * TODO(switch): the lead's instrumented app start function.
- */
-async function startTarget() {
-  const client = await import("prom-client");
-  const registry = new client.Registry();
-  const requests = new client.Counter({
-    name: "http_requests_total",
-    help: "requests",
-    labelNames: ["method", "endpoint", "status"],
-    registers: [registry],
-  });
-  const duration = new client.Histogram({
-    name: "http_request_duration_seconds",
-    help: "latency",
-    labelNames: ["method", "endpoint", "status"],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
-  const port = freePort();
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
-    const u = new URL(req.url);
-    if (u.pathname === "/metrics") {
-      return new Response(await registry.metrics(), {
-        headers: { "content-type": registry.contentType },
-      });
-    }
-    const end = duration.startTimer();
-    const endpoint = u.pathname === "/error" ? "/error" : "/api/data";
-    const status = u.pathname === "/error" ? 500 : 200;
-    const labels = { method: "GET", endpoint, status: String(status) };
-    requests.inc(labels);
-    end(labels);
-    return new Response(status === 500 ? "error" : "ok", { status });
-  });
-  return { port, stop: () => server.shutdown() };
-}
-
 Deno.test({
-  name: "gate against a real Prometheus: passes healthy traffic, fails error traffic, 2 on no data",
+  name: "gate against a real Prometheus and the instrumented app: pass, fail, canary, no data",
   ignore: missing("prometheus"),
   async fn() {
-    const app = await startTarget();
-    const prom = await startPrometheus([{ port: app.port }]);
+    // One service alone, and a stable/canary pair of the same service.
+    const apps = await Promise.all([
+      spawnInstrumentedApp(),
+      spawnInstrumentedApp(),
+      spawnInstrumentedApp(),
+    ]);
+    const [solo, stable, canary] = apps;
+    let prom: { url: string; stop(): Promise<void> } | undefined;
     try {
+      prom = await startPrometheus({
+        "gate-test-app": [{ port: solo.port }],
+        "gate-test-rollout": [
+          { port: stable.port, labels: { track: "stable" } },
+          { port: canary.port, labels: { track: "canary" } },
+        ],
+      });
+      const promUrl = prom.url;
       const gate = (extra: string[]) =>
         runGateCli([
           "--prometheus",
-          prom.url,
+          promUrl,
           "--window",
           "8s",
           "--min-requests",
@@ -277,32 +264,45 @@ Deno.test({
           "--json",
           ...extra,
         ]);
-      // Healthy traffic for long enough to fill the window.
-      await runLoad({
-        target: `http://127.0.0.1:${app.port}`,
-        rate: 40,
-        durationMs: 10_000,
-        mix: pathsMix(["/api/data"]),
-      });
+      const canaryFlags = [
+        "--job",
+        "gate-test-rollout",
+        "--canary-label",
+        "track=canary",
+        "--max-error-rate-increase",
+        "0.01",
+        "--max-latency-ratio",
+        "3",
+      ];
+      const healthyMix = pathsMix(["/api/data"]);
+      // Every 4th request fails: 25 % errors.
+      const errorMix = pathsMix(["/api/data", "/api/data", "/api/data", "/error"]);
+      const traffic = (mixes: TrafficMix[]) =>
+        Promise.all(
+          apps.map((app, i) =>
+            runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: mixes[i] })
+          ),
+        );
+
+      // Phase 1: healthy traffic everywhere, long enough to fill the window.
+      await traffic([healthyMix, healthyMix, healthyMix]);
       const healthy = await gate(["--job", "gate-test-app"]);
       assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
       const hj = JSON.parse(healthy.stdout);
       assert.equal(hj.verdict, "pass");
-      const err = hj.checks.find((c: CheckRow) => c.metric === "error_rate");
-      assert.equal(err.value, 0);
+      assert.equal(hj.checks.find((c: CheckRow) => c.metric === "error_rate").value, 0);
+      const reqs = hj.checks.find((c: CheckRow) => c.metric === "requests").value;
+      assert.ok(reqs > 150 && reqs < 400, `requests in 8s at 30 rps: ${reqs}`);
+      const goodCanary = await gate(canaryFlags);
+      assert.equal(goodCanary.code, 0, goodCanary.stdout + goodCanary.stderr);
 
-      // A wrong selector: no series at all is inconclusive, never a pass.
+      // A selector that matches nothing: inconclusive, never a pass.
       const none = await gate(["--job", "no-such-job"]);
       assert.equal(none.code, 2, none.stdout + none.stderr);
       assert.equal(JSON.parse(none.stdout).verdict, "inconclusive");
 
-      // Error traffic: every 4th request fails (25 %).
-      await runLoad({
-        target: `http://127.0.0.1:${app.port}`,
-        rate: 40,
-        durationMs: 10_000,
-        mix: pathsMix(["/api/data", "/api/data", "/api/data", "/error"]),
-      });
+      // Phase 2: the solo service and the canary fail a quarter of requests.
+      await traffic([errorMix, healthyMix, errorMix]);
       const failing = await gate(["--job", "gate-test-app"]);
       assert.equal(failing.code, 1, failing.stdout + failing.stderr);
       const fj = JSON.parse(failing.stdout);
@@ -310,22 +310,30 @@ Deno.test({
       const rate = fj.checks.find((c: CheckRow) => c.metric === "error_rate");
       assert.equal(rate.verdict, "fail");
       assert.ok(rate.value > 0.15 && rate.value < 0.35, `error rate ${rate.value}`);
+      const badCanary = await gate(canaryFlags);
+      assert.equal(badCanary.code, 1, badCanary.stdout + badCanary.stderr);
+      const verdicts = Object.fromEntries(
+        JSON.parse(badCanary.stdout).checks.map((c: CheckRow) => [`${c.scope}/${c.metric}`, c]),
+      );
+      assert.equal(verdicts["canary vs baseline/error_rate_increase"].verdict, "fail");
+      assert.equal(verdicts["canary/error_rate"].verdict, "fail");
+      assert.equal(verdicts["baseline/requests"].verdict, "pass");
 
-      // The same through the library, with the table.
+      // The same through the library, and the table a person reads.
       const res = await runGate(
         buildPolicy({}, { job: "gate-test-app", window: "8s", minRequests: "50" }),
-        prom.url,
+        promUrl,
       );
       assert.equal(res.exitCode, 1);
       assert.match(formatTable(res), /error_rate\s+service\s+\d+\.\d\d%\s+<= 5\.00%\s+FAIL/);
 
-      // No traffic any more: after the window passes, the data is gone → inconclusive.
+      // Phase 3: no traffic; once the window has passed there is nothing to judge.
       await sleep(10_000);
       const quiet = await gate(["--job", "gate-test-app"]);
       assert.equal(quiet.code, 2, quiet.stdout + quiet.stderr);
     } finally {
-      await prom.stop();
-      await app.stop();
+      await prom?.stop();
+      await Promise.all(apps.map((a) => a.stop()));
     }
   },
 });

@@ -10,6 +10,7 @@ import {
   pathsMix,
   runLoad,
 } from "../scripts/lib/load.ts";
+import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
 
 /** A loopback test server that records when each request arrives. */
 function testServer(handler: (req: Request) => Promise<Response> | Response) {
@@ -247,5 +248,40 @@ Deno.test("load CLI: Ctrl-C prints the summary so far", async () => {
     assert.equal(typeof report.latencyMs.p99, "number");
   } finally {
     await srv.close();
+  }
+});
+
+/** Sums a counter family's samples in Prometheus text, optionally filtered by a label text. */
+function counterSum(metrics: string, name: string, labelFilter = ""): number {
+  let sum = 0;
+  for (const line of metrics.split("\n")) {
+    if (line.startsWith(`${name}{`) && line.includes(labelFilter)) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+Deno.test("load CLI: 200 rps for 10 s against the instrumented app, within 2 %, prints p99", async () => {
+  const app = await spawnInstrumentedApp();
+  try {
+    const before = await (await fetch(`${app.url}/metrics`)).text();
+    const r = await runScript(["--target", app.url, "--rate", "200", "--duration", "10s"]);
+    assert.equal(r.code, 0, r.stderr);
+    const achieved = Number(/achieved ([\d.]+)\/s/.exec(r.stdout)?.[1]);
+    within(achieved, 200, 0.02, "achieved rate against the app");
+    const p99 = Number(/p99 ([\d.]+)ms/.exec(r.stdout)?.[1]);
+    // The chapter's mix: 5 % of requests take 0.5 s, so p99 is at least that.
+    assert.ok(p99 >= 500 && p99 < 2000, `p99 ${p99} ms\n${r.stdout}`);
+    assert.match(r.stdout, /sent 2000 +dropped 0/);
+    assert.match(r.stdout, /200=1960 +500=40/);
+    // The app saw every one of them (its own counter, by route and status).
+    const after = await (await fetch(`${app.url}/metrics`)).text();
+    const delta = (f: string) =>
+      counterSum(after, "http_requests_total", f) - counterSum(before, "http_requests_total", f);
+    assert.equal(delta('endpoint="/api/data"'), 1960);
+    assert.equal(delta('status="500"'), 40);
+  } finally {
+    await app.stop();
   }
 });
