@@ -1,3 +1,221 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "./lib/not_implemented.ts";
-notImplemented();
+/**
+ * `deno task stack up|down|status|logs [component]`: the local stack (real
+ * collector, Jaeger, Prometheus, Alertmanager as plain processes). Logic in
+ * scripts/lib/stack.ts.
+ */
+import { CheckFailed, durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
+import { stateDir } from "./lib/paths.ts";
+import { tailFile } from "./lib/process.ts";
+import {
+  componentLog,
+  type ComponentName,
+  COMPONENTS,
+  PORT_SPECS,
+  readState,
+  resolvePorts,
+  stackDown,
+  stackStatus,
+  stackUp,
+  stackUrls,
+  statusTable,
+} from "./lib/stack.ts";
+
+const portFlags = Object.fromEntries(
+  PORT_SPECS.map((s) => [
+    s.flag,
+    {
+      type: "string" as const,
+      description: `${s.description} (env ${s.env}, default ${s.default})`,
+      valueName: "port",
+    },
+  ]),
+);
+
+const spec = {
+  name: "stack",
+  summary:
+    "The local stack: OpenTelemetry Collector, Jaeger, Prometheus and Alertmanager as plain processes (no Docker, no Kubernetes).",
+  usage: "up|down|status|logs [component] [options]",
+  allowPositionals: true,
+  flags: {
+    "scrape-interval": {
+      type: "string" as const,
+      description:
+        "up: Prometheus scrape and rule evaluation interval (default: config/prometheus.yml's)",
+      valueName: "d",
+    },
+    "rules-overlay": {
+      type: "string" as const,
+      multiple: true,
+      description: "up: extra rule file or folder loaded next to rules/ (e.g. rules/test-overlay)",
+      valueName: "path",
+    },
+    timeout: {
+      type: "string" as const,
+      description: "up: how long to wait for each component to become healthy",
+      valueName: "d",
+      default: "60s",
+    },
+    lines: {
+      type: "string" as const,
+      short: "n",
+      description: "logs: how many lines per component",
+      valueName: "N",
+      default: "40",
+    },
+    follow: { type: "boolean" as const, short: "f", description: "logs: keep printing new lines" },
+    ...portFlags,
+  },
+  epilog: [
+    "Commands:",
+    "  up                 start what is not running yet and wait until each one is healthy",
+    "  down               stop the processes 'up' started (by pid) and check their ports closed",
+    "  status             component, pid, port, healthy (exit 1 when one is not healthy)",
+    "  logs [component]   last lines of each log (components: " + COMPONENTS.join(", ") +
+    ", and apps started by the demo)",
+    "",
+    `State (pids, logs, data): ${stateDir()} (env OBSKIT_STATE_DIR).`,
+    "Ports given to 'up' are remembered: status/down/verify/doctor use them.",
+  ].join("\n"),
+};
+
+type Flags = Record<string, string | boolean | string[] | undefined> & {
+  "scrape-interval"?: string;
+  "rules-overlay"?: string[];
+  timeout: string;
+  lines: string;
+  follow?: boolean;
+};
+
+async function logs(
+  component: string | undefined,
+  lines: number,
+  follow: boolean,
+): Promise<number> {
+  const state = readState();
+  const names = component ? [component] : Object.keys(state?.components ?? {});
+  if (names.length === 0) {
+    console.error(
+      "the local stack is not running (no state); logs of the last run are in " +
+        `${stateDir()}/logs`,
+    );
+    return 1;
+  }
+  const known = new Set([...COMPONENTS, ...Object.keys(state?.components ?? {})]);
+  if (component && !known.has(component)) {
+    throw new UsageError(`unknown component '${component}' (choose from ${[...known].join(", ")})`);
+  }
+  for (const name of names) {
+    const file = componentLog(name);
+    if (names.length > 1) console.log(`==> ${name} (${file}) <==`);
+    console.log(tailFile(file, lines) || "(empty)");
+  }
+  if (!follow) return 0;
+  const sizes = new Map(names.map((n) => [n, sizeOf(componentLog(n))]));
+  while (true) {
+    await new Promise((r) => setTimeout(r, 500));
+    for (const name of names) {
+      const file = componentLog(name);
+      const size = sizeOf(file);
+      const prev = sizes.get(name) ?? 0;
+      if (size > prev) {
+        const f = await Deno.open(file);
+        await f.seek(prev, Deno.SeekMode.Start);
+        const buf = new Uint8Array(size - prev);
+        let read = 0;
+        while (read < buf.length) {
+          const r = await f.read(buf.subarray(read));
+          if (r === null) break;
+          read += r;
+        }
+        f.close();
+        const text = new TextDecoder().decode(buf.subarray(0, read));
+        for (const line of text.split("\n").filter(Boolean)) {
+          console.log(names.length > 1 ? `${name} | ${line}` : line);
+        }
+      }
+      sizes.set(name, size);
+    }
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+if (import.meta.main) {
+  runMain(async () => {
+    const { flags, positionals } = parseFlags<Flags>(spec);
+    const [command, component, ...rest] = positionals;
+    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+    switch (command) {
+      case "up": {
+        const only = component ? [component as ComponentName] : undefined;
+        if (component && !(COMPONENTS as readonly string[]).includes(component)) {
+          throw new UsageError(
+            `unknown component '${component}' (choose from ${COMPONENTS.join(", ")})`,
+          );
+        }
+        if (flags["scrape-interval"]) durationFlag("scrape-interval", flags["scrape-interval"]);
+        const existing = readState();
+        const ports = resolvePorts(flags);
+        if (existing && PORT_SPECS.some((s) => flags[s.flag] !== undefined)) {
+          console.error(
+            "note: a stack is recorded in the state folder; it keeps its ports (run 'stack down' first to change them)",
+          );
+        }
+        const res = await stackUp({
+          ports,
+          scrapeInterval: flags["scrape-interval"],
+          rulesOverlay: flags["rules-overlay"],
+          timeoutMs: durationFlag("timeout", flags.timeout),
+          only,
+        });
+        if (res.started.length === 0) console.error("already running; nothing to do");
+        console.log(statusTable(await stackStatus()));
+        const urls = stackUrls(res.state.ports);
+        console.log(
+          `\nPrometheus ${urls.prometheus}  Alertmanager ${urls.alertmanager}  Jaeger ${urls.jaeger}\n` +
+            `Send OTLP to ${urls.otlpHttp} (HTTP) or ${urls.otlpGrpc} (gRPC).`,
+        );
+        return 0;
+      }
+      case "down": {
+        if (component) throw new UsageError("down stops the whole stack; it takes no component");
+        const res = await stackDown();
+        if (res.stopped.length === 0) console.log("nothing to stop (no local stack recorded)");
+        else console.log(`stopped: ${res.stopped.join(", ")}`);
+        if (res.stillListening.length > 0) {
+          throw new CheckFailed(
+            `ports still listening after stop: ${res.stillListening.join(", ")}`,
+          );
+        }
+        return 0;
+      }
+      case "status": {
+        if (component) throw new UsageError("status takes no component");
+        const rows = await stackStatus();
+        if (rows.length === 0) {
+          console.log("the local stack is not running (run 'deno task stack up')");
+          return 1;
+        }
+        console.log(statusTable(rows));
+        return rows.every((r) => r.healthy) ? 0 : 1;
+      }
+      case "logs":
+        return await logs(
+          component,
+          intFlag("lines", flags.lines, 1, 100_000),
+          flags.follow ?? false,
+        );
+      case undefined:
+        throw new UsageError("missing command: up, down, status or logs (see --help)");
+      default:
+        throw new UsageError(`unknown command '${command}': up, down, status or logs (see --help)`);
+    }
+  });
+}

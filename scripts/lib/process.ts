@@ -60,37 +60,53 @@ export async function spawnDetached(opts: SpawnOptions): Promise<Spawned> {
   try {
     Deno.removeSync(pidFile);
   } catch { /* gone */ }
-  return { pid, startTime: processStartTime(pid) ?? 0 };
+  return { pid, startTime: (await processStartTime(pid)) ?? 0 };
 }
 
-/** The process' start time from /proc/<pid>/stat (field 22), or null when gone. */
-export function processStartTime(pid: number): number | null {
+/**
+ * Reads a /proc file. Deno asks for --allow-all to read /proc/<pid>/...
+ * directly; without it, `cat` (covered by --allow-run) reads it. Returns
+ * null when the file does not exist (process gone).
+ */
+export async function readProc(path: string): Promise<string | null> {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // rest[0] is field 3 (state); field 22 is rest[19].
-    if (rest[0] === "Z") return null; // a zombie is not running
-    return Number(rest[19]);
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)) {
+      return null;
+    }
+  }
+  try {
+    const out = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout) : null;
   } catch {
     return null;
   }
 }
 
+/** The process' start time from /proc/<pid>/stat (field 22), or null when gone. */
+export async function processStartTime(pid: number): Promise<number | null> {
+  const stat = await readProc(`/proc/${pid}/stat`);
+  if (!stat) return null;
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state); field 22 is rest[19].
+  if (rest[0] === "Z" || rest[0] === "X") return null; // a zombie is not running
+  return Number(rest[19]);
+}
+
 /** True when `pid` runs and (if given) is the same process that was recorded. */
-export function isAlive(pid: number, startTime?: number): boolean {
-  const st = processStartTime(pid);
+export async function isAlive(pid: number, startTime?: number): Promise<boolean> {
+  const st = await processStartTime(pid);
   if (st === null) return false;
   return startTime === undefined || startTime === 0 || st === startTime;
 }
 
 /** The command line of a process, or "" when it is gone. */
-export function commandLine(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter(Boolean).join(" ");
-  } catch {
-    return "";
-  }
+export async function commandLine(pid: number): Promise<string> {
+  const text = await readProc(`/proc/${pid}/cmdline`);
+  return text ? text.split("\0").filter(Boolean).join(" ") : "";
 }
 
 /**
@@ -119,10 +135,10 @@ export async function stopProcess(
   } catch { /* already gone */ }
   const killDeadline = Date.now() + 2000;
   while (Date.now() < killDeadline) {
-    if (!isAlive(pid, startTime)) return true;
+    if (!(await isAlive(pid, startTime))) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return !isAlive(pid, startTime);
+  return !(await isAlive(pid, startTime));
 }
 
 export interface PortHolder {
@@ -131,15 +147,11 @@ export interface PortHolder {
 }
 
 /** Socket inodes listening on TCP `port` (IPv4 and IPv6), from /proc/net. */
-function listeningInodes(port: number): Set<string> {
+async function listeningInodes(port: number): Promise<Set<string>> {
   const inodes = new Set<string>();
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
+    const text = await readProc(file);
+    if (!text) continue;
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10) continue;
@@ -156,7 +168,7 @@ function listeningInodes(port: number): Set<string> {
  * null when nothing listens.
  */
 export async function portHolder(port: number): Promise<PortHolder | null> {
-  const inodes = listeningInodes(port);
+  const inodes = await listeningInodes(port);
   if (inodes.size > 0) {
     for (const entry of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(entry.name)) continue;
@@ -173,7 +185,7 @@ export async function portHolder(port: number): Promise<PortHolder | null> {
           const m = /^socket:\[(\d+)\]$/.exec(target);
           if (m && inodes.has(m[1])) {
             const pid = Number(entry.name);
-            return { pid, command: commandLine(pid) || "?" };
+            return { pid, command: (await commandLine(pid)) || "?" };
           }
         }
       } catch {
@@ -191,7 +203,7 @@ export async function portHolder(port: number): Promise<PortHolder | null> {
       const text = new TextDecoder().decode(out.stdout).trim();
       if (text) {
         const m = /users:\(\("([^"]+)",pid=(\d+)/.exec(text);
-        if (m) return { pid: Number(m[2]), command: commandLine(Number(m[2])) || m[1] };
+        if (m) return { pid: Number(m[2]), command: (await commandLine(Number(m[2]))) || m[1] };
         return { pid: null, command: "unknown process (run 'ss -ltnp' as root to see it)" };
       }
     } catch { /* no ss */ }

@@ -1,0 +1,727 @@
+/**
+ * The local stack: the real OpenTelemetry Collector, Jaeger v2, Prometheus
+ * and Alertmanager started as plain background processes, with every port
+ * overridable so a test can run a complete second stack on free ports next
+ * to a user's. Pids, logs, the rendered Prometheus config and data live in
+ * stateDir() (git-ignored); `down` stops only the pids recorded there.
+ */
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
+import { isListening } from "./net.ts";
+import { repoPath, stateDir } from "./paths.ts";
+import {
+  describeHolder,
+  isAlive,
+  portHolder,
+  spawnDetached,
+  stopProcess,
+  tailFile,
+} from "./process.ts";
+import { formatElapsed, progress, type ProgressOptions } from "./spinner.ts";
+import { formatTable, requireTool } from "./tools.ts";
+
+/** Every port the stack uses (listens on, or scrapes). */
+export interface StackPorts {
+  otlpGrpc: number;
+  otlpHttp: number;
+  jaegerReceiverGrpc: number;
+  jaegerReceiverThriftHttp: number;
+  syslog: number;
+  collectorPromExporter: number;
+  collectorHealth: number;
+  collectorPprof: number;
+  collectorTelemetry: number;
+  jaegerOtlpGrpc: number;
+  jaegerOtlpHttp: number;
+  jaegerQuery: number;
+  jaegerQueryGrpc: number;
+  jaegerHealth: number;
+  prometheus: number;
+  alertmanager: number;
+  /** Scrape targets only: the apps are not part of the stack. */
+  app: number;
+  pull: number;
+}
+
+export type PortKey = keyof StackPorts;
+
+export interface PortSpec {
+  key: PortKey;
+  flag: string;
+  env: string;
+  default: number;
+  /** Which component listens on it ("target" = scraped, not started by the stack). */
+  component: ComponentName | "target";
+  description: string;
+}
+
+/** Port flags and environment variables. Collector names follow the config's env contract. */
+export const PORT_SPECS: PortSpec[] = [
+  p(
+    "otlpGrpc",
+    "otlp-grpc-port",
+    "OTELCOL_OTLP_GRPC_PORT",
+    4317,
+    "collector",
+    "collector OTLP/gRPC",
+  ),
+  p(
+    "otlpHttp",
+    "otlp-http-port",
+    "OTELCOL_OTLP_HTTP_PORT",
+    4318,
+    "collector",
+    "collector OTLP/HTTP",
+  ),
+  p(
+    "jaegerReceiverGrpc",
+    "jaeger-grpc-port",
+    "OTELCOL_JAEGER_GRPC_PORT",
+    14250,
+    "collector",
+    "collector jaeger receiver gRPC",
+  ),
+  p(
+    "jaegerReceiverThriftHttp",
+    "jaeger-thrift-http-port",
+    "OTELCOL_JAEGER_THRIFT_HTTP_PORT",
+    14268,
+    "collector",
+    "collector jaeger receiver thrift/HTTP",
+  ),
+  p("syslog", "syslog-port", "OTELCOL_SYSLOG_PORT", 5514, "collector", "collector syslog receiver"),
+  p(
+    "collectorPromExporter",
+    "prometheus-exporter-port",
+    "OTELCOL_PROMETHEUS_EXPORTER_PORT",
+    8889,
+    "collector",
+    "collector Prometheus exporter",
+  ),
+  p(
+    "collectorHealth",
+    "health-port",
+    "OTELCOL_HEALTH_PORT",
+    13133,
+    "collector",
+    "collector health_check",
+  ),
+  p("collectorPprof", "pprof-port", "OTELCOL_PPROF_PORT", 1777, "collector", "collector pprof"),
+  p(
+    "collectorTelemetry",
+    "telemetry-port",
+    "OTELCOL_TELEMETRY_PORT",
+    8888,
+    "collector",
+    "collector own metrics",
+  ),
+  p(
+    "jaegerOtlpGrpc",
+    "jaeger-otlp-grpc-port",
+    "JAEGER_OTLP_GRPC_PORT",
+    14317,
+    "jaeger",
+    "Jaeger OTLP/gRPC (collector -> Jaeger)",
+  ),
+  p(
+    "jaegerOtlpHttp",
+    "jaeger-otlp-http-port",
+    "JAEGER_OTLP_HTTP_PORT",
+    14318,
+    "jaeger",
+    "Jaeger OTLP/HTTP",
+  ),
+  p("jaegerQuery", "jaeger-port", "JAEGER_QUERY_HTTP_PORT", 16686, "jaeger", "Jaeger UI/API"),
+  p(
+    "jaegerQueryGrpc",
+    "jaeger-query-grpc-port",
+    "JAEGER_QUERY_GRPC_PORT",
+    16685,
+    "jaeger",
+    "Jaeger query gRPC",
+  ),
+  p("jaegerHealth", "jaeger-health-port", "JAEGER_HEALTH_PORT", 13134, "jaeger", "Jaeger health"),
+  p("prometheus", "prometheus-port", "PROMETHEUS_PORT", 9090, "prometheus", "Prometheus"),
+  p("alertmanager", "alertmanager-port", "ALERTMANAGER_PORT", 9093, "alertmanager", "Alertmanager"),
+  p("app", "app-port", "APP_PORT", 8000, "target", "instrumented app (scraped)"),
+  p("pull", "pull-port", "PULL_PORT", 5000, "target", "metrics-pull app (scraped)"),
+];
+
+function p(
+  key: PortKey,
+  flag: string,
+  env: string,
+  dflt: number,
+  component: ComponentName | "target",
+  description: string,
+): PortSpec {
+  return { key, flag, env, default: dflt, component, description };
+}
+
+export function defaultPorts(): StackPorts {
+  return Object.fromEntries(PORT_SPECS.map((s) => [s.key, s.default])) as unknown as StackPorts;
+}
+
+function parsePort(name: string, raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) {
+    throw new UsageError(`${name} must be a port number 1..65535, got '${raw}'`);
+  }
+  return Number(raw);
+}
+
+/**
+ * Ports from flags (`--prometheus-port 19090`), then environment
+ * (`PROMETHEUS_PORT`), then the book's defaults.
+ */
+export function resolvePorts(
+  flags: Record<string, unknown> = {},
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): StackPorts {
+  const ports = defaultPorts();
+  for (const s of PORT_SPECS) {
+    const f = flags[s.flag];
+    if (typeof f === "string" && f !== "") ports[s.key] = parsePort(`--${s.flag}`, f);
+    else {
+      const e = env(s.env);
+      if (e !== undefined && e !== "") ports[s.key] = parsePort(s.env, e);
+    }
+  }
+  return ports;
+}
+
+/** A stack on free ports (for tests): every listening port and scrape target. */
+export async function freePorts(): Promise<StackPorts> {
+  const { freePort } = await import("./net.ts");
+  const used = new Set<number>();
+  const ports = defaultPorts();
+  for (const s of PORT_SPECS) {
+    let port = freePort();
+    while (used.has(port)) port = freePort();
+    used.add(port);
+    ports[s.key] = port;
+  }
+  return ports;
+}
+
+export const COMPONENTS = ["jaeger", "collector", "alertmanager", "prometheus"] as const;
+export type ComponentName = typeof COMPONENTS[number];
+/** Apps a demo or test registers so `down` stops them too. */
+export type AppName = "instrumented-app" | "metrics-pull";
+
+export interface ComponentState {
+  name: string;
+  pid: number;
+  startTime: number;
+  /** The port shown in status and checked for health. */
+  port: number;
+  /** Every port it listens on (checked free before start, closed after stop). */
+  ports: number[];
+  healthUrl: string;
+  logFile: string;
+  command: string[];
+  startedAt: string;
+}
+
+export interface StackState {
+  version: 1;
+  ports: StackPorts;
+  scrapeInterval: string;
+  rulesOverlay: string[];
+  components: Record<string, ComponentState>;
+}
+
+export interface UpOptions {
+  ports?: StackPorts;
+  /** Prometheus scrape and rule evaluation interval (default 15s, tests use 1s). */
+  scrapeInterval?: string;
+  /** Extra rule files or folders (e.g. rules/test-overlay) loaded next to the shipped rules. */
+  rulesOverlay?: string[];
+  /** Health wait per component. */
+  timeoutMs?: number;
+  progress?: ProgressOptions;
+  /** Only these components (default all). */
+  only?: ComponentName[];
+}
+
+export function statePath(): string {
+  return join(stateDir(), "stack.json");
+}
+
+export function logPath(name: string): string {
+  return join(stateDir(), "logs", `${name}.log`);
+}
+
+export function readState(): StackState | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(statePath())) as StackState;
+  } catch {
+    return null;
+  }
+}
+
+function writeState(state: StackState): void {
+  Deno.mkdirSync(stateDir(), { recursive: true });
+  const tmp = `${statePath()}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(state, null, 2) + "\n");
+  Deno.renameSync(tmp, statePath());
+}
+
+/** Adds or replaces one entry in the state file (used for apps started by demo/tests). */
+export function recordProcess(entry: ComponentState): void {
+  const state = readState();
+  if (!state) throw new Error("no local stack state: run 'deno task stack up' first");
+  state.components[entry.name] = entry;
+  writeState(state);
+}
+
+export function forgetProcess(name: string): void {
+  const state = readState();
+  if (!state) return;
+  delete state.components[name];
+  writeState(state);
+}
+
+export const COLLECTOR_CONFIG = repoPath("config", "otel-collector-config.yaml");
+export const COLLECTOR_LOCAL_CONFIG = repoPath("config", "otel-collector-local.yaml");
+export const JAEGER_CONFIG = repoPath("config", "jaeger-local.yaml");
+export const PROMETHEUS_CONFIG = repoPath("config", "prometheus.yml");
+export const ALERTMANAGER_CONFIG = repoPath("config", "alertmanager.yml");
+
+const HOST = "127.0.0.1";
+
+/** The collector's environment, per the config's env contract. */
+export function collectorEnv(ports: StackPorts): Record<string, string> {
+  return {
+    OTELCOL_BIND_HOST: HOST,
+    OTELCOL_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+    OTELCOL_OTLP_HTTP_PORT: String(ports.otlpHttp),
+    OTELCOL_JAEGER_GRPC_PORT: String(ports.jaegerReceiverGrpc),
+    OTELCOL_JAEGER_THRIFT_HTTP_PORT: String(ports.jaegerReceiverThriftHttp),
+    OTELCOL_SYSLOG_PORT: String(ports.syslog),
+    OTELCOL_PROMETHEUS_EXPORTER_PORT: String(ports.collectorPromExporter),
+    OTELCOL_HEALTH_PORT: String(ports.collectorHealth),
+    OTELCOL_PPROF_PORT: String(ports.collectorPprof),
+    OTELCOL_TELEMETRY_PORT: String(ports.collectorTelemetry),
+    JAEGER_OTLP_ENDPOINT: `${HOST}:${ports.jaegerOtlpGrpc}`,
+    SAMPLING_PERCENTAGE: "100",
+    // Locally, spans and metrics should show up in seconds, not after 10 s batches.
+    OTELCOL_BATCH_TIMEOUT: "1s",
+    DEPLOYMENT_ENV: "local",
+    K8S_NAMESPACE: "local",
+  };
+}
+
+export function jaegerEnv(ports: StackPorts): Record<string, string> {
+  return {
+    JAEGER_LISTEN_HOST: HOST,
+    JAEGER_OTLP_GRPC_PORT: String(ports.jaegerOtlpGrpc),
+    JAEGER_OTLP_HTTP_PORT: String(ports.jaegerOtlpHttp),
+    JAEGER_QUERY_HTTP_PORT: String(ports.jaegerQuery),
+    JAEGER_QUERY_GRPC_PORT: String(ports.jaegerQueryGrpc),
+    JAEGER_HEALTH_PORT: String(ports.jaegerHealth),
+  };
+}
+
+/** Files (not folders) an overlay names: a folder contributes its *.yaml / *.yml. */
+export function overlayFiles(paths: string[]): string[] {
+  const files: string[] = [];
+  for (const raw of paths) {
+    const path = isAbsolute(raw) ? raw : resolve(Deno.cwd(), raw);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(path);
+    } catch {
+      throw new UsageError(`rules overlay ${raw} does not exist`);
+    }
+    if (st.isDirectory) {
+      const found = [...Deno.readDirSync(path)]
+        .filter((e) => e.isFile && /\.ya?ml$/.test(e.name) && !/\.test\.ya?ml$/.test(e.name))
+        .map((e) => join(path, e.name))
+        .sort();
+      files.push(...found);
+    } else files.push(path);
+  }
+  return files;
+}
+
+/**
+ * Renders config/prometheus.yml for a stack on `ports`: scrape targets and
+ * the Alertmanager address by job name, rule file paths made absolute (the
+ * copy lives in the state folder), overlay rule files appended, optional
+ * intervals. Everything else is the committed file as is.
+ */
+export function renderPrometheusConfig(
+  ports: StackPorts,
+  opts: { scrapeInterval?: string; rulesOverlay?: string[]; source?: string } = {},
+): string {
+  const source = opts.source ?? PROMETHEUS_CONFIG;
+  // deno-lint-ignore no-explicit-any
+  const doc = parseYaml(Deno.readTextFileSync(source)) as any;
+  const byJob: Record<string, number> = {
+    "instrumented-app": ports.app,
+    "metrics-pull": ports.pull,
+    "otel-collector": ports.collectorPromExporter,
+    "otel-collector-telemetry": ports.collectorTelemetry,
+    "prometheus": ports.prometheus,
+  };
+  for (const sc of doc.scrape_configs ?? []) {
+    const port = byJob[sc.job_name];
+    if (port === undefined) continue;
+    sc.static_configs = [{ targets: [`${HOST}:${port}`] }];
+  }
+  const baseDir = dirname(source);
+  doc.rule_files = [
+    ...(doc.rule_files ?? []).map((f: string) => (isAbsolute(f) ? f : resolve(baseDir, f))),
+    ...overlayFiles(opts.rulesOverlay ?? []),
+  ];
+  doc.alerting = {
+    alertmanagers: [{ static_configs: [{ targets: [`${HOST}:${ports.alertmanager}`] }] }],
+  };
+  if (opts.scrapeInterval) {
+    doc.global = {
+      ...(doc.global ?? {}),
+      scrape_interval: opts.scrapeInterval,
+      evaluation_interval: opts.scrapeInterval,
+    };
+  }
+  return `# Rendered by 'deno task stack up' from ${source}; do not edit.\n` + stringifyYaml(doc);
+}
+
+interface ComponentPlan {
+  name: ComponentName;
+  /** Tool name, resolved with requireTool() when the component is started. */
+  tool: string;
+  args: string[];
+  env: Record<string, string>;
+  port: number;
+  ports: number[];
+  healthUrl: string;
+}
+
+function portsOf(ports: StackPorts, component: ComponentName): number[] {
+  return PORT_SPECS.filter((s) => s.component === component).map((s) => ports[s.key]);
+}
+
+/** How each component is started; resolves binaries (MissingPrerequisite when absent). */
+export function planComponents(
+  ports: StackPorts,
+  opts: { scrapeInterval?: string; rulesOverlay?: string[] } = {},
+): ComponentPlan[] {
+  for (const f of [COLLECTOR_CONFIG, COLLECTOR_LOCAL_CONFIG]) {
+    if (!existsSync(f)) {
+      throw new MissingPrerequisite(
+        `collector config ${f} not found`,
+        "it is part of the repository: check out the complete project",
+      );
+    }
+  }
+  const data = join(stateDir(), "data");
+  const promConfig = join(stateDir(), "prometheus.yml");
+  Deno.mkdirSync(stateDir(), { recursive: true });
+  Deno.writeTextFileSync(promConfig, renderPrometheusConfig(ports, opts));
+  return [
+    {
+      name: "jaeger",
+      tool: "jaeger",
+      args: ["--config", JAEGER_CONFIG],
+      env: jaegerEnv(ports),
+      port: ports.jaegerQuery,
+      ports: portsOf(ports, "jaeger"),
+      healthUrl: `http://${HOST}:${ports.jaegerQuery}/api/services`,
+    },
+    {
+      name: "collector",
+      tool: "otelcol-obskit",
+      args: ["--config", COLLECTOR_CONFIG, "--config", COLLECTOR_LOCAL_CONFIG],
+      env: collectorEnv(ports),
+      port: ports.collectorHealth,
+      ports: portsOf(ports, "collector"),
+      healthUrl: `http://${HOST}:${ports.collectorHealth}/`,
+    },
+    {
+      name: "alertmanager",
+      tool: "alertmanager",
+      args: [
+        `--config.file=${ALERTMANAGER_CONFIG}`,
+        `--storage.path=${join(data, "alertmanager")}`,
+        `--web.listen-address=${HOST}:${ports.alertmanager}`,
+        // A single local instance: no gossip cluster (it would listen on 9094).
+        "--cluster.listen-address=",
+      ],
+      env: {},
+      port: ports.alertmanager,
+      ports: [ports.alertmanager],
+      healthUrl: `http://${HOST}:${ports.alertmanager}/-/ready`,
+    },
+    {
+      name: "prometheus",
+      tool: "prometheus",
+      args: [
+        `--config.file=${promConfig}`,
+        `--storage.tsdb.path=${join(data, "prometheus")}`,
+        `--web.listen-address=${HOST}:${ports.prometheus}`,
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=2d",
+      ],
+      env: {},
+      port: ports.prometheus,
+      ports: [ports.prometheus],
+      healthUrl: `http://${HOST}:${ports.prometheus}/-/ready`,
+    },
+  ];
+}
+
+/** Fails naming the first taken port and its holder. */
+export async function assertPortsFree(owner: string, ports: number[]): Promise<void> {
+  for (const port of ports) {
+    if (await isListening(port)) {
+      const holder = await portHolder(port);
+      throw new CheckFailed(
+        `port ${port} (needed by ${owner}) is already in use by ${
+          holder ? describeHolder(holder) : "another process"
+        }; ` +
+          `stop it or pick another port (see 'deno task stack --help')`,
+      );
+    }
+  }
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits for a started component's health URL; throws CheckFailed naming the
+ * component, port and the last log lines when it dies or times out.
+ */
+async function waitHealthy(
+  entry: ComponentState,
+  timeoutMs: number,
+  opts: ProgressOptions,
+): Promise<void> {
+  const pr = progress(`${entry.name} on port ${entry.port}`, opts);
+  const deadline = Date.now() + timeoutMs;
+  let why = `not healthy within ${formatElapsed(timeoutMs)} (${entry.healthUrl})`;
+  while (Date.now() < deadline) {
+    if (!await isAlive(entry.pid, entry.startTime)) {
+      why = "exited";
+      break;
+    }
+    if (await healthy(entry.healthUrl)) {
+      pr.succeed(`healthy, pid ${entry.pid}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  pr.fail(why);
+  const tail = tailFile(entry.logFile, 15);
+  throw new CheckFailed(
+    `${entry.name} (port ${entry.port}) ${why}; last lines of ${entry.logFile}:\n${
+      tail || "(log is empty)"
+    }`,
+  );
+}
+
+export interface UpResult {
+  state: StackState;
+  started: string[];
+  alreadyRunning: string[];
+}
+
+/**
+ * Starts the stack. Components recorded and alive are left alone (`up`
+ * twice is a no-op); dead ones are restarted on their recorded ports. When
+ * a component does not come up, what this call started is stopped again.
+ */
+export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
+  const existing = readState();
+  const ports = existing?.ports ?? opts.ports ?? resolvePorts();
+  const scrapeInterval = existing?.scrapeInterval ?? opts.scrapeInterval ?? "";
+  const rulesOverlay = existing?.rulesOverlay ?? (opts.rulesOverlay ?? []).map((r) => resolve(r));
+  const state: StackState = existing ?? {
+    version: 1,
+    ports,
+    scrapeInterval,
+    rulesOverlay,
+    components: {},
+  };
+  const wanted = opts.only ?? [...COMPONENTS];
+  const plans = planComponents(ports, { scrapeInterval: scrapeInterval || undefined, rulesOverlay })
+    .filter((pl) => wanted.includes(pl.name));
+  const alreadyRunning: string[] = [];
+  const toStart: ComponentPlan[] = [];
+  for (const plan of plans) {
+    const rec = state.components[plan.name];
+    if (rec && await isAlive(rec.pid, rec.startTime)) alreadyRunning.push(plan.name);
+    else toStart.push(plan);
+  }
+  // Resolve binaries and check every port first so nothing starts when one is missing or taken.
+  const commands = new Map(toStart.map((plan) => [plan.name, requireTool(plan.tool)]));
+  if (toStart.some((plan) => plan.name === "collector")) {
+    for (const f of [COLLECTOR_CONFIG, COLLECTOR_LOCAL_CONFIG]) {
+      if (!existsSync(f)) {
+        throw new MissingPrerequisite(
+          `collector config ${f} not found`,
+          "it is part of the repository: check out the complete project",
+        );
+      }
+    }
+  }
+  for (const plan of toStart) await assertPortsFree(plan.name, plan.ports);
+  Deno.mkdirSync(join(stateDir(), "logs"), { recursive: true });
+  Deno.mkdirSync(join(stateDir(), "data"), { recursive: true });
+  const started: string[] = [];
+  try {
+    for (const plan of toStart) {
+      const logFile = logPath(plan.name);
+      Deno.writeTextFileSync(logFile, `--- started ${new Date().toISOString()}\n`, {
+        append: true,
+      });
+      const cmd = commands.get(plan.name)!;
+      const proc = await spawnDetached({
+        cmd,
+        args: plan.args,
+        env: plan.env,
+        logFile,
+        cwd: stateDir(),
+      });
+      const entry: ComponentState = {
+        name: plan.name,
+        pid: proc.pid,
+        startTime: proc.startTime,
+        port: plan.port,
+        ports: plan.ports,
+        healthUrl: plan.healthUrl,
+        logFile,
+        command: [cmd, ...plan.args],
+        startedAt: new Date().toISOString(),
+      };
+      state.components[plan.name] = entry;
+      writeState(state);
+      started.push(plan.name);
+      await waitHealthy(entry, opts.timeoutMs ?? 60_000, opts.progress ?? {});
+    }
+  } catch (err) {
+    for (const name of started.reverse()) {
+      const e = state.components[name];
+      await stopProcess(e.pid, e.startTime);
+      delete state.components[name];
+    }
+    if (Object.keys(state.components).length === 0) removeState();
+    else writeState(state);
+    throw err;
+  }
+  writeState(state);
+  return { state, started, alreadyRunning };
+}
+
+function removeState(): void {
+  try {
+    Deno.removeSync(statePath());
+  } catch { /* gone */ }
+}
+
+export interface DownResult {
+  stopped: string[];
+  /** Ports still listening after the stop (should be empty). */
+  stillListening: number[];
+}
+
+/** Stops every recorded process (apps first, then the stack in reverse start order). */
+export async function stackDown(opts: { only?: string[] } = {}): Promise<DownResult> {
+  const state = readState();
+  if (!state) return { stopped: [], stillListening: [] };
+  const order = Object.values(state.components)
+    .filter((c) => !opts.only || opts.only.includes(c.name))
+    .sort((a, b) => rank(b.name) - rank(a.name));
+  const stopped: string[] = [];
+  for (const c of order) {
+    await stopProcess(c.pid, c.startTime);
+    stopped.push(c.name);
+    delete state.components[c.name];
+  }
+  if (Object.keys(state.components).length === 0) removeState();
+  else writeState(state);
+  const stillListening: number[] = [];
+  for (const c of order) {
+    for (const port of c.ports) {
+      // A closed listener can take a moment to disappear.
+      let open = await isListening(port);
+      for (let i = 0; open && i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        open = await isListening(port);
+      }
+      if (open) stillListening.push(port);
+    }
+  }
+  return { stopped, stillListening };
+}
+
+function rank(name: string): number {
+  const i = (COMPONENTS as readonly string[]).indexOf(name);
+  return i === -1 ? 100 : i; // apps (not in COMPONENTS) stop first
+}
+
+export interface StatusRow {
+  component: string;
+  pid: number | null;
+  port: number;
+  running: boolean;
+  healthy: boolean;
+  url: string;
+}
+
+export async function stackStatus(): Promise<StatusRow[]> {
+  const state = readState();
+  if (!state) return [];
+  const rows: StatusRow[] = [];
+  for (const c of Object.values(state.components).sort((a, b) => rank(a.name) - rank(b.name))) {
+    const running = await isAlive(c.pid, c.startTime);
+    rows.push({
+      component: c.name,
+      pid: c.pid,
+      port: c.port,
+      running,
+      healthy: running && await healthy(c.healthUrl),
+      url: c.healthUrl,
+    });
+  }
+  return rows;
+}
+
+export function statusTable(rows: StatusRow[]): string {
+  return formatTable(
+    ["component", "pid", "port", "healthy"],
+    rows.map((r) => [
+      r.component,
+      r.running ? String(r.pid) : `${r.pid} (exited)`,
+      String(r.port),
+      r.healthy ? "yes" : "no",
+    ]),
+  );
+}
+
+/** Log file of a component (from the state, else the default location). */
+export function componentLog(name: string): string {
+  return readState()?.components[name]?.logFile ?? logPath(name);
+}
+
+/** URLs of a running stack, for printing. */
+export function stackUrls(ports: StackPorts): Record<string, string> {
+  return {
+    prometheus: `http://localhost:${ports.prometheus}`,
+    alertmanager: `http://localhost:${ports.alertmanager}`,
+    jaeger: `http://localhost:${ports.jaegerQuery}`,
+    otlpHttp: `http://localhost:${ports.otlpHttp}`,
+    otlpGrpc: `localhost:${ports.otlpGrpc}`,
+    collectorHealth: `http://localhost:${ports.collectorHealth}`,
+  };
+}
