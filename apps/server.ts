@@ -6,6 +6,8 @@
 import type { Hono } from "hono";
 import { flushLogs, type Logger } from "./logger.ts";
 
+const SHUTDOWN_FLUSH_MS = 3000;
+
 export interface RunningServer {
   port: number;
   hostname: string;
@@ -57,7 +59,11 @@ export function runUntilSignal(
       drainingSince = Date.now();
       logger.info("shutting down: finishing in-flight requests", { signal });
       await server.stop();
-      await flushTelemetry().catch(() => {});
+      // Bounded: with no collector, a final export must not hold the exit hostage.
+      await Promise.race([
+        flushTelemetry().catch(() => {}),
+        new Promise((r) => setTimeout(r, SHUTDOWN_FLUSH_MS)),
+      ]);
       logger.info("shutdown complete");
       flushLogs();
       Deno.exit(0);

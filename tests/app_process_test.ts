@@ -1,0 +1,257 @@
+/**
+ * The demo programs as a user runs them: `deno task run-app`, `run-pull`,
+ * `run-push` in child processes on free loopback ports.
+ */
+import { strict as assert } from "node:assert";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
+import { REPO_ROOT } from "../scripts/lib/paths.ts";
+import { findTool, missing } from "./support.ts";
+
+const spawning = {
+  permissions: { net: true, run: true, env: true, read: true, sys: true },
+  sanitizeResources: false,
+} as const;
+
+interface Proc {
+  child: Deno.ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  done: Promise<Deno.CommandStatus>;
+}
+
+function spawnTask(task: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = new Deno.Command("deno", {
+    args: ["task", "-q", task, ...args],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>, into: string[]) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) into.push(chunk);
+  };
+  const pumps = Promise.all([pump(child.stdout, stdout), pump(child.stderr, stderr)]);
+  const done = child.status.then(async (s) => {
+    await pumps;
+    return s;
+  });
+  return { child, stdout, stderr, done };
+}
+
+async function stop(proc: Proc) {
+  try {
+    proc.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  await proc.done;
+}
+
+/** An OTLP endpoint that refuses connections: a free port nobody listens on. */
+function deadCollector(): Record<string, string> {
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${freePort()}` };
+}
+
+Deno.test({
+  name: "run-app answers /health within 5 s of starting and serves the chapter's endpoints",
+  ...spawning,
+  async fn() {
+    const port = freePort();
+    const t0 = performance.now();
+    const app = spawnTask(
+      "run-app",
+      ["--port", String(port), "--host", "127.0.0.1"],
+      deadCollector(),
+    );
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/health`, 5000, 50);
+      const startup = performance.now() - t0;
+      console.log(`run-app healthy after ${startup.toFixed(0)} ms`);
+      assert.ok(startup < 5000);
+    } finally {
+      await stop(app);
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGTERM during a slow request lets it finish, then the app exits 0",
+  ...spawning,
+  async fn() {
+    const port = freePort();
+    const app = spawnTask(
+      "run-app",
+      ["--port", String(port), "--host", "127.0.0.1"],
+      deadCollector(),
+    );
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/health`, 10_000);
+      const slow = fetch(`http://127.0.0.1:${port}/api/data?delay=1`);
+      await new Promise((r) => setTimeout(r, 300));
+      app.child.kill("SIGTERM");
+      const res = await slow;
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).delay_seconds, 1);
+      const status = await app.done;
+      assert.equal(status.code, 0, app.stderr.join(""));
+      const out = app.stdout.join("");
+      assert.match(out, /shutting down/);
+      assert.match(out, /shutdown complete/);
+    } finally {
+      await stop(app);
+    }
+  },
+});
+
+// Deno wants --allow-all to read another process's /proc entries; ps reads them for us.
+async function rssKiB(pid: number): Promise<number> {
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
+/** The deno process that runs the app: the task's child. */
+async function appPid(taskPid: number): Promise<number> {
+  const out = await new Deno.Command("pgrep", { args: ["-P", String(taskPid)], stdout: "piped" })
+    .output();
+  const child = new TextDecoder().decode(out.stdout).trim().split(/\s+/)[0];
+  return Number(child || taskPid);
+}
+
+Deno.test({
+  name: "with no collector the app keeps serving, warns at most once, and its memory stays flat",
+  ...spawning,
+  async fn() {
+    const port = freePort();
+    const app = spawnTask("run-app", ["--port", String(port), "--host", "127.0.0.1"], {
+      ...deadCollector(),
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+      OTEL_METRIC_EXPORT_INTERVAL: "200",
+      OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+      LOG_LEVEL: "WARN",
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${base}/health`, 10_000);
+      const burst = async (n: number) => {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i += 50) {
+          await Promise.all(
+            Array.from(
+              { length: 50 },
+              () => fetch(`${base}/api/data`).then((r) => r.body?.cancel()),
+            ),
+          );
+        }
+        return n / ((performance.now() - t0) / 1000);
+      };
+      await burst(2000); // warm-up: JIT, caches, heap growth, first export failures
+      const pid = await appPid(app.child.pid);
+      await burst(4000);
+      const rssMid = await rssKiB(pid);
+      const rps = await burst(4000);
+      const rssAfter = await rssKiB(pid);
+      console.log(`no collector: ${rps.toFixed(0)} req/s, RSS ${rssMid} -> ${rssAfter} KiB`);
+      assert.ok(rps > 200, `still serving at speed (${rps.toFixed(0)} req/s)`);
+      // Keeping 4,000 unexported spans (plus their log lines) would add tens of MB;
+      // the span queue is capped at 2,048 and dropped beyond.
+      assert.ok(rssAfter - rssMid < 20_000, `RSS grew ${rssAfter - rssMid} KiB`);
+      await stop(app);
+      const warnings = app.stdout.join("").split("\n").filter((l) =>
+        l.includes('"level":"WARN"') && l.includes("telemetry export problem")
+      );
+      assert.equal(warnings.length, 1, `expected one export warning, got:\n${warnings.join("\n")}`);
+    } finally {
+      await stop(app);
+    }
+  },
+});
+
+Deno.test({
+  name: "run-push with no collector exits non-zero with a one-line reason in under 10 s",
+  ...spawning,
+  async fn() {
+    const t0 = performance.now();
+    const push = spawnTask("run-push", [], deadCollector());
+    const status = await push.done;
+    const seconds = (performance.now() - t0) / 1000;
+    assert.notEqual(status.code, 0);
+    assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s`);
+    const errLines = push.stderr.join("").trim().split("\n").filter((l) => l.trim());
+    assert.equal(errLines.length, 1, push.stderr.join(""));
+    assert.match(
+      errLines[0],
+      /^error: spans were not delivered to http:\/\/127\.0\.0\.1:\d+\/v1\/traces/,
+    );
+    assert.match(errLines[0], /collector/);
+    assert.match(push.stdout.join(""), /Trace ID: [0-9a-f]{32}/);
+  },
+});
+
+Deno.test({
+  name: "bad flags exit 2 with a one-line error",
+  ...spawning,
+  async fn() {
+    for (
+      const [task, args] of [["run-app", ["--port", "abc"]], ["run-pull", ["--nope"]], ["run-app", [
+        "--instrumentation",
+        "maybe",
+      ]]] as const
+    ) {
+      const p = spawnTask(task, [...args]);
+      const status = await p.done;
+      assert.equal(status.code, 2, `${task} ${args.join(" ")}`);
+      const lines = p.stderr.join("").trim().split("\n");
+      assert.equal(lines.length, 1, p.stderr.join(""));
+      assert.match(lines[0], /^error: /);
+    }
+  },
+});
+
+Deno.test({
+  name: "/metrics of both servers passes promtool check metrics",
+  ignore: missing("promtool"),
+  ...spawning,
+  async fn() {
+    const appPort = freePort();
+    const pullPort = freePort();
+    const app = spawnTask(
+      "run-app",
+      ["--port", String(appPort), "--host", "127.0.0.1"],
+      deadCollector(),
+    );
+    const pull = spawnTask("run-pull", ["--port", String(pullPort), "--host", "127.0.0.1"]);
+    try {
+      for (
+        const [port, paths] of [[appPort, ["/api/data", "/error", "/nope", "/api/admin"]], [
+          pullPort,
+          ["/api/items", "/health", "/nope"],
+        ]] as const
+      ) {
+        const base = `http://127.0.0.1:${port}`;
+        await waitForHttp(`${base}/health`, 10_000);
+        for (const p of paths) await (await fetch(base + p)).body?.cancel();
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const check = new Deno.Command(findTool("promtool")!, {
+          args: ["check", "metrics"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const writer = check.stdin.getWriter();
+        await writer.write(new TextEncoder().encode(text));
+        await writer.close();
+        const out = await check.output();
+        const problems = new TextDecoder().decode(out.stdout) +
+          new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, `promtool on :${port}: ${problems}`);
+      }
+    } finally {
+      await stop(app);
+      await stop(pull);
+    }
+  },
+});

@@ -1,0 +1,54 @@
+import { strict as assert } from "node:assert";
+import { DURATION_BUCKETS } from "../apps/http_observability.ts";
+import { createMetricsPullApp } from "../apps/metrics_pull_app.ts";
+import { setLogSink } from "../apps/logger.ts";
+
+// app.request() runs the Hono app in-process: no socket, no network permission.
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+
+Deno.test({
+  name: "pull app: /health, /api/items and /metrics with the three contract families",
+  ...unit,
+  async fn() {
+    const prev = setLogSink({ write: () => {} });
+    try {
+      const { app } = createMetricsPullApp();
+      const health = await app.request("/health");
+      assert.equal(health.status, 200);
+      assert.equal((await health.json()).status, "healthy");
+
+      const t0 = performance.now();
+      const items = await app.request("/api/items");
+      assert.equal(items.status, 200);
+      const body = await items.json();
+      assert.equal(body.count, body.items.length);
+      assert.ok(performance.now() - t0 >= 9, "artificial delay applied");
+
+      assert.equal((await app.request("/whatever/123")).status, 404);
+
+      const text = await (await app.request("/metrics")).text();
+      assert.match(text, /# TYPE http_requests_total counter/);
+      assert.match(text, /# TYPE http_request_duration_seconds histogram/);
+      assert.match(text, /# TYPE http_active_connections gauge/);
+      assert.match(
+        text,
+        /http_requests_total\{method="GET",endpoint="\/api\/items",status="200"\} 1/,
+      );
+      assert.match(
+        text,
+        /http_requests_total\{method="GET",endpoint="unmatched",status="404"\} 1/,
+      );
+      // The exact buckets from DESIGN.md, in order, then +Inf.
+      const les = [...text.matchAll(
+        /http_request_duration_seconds_bucket\{le="([^"]+)",method="GET",endpoint="\/health"/g,
+      )].map((m) => m[1]);
+      assert.deepEqual(les, [...DURATION_BUCKETS.map(String), "+Inf"]);
+      assert.deepEqual(DURATION_BUCKETS, [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+      // prom-client's default process metrics are there too.
+      assert.match(text, /process_cpu_user_seconds_total/);
+      assert.match(text, /nodejs_heap_size_used_bytes/);
+    } finally {
+      setLogSink(prev);
+    }
+  },
+});
