@@ -165,7 +165,7 @@ export interface PodProgress {
   waiting: { name: string; reason: string }[];
 }
 
-interface PodJson {
+export interface PodJson {
   metadata: { name: string };
   status?: {
     phase?: string;
@@ -284,7 +284,8 @@ export function collectorWorkload(manifestPath: string): CollectorWorkload {
   let text: string;
   try {
     text = readFileSync(manifestPath, "utf8");
-  } catch {
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ENOENT") throw err;
     throw new MissingPrerequisite(
       `${displayPath(manifestPath)} not found`,
       "pass --manifest PATH, or restore the file from the repository",
@@ -396,7 +397,8 @@ export function readValues(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
-  } catch {
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ENOENT") throw err;
     throw new MissingPrerequisite(
       `${displayPath(path)} not found`,
       "pass --values PATH, or restore k8s/kube-prometheus-stack-values.yaml",

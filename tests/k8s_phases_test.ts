@@ -1,0 +1,452 @@
+/**
+ * Phases 0 and 1 (setup-monitoring, deploy-collector) run as `deno task`
+ * runs them (permissions from deno.json), with a controlled PATH: dry-run
+ * prints the exact command lines and exits 0 without kubectl or helm; a real
+ * run without them exits 2 naming the tool and how to install it; reruns
+ * are idempotent; port-forwards are managed through pid files (exercised
+ * with a real background process); the values file is checked by promtool.
+ */
+import { strict as assert } from "node:assert";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { UsageError } from "../scripts/lib/cli.ts";
+import { Runner } from "../scripts/lib/external.ts";
+import {
+  collectorForward,
+  collectorWorkload,
+  defaultCollectorOptions,
+  type PodJson,
+  podProgress,
+  progressLine,
+} from "../scripts/lib/k8s.ts";
+import {
+  commandLines,
+  nonIdempotent,
+  onPath,
+  runTask,
+  sandbox,
+} from "../scripts/lib/k8s_testing.ts";
+import { freePort, isListening } from "../scripts/lib/net.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
+import { missing } from "./support.ts";
+
+const PHASE0_LINES = [
+  "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
+  "helm repo update prometheus-community",
+  "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --timeout 5m",
+  "kubectl get pods --namespace monitoring --output json",
+  "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9090:9090 &",
+  "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3000:80 &",
+];
+
+Deno.test("phase 0 --dry-run prints its exact command lines and exits 0 without kubectl or helm", async () => {
+  const box = sandbox();
+  try {
+    const r = await runTask("setup-monitoring", ["--dry-run"], box);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(commandLines(r.stdout), PHASE0_LINES);
+    assert.match(r.stdout, /# preflight: helm is not on PATH \(install helm 3/);
+    assert.match(r.stdout, /# preflight: kubectl is not on PATH \(install kubectl/);
+    // The pid files go to the state folder the environment names.
+    assert.ok(r.stdout.includes(`pid in ${join(box.stateDir, "portforward-grafana.pid")}`));
+    assert.match(r.stdout, /# Grafana admin password: rerun with --show-password/);
+    assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
+  } finally {
+    box.cleanup();
+  }
+});
+
+Deno.test("phase 0 --dry-run follows its flags (context, ports, chart version, password)", async () => {
+  const box = sandbox();
+  try {
+    const r = await runTask("setup-monitoring", [
+      "--dry-run",
+      "--context",
+      "kind-obskit",
+      "--grafana-port",
+      "3300",
+      "--prometheus-port",
+      "9393",
+      "--chart-version",
+      "65.1.0",
+      "--timeout",
+      "10m",
+      "--show-password",
+    ], box);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(commandLines(r.stdout), [
+      "helm --kube-context kind-obskit repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
+      "helm --kube-context kind-obskit repo update prometheus-community",
+      "helm --kube-context kind-obskit upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --version 65.1.0 --timeout 10m",
+      "kubectl --context kind-obskit get pods --namespace monitoring --output json",
+      "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9393:9090 &",
+      "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3300:80 &",
+      "kubectl --context kind-obskit get secret monitoring-grafana --namespace monitoring --output jsonpath={.data.admin-password}",
+    ]);
+  } finally {
+    box.cleanup();
+  }
+});
+
+Deno.test("phases 0 and 1 are idempotent: a second dry run is identical and no command fails on 'already exists'", async () => {
+  const box = sandbox();
+  const manifest = writeManifest(box.dir, true);
+  try {
+    for (
+      const [task, args] of [["setup-monitoring", []], ["deploy-collector", [
+        "--manifest",
+        manifest,
+      ]]] as const
+    ) {
+      const first = await runTask(task, ["--dry-run", ...args], box);
+      const second = await runTask(task, ["--dry-run", ...args], box);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout, first.stdout);
+      const lines = commandLines(first.stdout);
+      assert.deepEqual(nonIdempotent(lines), [], `${task} has non-idempotent commands`);
+      // The checker does catch the chapter's commands.
+      assert.deepEqual(
+        nonIdempotent([
+          "helm install monitoring prometheus-community/kube-prometheus-stack",
+          "kubectl create configmap prometheus-rules --from-file=alert-rules.yaml",
+        ]).length,
+        2,
+      );
+    }
+  } finally {
+    box.cleanup();
+  }
+});
+
+Deno.test("without --dry-run and without the tools, phases 0 and 1 exit 2 naming the tool and how to install it", async () => {
+  const box = sandbox();
+  const manifest = writeManifest(box.dir, true);
+  try {
+    const p0 = await runTask("setup-monitoring", [], box);
+    assert.equal(p0.code, 2, p0.stdout + p0.stderr);
+    assert.match(p0.stderr, /^error: helm is not on PATH \(install helm 3: https:\/\/helm\.sh/m);
+    const p1 = await runTask("deploy-collector", ["--manifest", manifest], box);
+    assert.equal(p1.code, 2, p1.stdout + p1.stderr);
+    assert.match(p1.stderr, /^error: kubectl is not on PATH \(install kubectl: /m);
+    // Nothing was started.
+    assert.equal(existsSync(join(box.stateDir, "portforward-collector.pid")), false);
+  } finally {
+    box.cleanup();
+  }
+});
+
+Deno.test({
+  name:
+    "with the real kubectl but no kube context, phase 1 exits 2 saying how to point kubectl at a cluster",
+  ignore: !onPath("kubectl"),
+  fn: async () => {
+    const box = sandbox(["kubectl"]);
+    const manifest = writeManifest(box.dir, true);
+    try {
+      const r = await runTask("deploy-collector", ["--manifest", manifest], box);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stdout, /# preflight: kubectl v\d+\.\d+/);
+      assert.match(
+        r.stderr,
+        /^error: kubectl has no current context \(point kubectl at a cluster: 'kind create cluster'/m,
+      );
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test("--stop with nothing running exits 0, twice", async () => {
+  const box = sandbox();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r0 = await runTask("setup-monitoring", ["--stop"], box);
+      assert.equal(r0.code, 0, r0.stderr);
+      assert.match(r0.stdout, /# prometheus: not running/);
+      assert.match(r0.stdout, /# grafana: not running/);
+      const r1 = await runTask("deploy-collector", ["--stop"], box);
+      assert.equal(r1.code, 0, r1.stderr);
+      assert.match(r1.stdout, /# collector: not running/);
+    }
+  } finally {
+    box.cleanup();
+  }
+});
+
+// --- phase 1 manifest discovery ---------------------------------------------
+
+function writeManifest(dir: string, withService: boolean): string {
+  const path = join(dir, "collector.yaml");
+  const docs = [
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: observability",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: otel-collector-config\n  namespace: observability\ndata:\n  config.yaml: '{}'",
+    "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: otel-collector\n  namespace: observability\nspec:\n  selector: {matchLabels: {app: otel-collector}}\n  template:\n    metadata: {labels: {app: otel-collector}}\n    spec: {containers: [{name: c, image: x}]}",
+  ];
+  if (withService) {
+    docs.push(
+      "apiVersion: v1\nkind: Service\nmetadata:\n  name: otel-collector\n  namespace: observability\nspec:\n  ports:\n  - {name: otlp-grpc, port: 4317}\n  - {name: otlp-http, port: 4318}\n  - {name: health, port: 13133}",
+    );
+  }
+  writeFileSync(path, docs.join("\n---\n") + "\n");
+  return path;
+}
+
+Deno.test("phase 1 --dry-run prints its exact command lines and exits 0 without kubectl", async () => {
+  const box = sandbox();
+  try {
+    const manifest = writeManifest(box.dir, true);
+    const r = await runTask("deploy-collector", ["--dry-run", "--manifest", manifest], box);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(commandLines(r.stdout), [
+      `kubectl apply -f ${manifest}`,
+      "kubectl rollout restart daemonset/otel-collector --namespace observability",
+      "kubectl rollout status daemonset/otel-collector --namespace observability --timeout=5m",
+      "kubectl port-forward --namespace observability --address 127.0.0.1 svc/otel-collector 4317:4317 4318:4318 13133:13133 &",
+    ]);
+    assert.match(r.stdout, /rollout restart .*# only when apply reports a ConfigMap 'configured'/);
+    assert.match(r.stdout, /# then: GET http:\/\/127\.0\.0\.1:13133\/ must answer 200/);
+  } finally {
+    box.cleanup();
+  }
+});
+
+Deno.test("phase 1 finds the collector workload and its Service in the manifest", () => {
+  const box = sandbox();
+  try {
+    const o = { ...defaultCollectorOptions(), otlpGrpcPort: 14317 };
+    const withSvc = collectorWorkload(writeManifest(box.dir, true));
+    assert.deepEqual(withSvc, {
+      kind: "daemonset",
+      name: "otel-collector",
+      namespace: "observability",
+      service: "otel-collector",
+    });
+    assert.equal(collectorForward(o, withSvc).resource, "svc/otel-collector");
+    assert.deepEqual(collectorForward(o, withSvc).ports, [[14317, 4317], [4318, 4318], [
+      13133,
+      13133,
+    ]]);
+    // Without a Service exposing all three ports, forward to the DaemonSet's pods.
+    const noSvc = collectorWorkload(writeManifest(box.dir, false));
+    assert.equal(collectorForward(o, noSvc).resource, "daemonset/otel-collector");
+    writeFileSync(join(box.dir, "bad.yaml"), "kind: ConfigMap\nmetadata: {name: x}\n");
+    assert.throws(() => collectorWorkload(join(box.dir, "bad.yaml")), UsageError);
+  } finally {
+    box.cleanup();
+  }
+});
+
+const MANIFEST = repoPath("k8s", "otel-collector-deployment.yaml");
+
+Deno.test({
+  name: "phase 1 --dry-run on the committed collector manifest",
+  ignore: !existsSync(MANIFEST),
+  fn: async () => {
+    const box = sandbox();
+    try {
+      const w = collectorWorkload(MANIFEST);
+      const r = await runTask("deploy-collector", ["--dry-run"], box);
+      assert.equal(r.code, 0, r.stderr);
+      const ref = `${w.kind}/${w.name}`;
+      const fwd = w.service ? `svc/${w.service}` : ref;
+      assert.deepEqual(commandLines(r.stdout), [
+        "kubectl apply -f k8s/otel-collector-deployment.yaml",
+        `kubectl rollout restart ${ref} --namespace ${w.namespace}`,
+        `kubectl rollout status ${ref} --namespace ${w.namespace} --timeout=5m`,
+        `kubectl port-forward --namespace ${w.namespace} --address 127.0.0.1 ${fwd} 4317:4317 4318:4318 13133:13133 &`,
+      ]);
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+// --- pod progress ------------------------------------------------------------
+
+Deno.test("pod progress counts Ready and finished pods and names what the rest wait for", () => {
+  const pod = (name: string, status: PodJson["status"]) => ({ metadata: { name }, status });
+  const p = podProgress({
+    items: [
+      pod("grafana-1", { phase: "Running", conditions: [{ type: "Ready", status: "True" }] }),
+      pod("prometheus-0", {
+        phase: "Pending",
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [{ state: { waiting: { reason: "ContainerCreating" } } }],
+      }),
+      pod("operator-1", {
+        phase: "Running",
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }],
+      }),
+      pod("admission-patch", { phase: "Succeeded" }),
+    ],
+  });
+  assert.equal(p.ready, 2);
+  assert.equal(p.total, 4);
+  assert.equal(
+    progressLine(p),
+    "pods Ready 2/4 (waiting: prometheus-0 ContainerCreating, operator-1 CrashLoopBackOff)",
+  );
+  assert.equal(progressLine(podProgress({ items: [] })), "pods Ready 0/0");
+});
+
+// --- background processes with pid files (a real process, not kubectl) -------
+
+Deno.test("background processes: start once, reuse when running, refuse a busy port, stop idempotently", async () => {
+  const box = sandbox();
+  const before = Deno.env.get("OBSKIT_STATE_DIR");
+  Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
+  const port = freePort();
+  const cmd = [
+    Deno.execPath(),
+    "eval",
+    `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
+  ];
+  const lines: string[] = [];
+  const runner = new Runner(false, (l) => lines.push(l));
+  const ready = () => isListening(port);
+  try {
+    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
+    const rec = JSON.parse(readFileSync(pidFile("test-bg"), "utf8"));
+    assert.ok(await isListening(port));
+    // Second start: same process, not a second one.
+    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "running");
+    assert.equal(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
+    // Another name on the same busy port: refused with a usage error.
+    await assert.rejects(startBackground(runner, "other", cmd, ready, 2000), UsageError);
+    assert.equal(await stopBackground(runner, "test-bg"), true);
+    assert.equal(await isListening(port), false);
+    assert.equal(existsSync(pidFile("test-bg")), false);
+    assert.equal(await stopBackground(runner, "test-bg"), false);
+    // A stale pid file (recorded process gone) is replaced on start.
+    writeFileSync(pidFile("test-bg"), JSON.stringify({ pid: rec.pid, cmd }));
+    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
+    assert.notEqual(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
+    assert.equal(await stopBackground(runner, "test-bg"), true);
+    assert.ok(lines.includes(`# test-bg: already running (pid ${rec.pid})`), lines.join("\n"));
+  } finally {
+    await stopBackground(runner, "test-bg").catch(() => {});
+    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+    else Deno.env.set("OBSKIT_STATE_DIR", before);
+    box.cleanup();
+  }
+});
+
+Deno.test("a background process that exits at once is reported with the command to rerun", async () => {
+  const box = sandbox();
+  const before = Deno.env.get("OBSKIT_STATE_DIR");
+  Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
+  const port = freePort();
+  try {
+    await assert.rejects(
+      startBackground(
+        new Runner(false, () => {}),
+        "dies",
+        ["sh", "-c", "exit 7"],
+        () => isListening(port),
+        10_000,
+      ),
+      /dies: 'sh -c 'exit 7'' exited with code 7; run that command by hand/,
+    );
+    assert.equal(existsSync(pidFile("dies")), false);
+  } finally {
+    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+    else Deno.env.set("OBSKIT_STATE_DIR", before);
+    box.cleanup();
+  }
+});
+
+// --- the kube-prometheus-stack values file -----------------------------------
+
+const VALUES = repoPath("k8s", "kube-prometheus-stack-values.yaml");
+
+Deno.test("values: rules are selected by label and the collector's 8889 and 8888 are scraped", () => {
+  const v = parse(readFileSync(VALUES, "utf8"));
+  const spec = v.prometheus.prometheusSpec;
+  assert.equal(spec.ruleSelectorNilUsesHelmValues, false);
+  assert.deepEqual(spec.ruleSelector, { matchLabels: { release: "monitoring" } });
+  const jobs = Object.fromEntries(
+    spec.additionalScrapeConfigs.map((j: { job_name: string }) => [j.job_name, j]),
+  );
+  const portOf = (job: string) =>
+    jobs[job].relabel_configs.find((r: { source_labels: string[] }) =>
+      r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
+    ).regex;
+  assert.equal(portOf("otel-collector"), "8889");
+  assert.equal(portOf("otel-collector-telemetry"), "8888");
+});
+
+Deno.test({
+  name: "values: promtool accepts the additional scrape configs' jobs and relabel rules",
+  ignore: missing("promtool"),
+  fn: async () => {
+    const box = sandbox();
+    try {
+      const v = parse(readFileSync(VALUES, "utf8"));
+      const jobs = v.prometheus.prometheusSpec.additionalScrapeConfigs as Record<string, unknown>[];
+      // Debian's Prometheus is built without Kubernetes discovery, so its promtool
+      // does not know kubernetes_sd_configs: check the role by hand and let
+      // promtool check everything else with a static target in its place.
+      const roles = ["node", "service", "pod", "endpoints", "endpointslice", "ingress"];
+      const stand = jobs.map(({ kubernetes_sd_configs: sd, ...job }) => {
+        for (const c of sd as { role: string }[]) assert.ok(roles.includes(c.role), c.role);
+        return { ...job, static_configs: [{ targets: ["127.0.0.1:1"] }] };
+      });
+      const check = async (scrapeConfigs: unknown) => {
+        const cfg = join(box.dir, "prometheus.yml");
+        writeFileSync(cfg, JSON.stringify({ scrape_configs: scrapeConfigs }));
+        const out = await new Deno.Command("promtool", { args: ["check", "config", cfg] }).output();
+        return {
+          code: out.code,
+          text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+        };
+      };
+      const ok = await check(stand);
+      assert.equal(ok.code, 0, ok.text);
+      // promtool does reject a broken relabel rule (the check can fail).
+      const broken = structuredClone(stand) as unknown as {
+        relabel_configs: { action: string }[];
+      }[];
+      broken[0].relabel_configs[0].action = "nope";
+      assert.notEqual((await check(broken)).code, 0);
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "values: the scrape jobs select the committed collector DaemonSet's pods and ports",
+  ignore: !existsSync(MANIFEST),
+  fn: () => {
+    const v = parse(readFileSync(VALUES, "utf8"));
+    const docs = parseAllDocuments(readFileSync(MANIFEST, "utf8")).map((d) => d.toJS());
+    const ds = docs.find((d) => d?.kind === "DaemonSet");
+    assert.ok(ds, "the manifest has a DaemonSet");
+    const podLabels = ds.spec.template.metadata.labels;
+    const ports = ds.spec.template.spec.containers.flatMap((
+      c: { ports?: { containerPort: number }[] },
+    ) => (c.ports ?? []).map((p) => String(p.containerPort)));
+    for (const job of v.prometheus.prometheusSpec.additionalScrapeConfigs) {
+      const sd = job.kubernetes_sd_configs[0];
+      assert.ok(sd.namespaces.names.includes(ds.metadata.namespace), `${job.job_name} namespace`);
+      for (const r of job.relabel_configs.filter((r: { action?: string }) => r.action === "keep")) {
+        const label = r.source_labels[0];
+        if (label.startsWith("__meta_kubernetes_pod_label_")) {
+          // Prometheus turns a label key into [a-zA-Z0-9_] for its meta label.
+          const key = Object.keys(podLabels).find((k) =>
+            `__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, "_")}` === label
+          );
+          assert.ok(key, `${job.job_name}: the pods carry no label for ${label}`);
+          assert.equal(podLabels[key], r.regex, `${job.job_name}: ${key}`);
+        }
+        if (label === "__meta_kubernetes_pod_container_port_number") {
+          assert.ok(ports.includes(r.regex), `${job.job_name}: container port ${r.regex} declared`);
+        }
+      }
+    }
+  },
+});
