@@ -725,3 +725,12 @@ export function stackUrls(ports: StackPorts): Record<string, string> {
     collectorHealth: `http://localhost:${ports.collectorHealth}`,
   };
 }
+
+/**
+ * Where the stack's services answer: the recorded stack's ports when one is
+ * running from this state folder, else the book's ports (which is also what
+ * `kubectl port-forward` to a cluster gives). Callers override with flags.
+ */
+export function currentPorts(): StackPorts {
+  return readState()?.ports ?? resolvePorts();
+}

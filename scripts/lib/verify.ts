@@ -1,0 +1,521 @@
+/**
+ * Phases 11 and 12: ask the running system whether the chapter works.
+ * Prometheus' HTTP API: every app target up, both apps' request counters
+ * scraped, the collector's exported (OTLP-translated) metrics present, and
+ * every dashboard query that can have data locally returning data (queries
+ * on cluster-only exporters are listed as such, from config/metric-catalog.yaml).
+ * Jaeger's API: the push demo's trace with its parent/child structure, and
+ * the instrumented app's spans.
+ */
+import { join } from "node:path";
+import { repoPath } from "./paths.ts";
+import { referencedMetrics, substituteGrafanaVariables } from "./promql.ts";
+import { formatTable } from "./tools.ts";
+import { type CatalogEntry, loadCatalog, type MetricCatalog } from "./validate/catalog.ts";
+
+export type CheckStatus = "ok" | "fail" | "skip";
+
+export interface CheckResult {
+  check: string;
+  expected: string;
+  found: string;
+  status: CheckStatus;
+  /** What to do when it failed. */
+  fix?: string;
+}
+
+export interface Endpoints {
+  prometheus: string;
+  jaeger: string;
+}
+
+/** Prometheus jobs the local stack scrapes, and what to do when one is down. */
+export const TARGET_FIXES: Record<string, string> = {
+  "instrumented-app": "is run-app running? start it: deno task run-app",
+  "metrics-pull": "is run-pull running? start it: deno task run-pull",
+  "otel-collector": "is the collector running? deno task stack up (or deno task stack status)",
+  "otel-collector-telemetry":
+    "is the collector running? deno task stack up (or deno task stack status)",
+  "prometheus": "Prometheus cannot scrape itself: check deno task stack logs prometheus",
+};
+
+async function getJson<T>(url: string, timeoutMs = 5000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) {
+    const body = await res.text();
+    throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 200)}`);
+  }
+  return await res.json() as T;
+}
+
+interface PromTarget {
+  labels: Record<string, string>;
+  scrapeUrl: string;
+  health: "up" | "down" | "unknown";
+  lastError: string;
+}
+
+export async function promTargets(prometheus: string): Promise<PromTarget[]> {
+  const body = await getJson<{ data: { activeTargets: PromTarget[] } }>(
+    `${prometheus}/api/v1/targets?state=active`,
+  );
+  return body.data.activeTargets;
+}
+
+// deno-lint-ignore no-explicit-any
+export async function promQuery(prometheus: string, query: string): Promise<any[]> {
+  const url = `${prometheus}/api/v1/query?query=${encodeURIComponent(query)}`;
+  const body = await getJson<{ status: string; data: { resultType: string; result: unknown } }>(
+    url,
+  );
+  const r = body.data.result;
+  if (body.data.resultType === "scalar" || body.data.resultType === "string") return [r];
+  return r as unknown[];
+}
+
+/** Target health per expected job. */
+export async function checkTargets(
+  prometheus: string,
+  jobs: string[] = Object.keys(TARGET_FIXES),
+): Promise<CheckResult[]> {
+  const targets = await promTargets(prometheus);
+  return jobs.map((job) => {
+    const ts = targets.filter((t) => t.labels.job === job);
+    const check = `target ${job} up`;
+    if (ts.length === 0) {
+      return {
+        check,
+        expected: "up",
+        found: "not configured",
+        status: "fail",
+        fix: `Prometheus has no job ${job}: is it running with config/prometheus.yml?`,
+      };
+    }
+    const down = ts.find((t) => t.health !== "up");
+    if (!down) return { check, expected: "up", found: "up", status: "ok" };
+    return {
+      check,
+      expected: "up",
+      found: `${down.health}${down.lastError ? ` (${down.lastError})` : ""}`,
+      status: "fail",
+      fix: `${down.scrapeUrl} does not answer: ${TARGET_FIXES[job] ?? "check the target"}`,
+    };
+  });
+}
+
+/** A PromQL query that must return at least one series. */
+export async function checkHasData(
+  prometheus: string,
+  check: string,
+  query: string,
+  fix: string,
+): Promise<CheckResult> {
+  try {
+    const result = await promQuery(prometheus, query);
+    if (result.length > 0) {
+      return { check, expected: "data", found: `${result.length} series`, status: "ok" };
+    }
+    return {
+      check,
+      expected: "data",
+      found: "no data",
+      status: "fail",
+      fix: `no data for ${query}: ${fix}`,
+    };
+  } catch (err) {
+    return {
+      check,
+      expected: "data",
+      found: `error: ${(err as Error).message}`,
+      status: "fail",
+      fix,
+    };
+  }
+}
+
+/** The scraped and the collector-exported metrics the chapter promises. */
+export async function checkCoreMetrics(prometheus: string): Promise<CheckResult[]> {
+  return await Promise.all([
+    checkHasData(
+      prometheus,
+      "instrumented app requests scraped",
+      'http_requests_total{job="instrumented-app"}',
+      "is run-app running? (deno task run-app) and has it had traffic? (deno task load)",
+    ),
+    checkHasData(
+      prometheus,
+      "metrics-pull app requests scraped",
+      'http_requests_total{job="metrics-pull"}',
+      "is run-pull running? (deno task run-pull) and has it had traffic?",
+    ),
+    checkHasData(
+      prometheus,
+      "apps' OTLP metrics exported by the collector",
+      '{job="otel-collector", __name__=~"http_server_request_duration_seconds_count|http_server_.*"}',
+      "do the apps push OTLP to the collector? check OTEL_EXPORTER_OTLP_ENDPOINT and 'deno task doctor'",
+    ),
+  ]);
+}
+
+export interface DashboardQuery {
+  dashboard: string;
+  file: string;
+  panel: string;
+  refId: string;
+  expr: string;
+}
+
+// deno-lint-ignore no-explicit-any
+function collectPanels(panels: any[] | undefined, out: any[]): void {
+  for (const p of panels ?? []) {
+    out.push(p);
+    if (Array.isArray(p.panels)) collectPanels(p.panels, out);
+  }
+}
+
+/** Every PromQL expression of every panel in dashboards/*.json. */
+export function dashboardQueries(dir = repoPath("dashboards")): DashboardQuery[] {
+  const out: DashboardQuery[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(dir)].filter((e) => e.isFile && e.name.endsWith(".json"));
+  } catch {
+    return out;
+  }
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const file = join(dir, e.name);
+    // deno-lint-ignore no-explicit-any
+    let doc: any;
+    try {
+      doc = JSON.parse(Deno.readTextFileSync(file));
+    } catch {
+      continue;
+    }
+    const dash = doc.dashboard ?? doc; // tolerate the import wrapper {dashboard: ...}
+    // deno-lint-ignore no-explicit-any
+    const panels: any[] = [];
+    collectPanels(dash.panels, panels);
+    for (const p of panels) {
+      for (const t of p.targets ?? []) {
+        if (typeof t.expr === "string" && t.expr.trim()) {
+          out.push({
+            dashboard: dash.title ?? e.name,
+            file: e.name,
+            panel: p.title ?? `panel ${p.id ?? "?"}`,
+            refId: t.refId ?? "A",
+            expr: t.expr,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A dashboard expression made runnable: template variables inside label
+ * matchers match anything (`job="$job"` becomes `job=~".*"`), interval
+ * variables become durations.
+ */
+export function runnableQuery(expr: string, rangeInterval = "5m"): string {
+  let q = expr.replace(
+    /([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=|!=|!~)\s*"([^"]*)"/g,
+    (whole, label: string, op: string, value: string) => {
+      if (!/\$\{?\w+|\[\[\w+/.test(value)) return whole;
+      const v = value.replace(/\$\{\w+(?::[^}]*)?\}|\$\w+|\[\[\w+(?::[^\]]*)?\]\]/g, ".*");
+      if (op === "=" || op === "=~") return `${label}=~"${v}"`;
+      return `${label}!~"${v === ".*" ? "^$" : v}"`;
+    },
+  );
+  q = q.replace(/\$\{?__rate_interval\}?|\$\{?__interval\}?|\$\{?__range\}?/g, rangeInterval);
+  return substituteGrafanaVariables(q);
+}
+
+/** Where a metric comes from, per the catalog; "local" when this stack can have it. */
+export function metricSource(
+  metric: string,
+  catalog: MetricCatalog,
+): { local: boolean; exporter: string } {
+  if (metric.includes(":")) return { local: true, exporter: "recording rule" };
+  const family = (e: CatalogEntry) =>
+    e.name === metric ||
+    ["_bucket", "_sum", "_count", "_created"].some((s) => metric === e.name + s);
+  if (catalog.emitted.some(family)) return { local: true, exporter: "our apps" };
+  const entry = catalog.metrics.find(family);
+  if (!entry) return { local: true, exporter: "unknown (not in the catalog)" };
+  const exporter = entry.exporter ?? "?";
+  // The collector's own telemetry, Prometheus and Alertmanager run locally too.
+  const local = /^(otel-collector|prometheus|alertmanager)/i.test(exporter);
+  return { local, exporter };
+}
+
+/** Runs each dashboard query that can have data locally; lists the cluster-only ones. */
+export async function checkDashboards(
+  prometheus: string,
+  opts: { dir?: string; catalog?: MetricCatalog; rangeInterval?: string } = {},
+): Promise<CheckResult[]> {
+  const catalog = opts.catalog ?? await loadCatalog();
+  const results: CheckResult[] = [];
+  for (const q of dashboardQueries(opts.dir)) {
+    const check = `${q.dashboard} / ${q.panel}${q.refId !== "A" ? ` [${q.refId}]` : ""}`;
+    const query = runnableQuery(q.expr, opts.rangeInterval);
+    let metrics: string[] = [];
+    try {
+      metrics = referencedMetrics(query);
+    } catch { /* leave empty */ }
+    const clusterOnly = metrics
+      .map((m) => ({ m, ...metricSource(m, catalog) }))
+      .filter((s) => !s.local);
+    if (clusterOnly.length > 0) {
+      const exporters = [...new Set(clusterOnly.map((c) => c.exporter))].join(", ");
+      results.push({
+        check,
+        expected: "cluster only",
+        found: `needs ${exporters}`,
+        status: "skip",
+      });
+      continue;
+    }
+    results.push(
+      await checkHasData(
+        prometheus,
+        check,
+        query,
+        `generate traffic with 'deno task load' (and /error, /api/admin calls for error and security panels)`,
+      ),
+    );
+  }
+  return results;
+}
+
+// --- Jaeger -------------------------------------------------------------
+
+export interface JaegerSpan {
+  traceID: string;
+  spanID: string;
+  operationName: string;
+  references?: { refType: string; traceID: string; spanID: string }[];
+  startTime: number;
+  processID: string;
+}
+
+export interface JaegerTrace {
+  traceID: string;
+  spans: JaegerSpan[];
+  processes: Record<string, { serviceName: string }>;
+}
+
+export async function jaegerServices(jaeger: string): Promise<string[]> {
+  const body = await getJson<{ data: string[] | null }>(`${jaeger}/api/services`);
+  return body.data ?? [];
+}
+
+export async function jaegerTraces(
+  jaeger: string,
+  service: string,
+  opts: { operation?: string; limit?: number; lookback?: string } = {},
+): Promise<JaegerTrace[]> {
+  const params = new URLSearchParams({
+    service,
+    limit: String(opts.limit ?? 20),
+    lookback: opts.lookback ?? "1h",
+  });
+  if (opts.operation) params.set("operation", opts.operation);
+  const body = await getJson<{ data: JaegerTrace[] | null }>(`${jaeger}/api/traces?${params}`);
+  return body.data ?? [];
+}
+
+export async function jaegerTrace(jaeger: string, traceId: string): Promise<JaegerTrace | null> {
+  const res = await fetch(`${jaeger}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5000) });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.ok) throw new Error(`HTTP ${res.status} from Jaeger for trace ${traceId}`);
+  const body = await res.json() as { data: JaegerTrace[] | null };
+  return body.data?.[0] ?? null;
+}
+
+export interface TraceShape {
+  ok: boolean;
+  /** What is wrong, or a one-line description of the shape found. */
+  detail: string;
+}
+
+/**
+ * The push demo's shape: `process_user_request` is the root (no parent in
+ * the trace), `validate_user_action` and `perform_action` are its children
+ * (CHILD_OF the root's span id), all from trace-demo-service.
+ */
+export function checkTraceShape(trace: JaegerTrace): TraceShape {
+  const root = trace.spans.find((s) => s.operationName === "process_user_request");
+  if (!root) return { ok: false, detail: "no process_user_request span" };
+  const parentOf = (s: JaegerSpan) =>
+    (s.references ?? []).find((r) => r.refType === "CHILD_OF")?.spanID ?? null;
+  const rootParent = parentOf(root);
+  if (rootParent && trace.spans.some((s) => s.spanID === rootParent)) {
+    return { ok: false, detail: "process_user_request has a parent span in the trace" };
+  }
+  const problems: string[] = [];
+  for (const name of ["validate_user_action", "perform_action"]) {
+    const child = trace.spans.find((s) => s.operationName === name);
+    if (!child) problems.push(`no ${name} span`);
+    else if (parentOf(child) !== root.spanID) {
+      problems.push(`${name}'s parent is ${parentOf(child) ?? "none"}, not ${root.spanID}`);
+    }
+  }
+  const service = trace.processes?.[root.processID]?.serviceName;
+  if (service !== "trace-demo-service") {
+    problems.push(`service is ${service}, not trace-demo-service`);
+  }
+  if (problems.length) return { ok: false, detail: problems.join("; ") };
+  return {
+    ok: true,
+    detail: `trace ${trace.traceID}: process_user_request -> validate_user_action, perform_action`,
+  };
+}
+
+/** The push demo's trace (a given id, or the newest one) and the instrumented app's spans. */
+export async function checkTraces(
+  jaeger: string,
+  opts: { traceId?: string; appService?: string } = {},
+): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const pushCheck = "push demo trace in Jaeger";
+  const expected = "process_user_request + 2 children";
+  try {
+    let trace: JaegerTrace | null = null;
+    if (opts.traceId) trace = await jaegerTrace(jaeger, opts.traceId);
+    else {
+      const traces = await jaegerTraces(jaeger, "trace-demo-service", {
+        operation: "process_user_request",
+      });
+      // Newest first: by the root span's start time.
+      traces.sort((a, b) =>
+        Math.max(...b.spans.map((s) => s.startTime)) - Math.max(...a.spans.map((s) => s.startTime))
+      );
+      trace = traces[0] ?? null;
+    }
+    if (!trace) {
+      results.push({
+        check: pushCheck,
+        expected,
+        found: opts.traceId ? `trace ${opts.traceId} not found` : "no trace",
+        status: "fail",
+        fix:
+          "run 'deno task run-push' (it prints the trace id); is the collector forwarding to Jaeger? see 'deno task doctor'",
+      });
+    } else {
+      const shape = checkTraceShape(trace);
+      results.push({
+        check: pushCheck,
+        expected,
+        found: shape.detail,
+        status: shape.ok ? "ok" : "fail",
+        fix: shape.ok ? undefined : "the trace's structure is wrong: see apps/trace_demo.ts",
+      });
+    }
+  } catch (err) {
+    results.push({
+      check: pushCheck,
+      expected,
+      found: `error: ${(err as Error).message}`,
+      status: "fail",
+      fix: "is Jaeger running? deno task stack status",
+    });
+  }
+  const appService = opts.appService ?? "platform-app";
+  try {
+    const traces = await jaegerTraces(jaeger, appService, { limit: 5 });
+    const spans = traces.reduce((n, t) => n + t.spans.length, 0);
+    results.push({
+      check: `${appService} spans in Jaeger`,
+      expected: "spans",
+      found: traces.length ? `${traces.length} traces, ${spans} spans` : "none",
+      status: traces.length ? "ok" : "fail",
+      fix: traces.length
+        ? undefined
+        : "is run-app running with OTEL_EXPORTER_OTLP_ENDPOINT at the collector, and has it had traffic?",
+    });
+  } catch (err) {
+    results.push({
+      check: `${appService} spans in Jaeger`,
+      expected: "spans",
+      found: `error: ${(err as Error).message}`,
+      status: "fail",
+      fix: "is Jaeger running? deno task stack status",
+    });
+  }
+  return results;
+}
+
+export interface VerifyOptions extends Endpoints {
+  metrics?: boolean;
+  traces?: boolean;
+  dashboards?: boolean;
+  traceId?: string;
+  dashboardsDir?: string;
+  rangeInterval?: string;
+}
+
+/** Everything verify checks; Prometheus unreachable is one failing row, not an exception. */
+export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  if (opts.metrics !== false) {
+    try {
+      results.push(...await checkTargets(opts.prometheus));
+      results.push(...await checkCoreMetrics(opts.prometheus));
+      if (opts.dashboards !== false) {
+        results.push(
+          ...await checkDashboards(opts.prometheus, {
+            dir: opts.dashboardsDir,
+            rangeInterval: opts.rangeInterval,
+          }),
+        );
+      }
+    } catch (err) {
+      results.push({
+        check: "Prometheus API",
+        expected: "answers",
+        found: `error: ${(err as Error).message}`,
+        status: "fail",
+        fix: `is Prometheus running at ${opts.prometheus}? deno task stack up`,
+      });
+    }
+  }
+  if (opts.traces !== false) {
+    results.push(...await checkTraces(opts.jaeger, { traceId: opts.traceId }));
+  }
+  return results;
+}
+
+/**
+ * Runs verify until everything passes or `waitMs` is over (data arrives a
+ * scrape interval or a batch timeout after the traffic).
+ */
+export async function verifyUntil(
+  opts: VerifyOptions,
+  waitMs: number,
+  onAttempt?: (failing: number) => void,
+): Promise<CheckResult[]> {
+  const deadline = Date.now() + waitMs;
+  while (true) {
+    const results = await runVerify(opts);
+    const failing = results.filter((r) => r.status === "fail").length;
+    if (failing === 0 || Date.now() >= deadline) return results;
+    onAttempt?.(failing);
+    await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+export function verifyTable(results: CheckResult[]): string {
+  const mark = { ok: "ok", fail: "FAIL", skip: "-" } as const;
+  return formatTable(
+    ["", "check", "expected", "found"],
+    results.map((r) => [mark[r.status], r.check, r.expected, r.found]),
+  );
+}
+
+export function verifyFixes(results: CheckResult[]): string[] {
+  return results.filter((r) => r.status === "fail" && r.fix).map((r) => `- ${r.check}: ${r.fix}`);
+}
