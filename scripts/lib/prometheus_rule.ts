@@ -284,8 +284,8 @@ export interface ClusterOptions extends KubeTarget {
 
 export async function applyToCluster(runner: Runner, o: ClusterOptions): Promise<void> {
   const groups = readRuleGroups().map((g) => g.name);
-  await generate(runner);
   await preflight(runner, { tools: ["kubectl"], minVersions: MIN_VERSIONS, ...o });
+  await generate(runner);
   runner.say("create or update the PrometheusRule (safe to rerun)");
   await runner.run(kubectlArgs(o, "apply", "-f", displayPath(PROMETHEUS_RULE_FILE)), {
     timeoutMs: 120_000,
