@@ -1,0 +1,187 @@
+/**
+ * `deno task demo`: the whole chapter on the local stack. Tools, stack up,
+ * both apps, the push demo, 30 s of the chapter's traffic, verify, then the
+ * URLs and what to look at. Everything the demo started is stopped at the
+ * end (or on Ctrl-C) unless `keep` is set.
+ */
+import { CheckFailed } from "./cli.ts";
+import { chapterMix, runLoad } from "./load.ts";
+import { formatElapsed, progress } from "./spinner.ts";
+import { type AppName, readState, stackDown, type StackPorts, stackUp } from "./stack.ts";
+import { runPush, startApp } from "./stack_apps.ts";
+import { installTools, toolsTable } from "./tools.ts";
+import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./verify.ts";
+
+export interface DemoOptions {
+  ports: StackPorts;
+  keep?: boolean;
+  skipTools?: boolean;
+  trafficMs?: number;
+  rate?: number;
+  /** How long verify may wait for data to arrive. */
+  verifyWaitMs?: number;
+  scrapeInterval?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface DemoResult {
+  ok: boolean;
+  results: CheckResult[];
+  traceId: string | null;
+  ports: StackPorts;
+  tornDown: boolean;
+}
+
+/**
+ * The demo's traffic: the chapter's mix on the instrumented app, a steady
+ * trickle on the pull app, and a few /api/admin calls without and with a
+ * non-admin token (401s and 403s for the security panels).
+ */
+async function traffic(ports: StackPorts, durationMs: number, rate: number, signal?: AbortSignal) {
+  const app = `http://127.0.0.1:${ports.app}`;
+  const pull = `http://127.0.0.1:${ports.pull}`;
+  const mix = (n: number) => (n % 25 === 0 ? "/api/admin" : chapterMix(n));
+  const admin = (async () => {
+    const deadline = Date.now() + durationMs;
+    while (Date.now() < deadline && !signal?.aborted) {
+      for (
+        const headers of [{}, { authorization: "Bearer not-an-admin" }] as Record<string, string>[]
+      ) {
+        try {
+          const res = await fetch(`${app}/api/admin`, {
+            headers,
+            signal: AbortSignal.timeout(2000),
+          });
+          await res.body?.cancel();
+        } catch { /* counted by the app or not at all */ }
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  const [main, side] = await Promise.all([
+    runLoad({ target: app, rate, durationMs, mix, signal }),
+    runLoad({
+      target: pull,
+      rate: Math.max(1, Math.round(rate / 4)),
+      durationMs,
+      mix: () => "/api/items",
+      signal,
+    }),
+    admin,
+  ]);
+  return { main, side };
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const started = performance.now();
+  const hadStack = readState() !== null;
+  let tornDown = false;
+  const startedApps: AppName[] = [];
+  const teardown = async () => {
+    if (opts.keep || tornDown) return;
+    tornDown = true;
+    const p = progress("stopping what the demo started");
+    if (hadStack) {
+      // The stack was already running: stop only the apps the demo started.
+      await stackDown({ only: startedApps });
+    } else {
+      const res = await stackDown();
+      if (res.stillListening.length) {
+        p.fail(`ports still listening: ${res.stillListening.join(", ")}`);
+        return;
+      }
+    }
+    p.succeed();
+  };
+  try {
+    if (!opts.skipTools) {
+      log("== 1. tools");
+      log(toolsTable(await installTools()));
+    }
+    log("\n== 2. local stack");
+    const up = await stackUp({ ports: opts.ports, scrapeInterval: opts.scrapeInterval ?? "5s" });
+    const ports = up.state.ports;
+    if (up.alreadyRunning.length) log(`already running: ${up.alreadyRunning.join(", ")}`);
+    log("\n== 3. apps");
+    for (const name of ["instrumented-app", "metrics-pull"] as AppName[]) {
+      const p = progress(`${name} on port ${name === "metrics-pull" ? ports.pull : ports.app}`);
+      const r = await startApp(name, ports);
+      if (r.started) startedApps.push(name);
+      p.succeed(r.started ? `pid ${r.pid}` : "already running");
+    }
+    if (opts.signal?.aborted) throw new CheckFailed("interrupted");
+    log("\n== 4. push demo (phase 6)");
+    const push = await runPush(ports);
+    if (push.code !== 0 || !push.traceId) {
+      throw new CheckFailed(
+        `run-push failed (exit ${push.code}):\n${
+          push.output.trim().split("\n").slice(-5).join("\n")
+        }`,
+      );
+    }
+    log(`trace ${push.traceId} pushed`);
+    const trafficMs = opts.trafficMs ?? 30_000;
+    const rate = opts.rate ?? 10;
+    log(`\n== 5. traffic: ${formatElapsed(trafficMs)} at ${rate} req/s (the chapter's mix)`);
+    const p = progress("sending traffic");
+    const t = await traffic(ports, trafficMs, rate, opts.signal);
+    p.succeed(
+      `${t.main.completed + t.side.completed} responses, statuses ${
+        JSON.stringify(t.main.statusCounts)
+      }`,
+    );
+    if (opts.signal?.aborted) throw new CheckFailed("interrupted");
+    log("\n== 6. verify (phases 11 and 12)");
+    const results = await verifyUntil(
+      {
+        prometheus: `http://127.0.0.1:${ports.prometheus}`,
+        jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
+        traceId: push.traceId,
+      },
+      opts.verifyWaitMs ?? 60_000,
+      (failing) => log(`… ${failing} check(s) not passing yet; waiting for the next scrape`),
+    );
+    log(verifyTable(results));
+    const fixes = verifyFixes(results);
+    if (fixes.length) log(`\nMissing:\n${fixes.join("\n")}`);
+    const ok = results.every((r) => r.status !== "fail");
+    log(
+      `\n== 7. look around${
+        opts.keep ? "" : " (the demo stops everything when it ends; --keep leaves it running)"
+      }`,
+    );
+    log(demoGuide(ports, push.traceId));
+    log(`\ndemo ${ok ? "passed" : "FAILED"} in ${formatElapsed(performance.now() - started)}`);
+    await teardown();
+    return { ok, results, traceId: push.traceId, ports, tornDown };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
+
+/** The URLs and what to look at in each. */
+export function demoGuide(ports: StackPorts, traceId: string | null): string {
+  const prom = `http://localhost:${ports.prometheus}`;
+  const q = (s: string) => `${prom}/graph?g0.expr=${encodeURIComponent(s)}&g0.tab=0`;
+  return [
+    `Prometheus    ${prom}`,
+    `  targets:    ${prom}/targets (instrumented-app, metrics-pull, otel-collector, otel-collector-telemetry, prometheus)`,
+    `  error rate: ${
+      q('sum by (job) (rate(http_requests_total{status=~"5.."}[1m])) / sum by (job) (rate(http_requests_total[1m]))')
+    }`,
+    `  p95:        ${
+      q("histogram_quantile(0.95, sum by (le, job) (rate(http_request_duration_seconds_bucket[1m])))")
+    }`,
+    `  alerts:     ${prom}/alerts (rules/alert-rules.yaml)`,
+    `Alertmanager  http://localhost:${ports.alertmanager} (routes per team: sre, management, security, platform)`,
+    `Jaeger        http://localhost:${ports.jaegerQuery}`,
+    `  push demo:  http://localhost:${ports.jaegerQuery}/api/traces/${
+      traceId ?? "<trace id>"
+    } (process_user_request -> validate_user_action, perform_action)`,
+    `  app spans:  http://localhost:${ports.jaegerQuery}/api/traces?service=platform-app&limit=5`,
+    `Apps          http://localhost:${ports.app}/metrics  http://localhost:${ports.pull}/metrics`,
+  ].join("\n");
+}
