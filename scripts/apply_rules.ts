@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { Runner } from "./lib/external.ts";
+import { displayPath, Runner } from "./lib/external.ts";
 import {
   applyLocal,
   applyToCluster,
@@ -14,7 +14,7 @@ import {
   generate,
   PROMETHEUS_RULE_FILE,
 } from "./lib/prometheus_rule.ts";
-import { displayPath } from "./lib/external.ts";
+import { currentPorts } from "./lib/stack.ts";
 
 const spec = {
   name: "apply-rules",
@@ -45,7 +45,7 @@ const spec = {
     "prometheus-url": {
       type: "string" as const,
       description:
-        "Prometheus to check (default: --local: $PROMETHEUS_URL or http://127.0.0.1:9090; cluster: a port-forward like phase 0)",
+        "Prometheus to check (default: --local: $PROMETHEUS_URL, else the running local stack's port, else 9090; cluster: a port-forward like phase 0)",
       valueName: "url",
     },
     "prometheus-port": {
@@ -102,7 +102,7 @@ if (import.meta.main) {
       await applyLocal(runner, {
         rulesDir: flags["rules-dir"] ? resolve(flags["rules-dir"]) : undefined,
         prometheusUrl: flags["prometheus-url"] ?? Deno.env.get("PROMETHEUS_URL") ??
-          "http://127.0.0.1:9090",
+          `http://127.0.0.1:${currentPorts().prometheus}`,
         timeoutMs: durationFlag("timeout", flags.timeout ?? "30s"),
       });
       return;

@@ -293,3 +293,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "acceptance: after 'apply-rules --local' the local stack's Prometheus lists every group (stack on free ports, isolated state)",
+  ignore: missing("prometheus"),
+  fn: async () => {
+    const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack.ts");
+    const box = sandbox();
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
+    try {
+      const ports = await freePorts();
+      await stackUp({
+        ports,
+        only: ["prometheus"],
+        scrapeInterval: "1s",
+        progress: { tty: false, write: () => {} },
+      });
+      // No --prometheus-url: the task finds the stack's port from its state folder.
+      const r = await runTask("apply-rules", ["--local"], box);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const groups = readRuleGroups().map((g) => g.name);
+      assert.ok(r.stdout.includes(`Prometheus lists all ${groups.length} groups`), r.stdout);
+      const loaded = await loadedGroups(`http://127.0.0.1:${ports.prometheus}`);
+      assert.deepEqual(groups.filter((g) => !loaded.includes(g)), []);
+      const again = await runTask("apply-rules", ["--local"], box);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      box.cleanup();
+    }
+  },
+});
