@@ -1,0 +1,249 @@
+/**
+ * The local stack's pieces with the real programs: port resolution, the
+ * rendered Prometheus config (checked by promtool), the committed configs
+ * (promtool, amtool, jaeger validate), and a partial stack (Jaeger,
+ * Alertmanager, Prometheus) on free ports: up twice is a no-op, status,
+ * down leaves no port listening, a component that dies is named with its
+ * port and log lines. The full stack with the collector is in e2e_test.ts.
+ */
+import { strict as assert } from "node:assert";
+import { join } from "node:path";
+import { UsageError } from "../scripts/lib/cli.ts";
+import { isListening } from "../scripts/lib/net.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import {
+  defaultPorts,
+  freePorts,
+  readState,
+  renderPrometheusConfig,
+  resolvePorts,
+  stackDown,
+  stackStatus,
+  stackUp,
+} from "../scripts/lib/stack.ts";
+import { CheckFailed } from "../scripts/lib/cli.ts";
+import { parse } from "yaml";
+import { findTool, missing } from "./support.ts";
+
+Deno.test("resolvePorts: flag beats environment beats the book's default", () => {
+  const env: Record<string, string> = { PROMETHEUS_PORT: "19090", OTELCOL_HEALTH_PORT: "23133" };
+  const ports = resolvePorts({ "prometheus-port": "29090" }, (n) => env[n]);
+  assert.deepEqual(ports.prometheus, 29090);
+  assert.deepEqual(ports.collectorHealth, 23133);
+  assert.deepEqual(ports.alertmanager, 9093);
+  assert.deepEqual(defaultPorts().otlpGrpc, 4317);
+  assert.throws(() => resolvePorts({ "jaeger-port": "99999" }, () => undefined), UsageError);
+  assert.throws(
+    () => resolvePorts({}, (n) => (n === "ALERTMANAGER_PORT" ? "abc" : undefined)),
+    UsageError,
+  );
+});
+
+Deno.test("freePorts: every port distinct", async () => {
+  const ports = await freePorts();
+  const values = Object.values(ports);
+  assert.deepEqual(new Set(values).size, values.length);
+});
+
+Deno.test("renderPrometheusConfig: targets by job, absolute rule files, overlay, intervals", async () => {
+  const ports = await freePorts();
+  const text = renderPrometheusConfig(ports, {
+    scrapeInterval: "1s",
+    rulesOverlay: [repoPath("rules", "test-overlay")],
+  });
+  // deno-lint-ignore no-explicit-any
+  const doc = parse(text) as any;
+  const target = (job: string) =>
+    // deno-lint-ignore no-explicit-any
+    doc.scrape_configs.find((s: any) => s.job_name === job).static_configs[0].targets[0];
+  assert.deepEqual(target("instrumented-app"), `127.0.0.1:${ports.app}`);
+  assert.deepEqual(target("metrics-pull"), `127.0.0.1:${ports.pull}`);
+  assert.deepEqual(target("otel-collector"), `127.0.0.1:${ports.collectorPromExporter}`);
+  assert.deepEqual(target("otel-collector-telemetry"), `127.0.0.1:${ports.collectorTelemetry}`);
+  assert.deepEqual(target("prometheus"), `127.0.0.1:${ports.prometheus}`);
+  assert.deepEqual(doc.alerting.alertmanagers[0].static_configs[0].targets, [
+    `127.0.0.1:${ports.alertmanager}`,
+  ]);
+  assert.deepEqual(doc.global.scrape_interval, "1s");
+  assert.ok(doc.rule_files.every((f: string) => f.startsWith("/")), "rule files are absolute");
+  assert.ok(doc.rule_files.some((f: string) => f.endsWith("test-overlay/fast-alert-rules.yaml")));
+});
+
+Deno.test({
+  name: "rendered and committed Prometheus configs pass promtool check config",
+  ignore: missing("promtool"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "obskit-prom-" });
+    try {
+      const rendered = join(dir, "prometheus.yml");
+      await Deno.writeTextFile(
+        rendered,
+        renderPrometheusConfig(await freePorts(), {
+          rulesOverlay: [repoPath("rules", "test-overlay")],
+        }),
+      );
+      for (const file of [rendered, repoPath("config", "prometheus.yml")]) {
+        const out = await new Deno.Command(findTool("promtool")!, {
+          args: ["check", "config", file],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.ok(out.success, `promtool check config ${file}:\n${text}`);
+        assert.match(text, /SUCCESS: \d+ rule files? found/);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "config/alertmanager.yml passes amtool and routes each team to its receiver",
+  ignore: missing("amtool"),
+  async fn() {
+    const file = repoPath("config", "alertmanager.yml");
+    const check = await new Deno.Command(findTool("amtool")!, {
+      args: ["check-config", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(
+      check.success,
+      new TextDecoder().decode(check.stdout) + new TextDecoder().decode(check.stderr),
+    );
+    for (const team of ["sre", "management", "security", "platform"]) {
+      const out = await new Deno.Command(findTool("amtool")!, {
+        args: [
+          "config",
+          "routes",
+          "test",
+          `--config.file=${file}`,
+          `team=${team}`,
+          "severity=critical",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.deepEqual(new TextDecoder().decode(out.stdout).trim(), team);
+    }
+  },
+});
+
+Deno.test({
+  name: "config/jaeger-local.yaml passes jaeger validate",
+  ignore: missing("jaeger"),
+  async fn() {
+    const out = await new Deno.Command(findTool("jaeger")!, {
+      args: ["validate", "--config", repoPath("config", "jaeger-local.yaml")],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  },
+});
+
+/** Runs `fn` with OBSKIT_STATE_DIR pointing at a fresh temp folder; always stops the stack. */
+async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "obskit-stack-" });
+  const before = Deno.env.get("OBSKIT_STATE_DIR");
+  Deno.env.set("OBSKIT_STATE_DIR", dir);
+  try {
+    await fn(dir);
+  } finally {
+    await stackDown();
+    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+    else Deno.env.set("OBSKIT_STATE_DIR", before);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const quiet = { write: () => {} };
+
+Deno.test({
+  name: "partial stack on free ports: up, up again is a no-op, status, down closes every port",
+  ignore: missing("jaeger", "prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async () => {
+      const ports = await freePorts();
+      const only = ["jaeger", "alertmanager", "prometheus"] as const;
+      const first = await stackUp({
+        ports,
+        only: [...only],
+        scrapeInterval: "1s",
+        progress: quiet,
+      });
+      assert.deepEqual(first.started, [...only]);
+      const pids = Object.fromEntries(
+        Object.values(first.state.components).map((c) => [c.name, c.pid]),
+      );
+
+      const second = await stackUp({ ports, only: [...only], progress: quiet });
+      assert.deepEqual(second.started, []);
+      assert.deepEqual(second.alreadyRunning.sort(), [...only].sort());
+      const again = Object.fromEntries(
+        Object.values(readState()!.components).map((c) => [c.name, c.pid]),
+      );
+      assert.deepEqual(again, pids, "the second up started nothing new");
+
+      const status = await stackStatus();
+      assert.deepEqual(status.map((r) => [r.component, r.healthy]).sort(), [
+        ["alertmanager", true],
+        ["jaeger", true],
+        ["prometheus", true],
+      ]);
+      // Prometheus scrapes itself and knows Alertmanager at the given port.
+      const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alertmanagers`);
+      const body = await res.json();
+      const deadline = Date.now() + 10_000;
+      let ams = body.data.activeAlertmanagers;
+      while (ams.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        ams =
+          (await (await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alertmanagers`)).json())
+            .data
+            .activeAlertmanagers;
+      }
+      assert.match(ams[0].url, new RegExp(`127\\.0\\.0\\.1:${ports.alertmanager}/api/v2/alerts`));
+
+      const listening = Object.values(first.state.components).flatMap((c) => c.ports);
+      const down = await stackDown();
+      assert.deepEqual(down.stopped.sort(), [...only].sort());
+      assert.deepEqual(down.stillListening, []);
+      for (const port of listening) {
+        assert.deepEqual(await isListening(port), false, `port ${port} closed`);
+      }
+      assert.deepEqual(readState(), null, "state removed");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a component that dies on start is named with its port and last log lines; nothing is left running",
+  ignore: missing("jaeger"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async () => {
+      const ports = await freePorts();
+      // Jaeger's query HTTP and gRPC servers on one port: the second bind fails.
+      ports.jaegerQueryGrpc = ports.jaegerQuery;
+      const err = await stackUp({ ports, only: ["jaeger"], timeoutMs: 20_000, progress: quiet })
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
+      assert.ok(err instanceof CheckFailed, `expected CheckFailed, got ${err}`);
+      assert.match(
+        err.message,
+        new RegExp(`^jaeger \\(port ${ports.jaegerQuery}\\) exited; last lines of `),
+      );
+      assert.match(err.message, /address already in use|bind/i);
+      assert.deepEqual(readState(), null);
+      assert.deepEqual(await isListening(ports.jaegerOtlpGrpc), false);
+    });
+  },
+});
