@@ -1,0 +1,503 @@
+/**
+ * TestOTELCollector: the collector config, its local overlay and the builder
+ * manifest, checked structurally and by the real collector's `validate`.
+ */
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import {
+  exists,
+  isMap,
+  type Json,
+  lineAt,
+  type Problem,
+  readYaml,
+  SourceError,
+  type YamlSource,
+} from "./source.ts";
+import {
+  type Check,
+  fail,
+  memo,
+  missingTool,
+  type Outcome,
+  pass,
+  result,
+  runTool,
+  type ValidateContext,
+} from "./types.ts";
+
+export const COLLECTOR_CONFIG = "config/otel-collector-config.yaml";
+export const COLLECTOR_LOCAL = "config/otel-collector-local.yaml";
+export const BUILDER_MANIFEST = "config/otelcol-builder.yaml";
+export const COLLECTOR_MANIFEST = "k8s/otel-collector-deployment.yaml";
+export const COLLECTOR_BINARY = "otelcol-obskit";
+
+export const SIGNALS = ["metrics", "traces", "logs"] as const;
+export const COMPONENT_KINDS = ["receivers", "processors", "exporters", "extensions"] as const;
+type Kind = typeof COMPONENT_KINDS[number];
+
+export function componentType(id: string): string {
+  return id.split("/")[0];
+}
+
+function loadYaml(ctx: ValidateContext, rel: string): { src: YamlSource; value: Json } {
+  return memo(ctx, `yaml:${rel}`, () => {
+    const src = readYaml(ctx.root, rel);
+    return { src, value: src.docs[0]?.toJS() ?? null };
+  });
+}
+
+/** Loads a file for a check; a parse failure becomes the check's outcome. */
+function withYaml(
+  ctx: ValidateContext,
+  rel: string,
+  body: (src: YamlSource, value: Json) => Outcome | Promise<Outcome>,
+): Outcome | Promise<Outcome> {
+  if (!exists(join(ctx.root, rel))) return fail([{ file: rel, message: "file is missing" }]);
+  let loaded;
+  try {
+    loaded = loadYaml(ctx, rel);
+  } catch (err) {
+    if (err instanceof SourceError) return fail(err.problems);
+    throw err;
+  }
+  if (!isMap(loaded.value)) return fail([{ file: rel, message: "not a YAML mapping" }]);
+  return body(loaded.src, loaded.value);
+}
+
+/** Structural problems of a collector config (pipelines, components, order). */
+export function pipelineProblems(src: YamlSource, cfg: Json): Problem[] {
+  const problems: Problem[] = [];
+  const pipelines = cfg?.service?.pipelines;
+  if (!isMap(pipelines)) {
+    return [{
+      file: src.file,
+      line: lineAt(src, ["service"]),
+      message: "service.pipelines is missing",
+    }];
+  }
+  for (const signal of SIGNALS) {
+    const names = Object.keys(pipelines).filter((p) => componentType(p) === signal);
+    if (names.length === 0) {
+      problems.push({
+        file: src.file,
+        line: lineAt(src, ["service", "pipelines"]),
+        message: `no ${signal} pipeline`,
+      });
+    }
+    for (const name of names) {
+      const p = pipelines[name] ?? {};
+      for (const part of ["receivers", "exporters"]) {
+        if (!Array.isArray(p[part]) || p[part].length === 0) {
+          problems.push({
+            file: src.file,
+            line: lineAt(src, ["service", "pipelines", name]),
+            message: `pipeline ${name} has no ${part}`,
+          });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every component a pipeline names is defined; every defined one is used. */
+export function componentProblems(src: YamlSource, cfg: Json, requireAllUsed = true): Problem[] {
+  const problems: Problem[] = [];
+  const pipelines: Record<string, Json> = isMap(cfg?.service?.pipelines)
+    ? cfg.service.pipelines
+    : {};
+  const used: Record<Kind, Set<string>> = {
+    receivers: new Set(),
+    processors: new Set(),
+    exporters: new Set(),
+    extensions: new Set(),
+  };
+  for (const [name, p] of Object.entries(pipelines)) {
+    for (const kind of ["receivers", "processors", "exporters"] as const) {
+      const list = Array.isArray(p?.[kind]) ? p[kind] : [];
+      list.forEach((id: string, i: number) => {
+        used[kind].add(id);
+        if (!isMap(cfg[kind]) || !(id in cfg[kind])) {
+          problems.push({
+            file: src.file,
+            line: lineAt(src, ["service", "pipelines", name, kind, i]),
+            message: `pipeline ${name} names ${kind.slice(0, -1)} '${id}', which is not defined`,
+          });
+        }
+      });
+    }
+  }
+  const exts = Array.isArray(cfg?.service?.extensions) ? cfg.service.extensions : [];
+  exts.forEach((id: string, i: number) => {
+    used.extensions.add(id);
+    if (!isMap(cfg.extensions) || !(id in cfg.extensions)) {
+      problems.push({
+        file: src.file,
+        line: lineAt(src, ["service", "extensions", i]),
+        message: `service.extensions names '${id}', which is not defined`,
+      });
+    }
+  });
+  if (requireAllUsed) {
+    for (const kind of COMPONENT_KINDS) {
+      for (const id of Object.keys(isMap(cfg[kind]) ? cfg[kind] : {})) {
+        if (!used[kind].has(id)) {
+          problems.push({
+            file: src.file,
+            line: lineAt(src, [kind, id]),
+            message: kind === "extensions"
+              ? `extension '${id}' is defined but not in service.extensions`
+              : `${kind.slice(0, -1)} '${id}' is defined but no pipeline uses it`,
+          });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+const ENRICHMENT = new Set(["attributes", "resource_detection", "resourcedetection", "resource"]);
+const SAMPLING = new Set(["probabilistic_sampler", "tail_sampling"]);
+
+/** memory_limiter first, then sampling, then enrichment, batch last. */
+export function orderProblems(src: YamlSource, cfg: Json): Problem[] {
+  const problems: Problem[] = [];
+  const pipelines: Record<string, Json> = isMap(cfg?.service?.pipelines)
+    ? cfg.service.pipelines
+    : {};
+  for (const [name, p] of Object.entries(pipelines)) {
+    const procs: string[] = Array.isArray(p?.processors) ? p.processors : [];
+    const at = (i: number) => lineAt(src, ["service", "pipelines", name, "processors", i]);
+    if (procs.length === 0) {
+      problems.push({
+        file: src.file,
+        line: lineAt(src, ["service", "pipelines", name]),
+        message: `pipeline ${name} has no processors (memory_limiter and batch are required)`,
+      });
+      continue;
+    }
+    const types = procs.map(componentType);
+    if (types[0] !== "memory_limiter") {
+      const i = types.indexOf("memory_limiter");
+      problems.push({
+        file: src.file,
+        line: at(i >= 0 ? i : 0),
+        message: i >= 0
+          ? `pipeline ${name}: memory_limiter is processor #${i + 1}, it must be first`
+          : `pipeline ${name}: no memory_limiter (it must be the first processor)`,
+      });
+    }
+    if (types[types.length - 1] !== "batch") {
+      const i = types.indexOf("batch");
+      problems.push({
+        file: src.file,
+        line: at(i >= 0 ? i : types.length - 1),
+        message: i >= 0
+          ? `pipeline ${name}: batch is processor #${i + 1} of ${types.length}, it must be last`
+          : `pipeline ${name}: no batch processor (it must be the last processor)`,
+      });
+    }
+    const lastSampling = Math.max(...types.map((t, i) => SAMPLING.has(t) ? i : -1));
+    const firstEnrich = types.findIndex((t) => ENRICHMENT.has(t));
+    if (lastSampling >= 0 && firstEnrich >= 0 && firstEnrich < lastSampling) {
+      problems.push({
+        file: src.file,
+        line: at(firstEnrich),
+        message: `pipeline ${name}: ${
+          procs[firstEnrich]
+        } runs before sampling; sample first, enrich what is kept`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Maps a config component type to the builder module's last path segment. */
+export function moduleNameFor(kind: Kind, type: string): string {
+  const aliases: Record<string, string> = { otlp_grpc: "otlp", otlp_http: "otlphttp" };
+  const base = (kind === "exporters" ? aliases[type] : undefined) ?? type.replaceAll("_", "");
+  return base + kind.slice(0, -1);
+}
+
+/** The builder manifest lists exactly the component modules the config uses. */
+export function builderProblems(
+  manifest: YamlSource,
+  man: Json,
+  cfgFile: string,
+  cfg: Json,
+): Problem[] {
+  const problems: Problem[] = [];
+  const version = String(man?.dist?.version ?? "");
+  if (!version) {
+    problems.push({
+      file: manifest.file,
+      line: lineAt(manifest, ["dist"]),
+      message: "dist.version is missing",
+    });
+  }
+  for (const kind of COMPONENT_KINDS) {
+    const want = new Set(
+      Object.keys(isMap(cfg[kind]) ? cfg[kind] : {}).map((id) =>
+        moduleNameFor(kind, componentType(id))
+      ),
+    );
+    const have = new Map<string, number>();
+    const list: Json[] = Array.isArray(man?.[kind]) ? man[kind] : [];
+    list.forEach((entry, i) => {
+      const [mod, ver] = String(entry?.gomod ?? "").split(/\s+/);
+      const name = mod.split("/").pop() ?? "";
+      have.set(name, i);
+      if (ver && /^v0\./.test(ver) && `v${version}` !== ver) {
+        problems.push({
+          file: manifest.file,
+          line: lineAt(manifest, [kind, i]),
+          message: `${mod} is at ${ver}, the pin is v${version}`,
+        });
+      }
+    });
+    for (const m of want) {
+      if (!have.has(m)) {
+        problems.push({
+          file: manifest.file,
+          line: lineAt(manifest, [kind]),
+          message: `${cfgFile} uses ${
+            kind.slice(0, -1)
+          } module ${m}, which the build manifest lacks`,
+        });
+      }
+    }
+    for (const [m, i] of have) {
+      if (!want.has(m)) {
+        problems.push({
+          file: manifest.file,
+          line: lineAt(manifest, [kind, i]),
+          message: `${m} is built but ${cfgFile} does not use it`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function scrapeJobs(cfg: Json): Json[] {
+  const jobs = cfg?.receivers?.prometheus?.config?.scrape_configs;
+  return Array.isArray(jobs) ? jobs : [];
+}
+
+/** Maps merge, lists replace: the collector's rule for several --config files. */
+export function mergeConfigs(base: Json, overlay: Json): Json {
+  if (isMap(base) && isMap(overlay)) {
+    const out: Record<string, Json> = { ...base };
+    for (const [k, v] of Object.entries(overlay)) out[k] = k in base ? mergeConfigs(base[k], v) : v;
+    return out;
+  }
+  return overlay;
+}
+
+/** The overlay removes only what cannot run outside a cluster. */
+export function overlayProblems(
+  baseSrc: YamlSource,
+  base: Json,
+  ovSrc: YamlSource,
+  ov: Json,
+): Problem[] {
+  const problems: Problem[] = [];
+  const baseJobs = new Map(scrapeJobs(base).map((j) => [j.job_name, j]));
+  const ovJobs = scrapeJobs(ov);
+  ovJobs.forEach((job, i) => {
+    const b = baseJobs.get(job.job_name);
+    const line = lineAt(ovSrc, ["receivers", "prometheus", "config", "scrape_configs", i]);
+    if (!b) {
+      problems.push({
+        file: ovSrc.file,
+        line,
+        message: `scrape job '${job.job_name}' is not in ${baseSrc.file}`,
+      });
+    } else if (!isDeepStrictEqual(b, job)) {
+      problems.push({
+        file: ovSrc.file,
+        line,
+        message: `scrape job '${job.job_name}' differs from ${baseSrc.file}; restate it unchanged`,
+      });
+    }
+  });
+  if (ov?.receivers?.prometheus?.config?.scrape_configs) {
+    const kept = new Set(ovJobs.map((j) => j.job_name));
+    for (const [name, job] of baseJobs) {
+      if (!kept.has(name) && !job.kubernetes_sd_configs) {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, ["receivers", "prometheus", "config", "scrape_configs"]),
+          message: `drops scrape job '${name}', which does not need a cluster`,
+        });
+      }
+    }
+  }
+  // Anything else the overlay sets must be a pipeline's exporters list.
+  const walk = (v: Json, path: string[]) => {
+    const p = path.join(".");
+    if (p === "receivers.prometheus.config.scrape_configs") return;
+    if (/^service\.pipelines\.[^.]+\.exporters$/.test(p)) return;
+    if (isMap(v)) {
+      for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+      return;
+    }
+    problems.push({
+      file: ovSrc.file,
+      line: lineAt(ovSrc, path),
+      message: `overlay changes ${p}; it may only drop cluster-only scrape jobs and exporters`,
+    });
+  };
+  walk(ov, []);
+  const merged = mergeConfigs(base, ov);
+  problems.push(
+    ...componentProblems(ovSrc, merged, false).map((p) => ({
+      ...p,
+      line: undefined,
+      message: `merged with ${baseSrc.file}: ${p.message}`,
+    })),
+  );
+  return problems;
+}
+
+/** Runs `<collector> validate` with the given config files. */
+export async function collectorValidate(
+  bin: string,
+  files: string[],
+  env: Record<string, string> = {},
+): Promise<{ ok: boolean; message: string; output: string }> {
+  const args = ["validate", ...files.map((f) => `--config=file:${f}`)];
+  const { code, output } = await runTool(bin, args, { env, timeoutMs: 120_000 });
+  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  const deprecated = lines.filter((l) => /deprecat/i.test(l));
+  if (code !== 0) {
+    const err = lines.find((l) => /^Error:/.test(l)) ?? lines[lines.length - 1] ?? `exit ${code}`;
+    return { ok: false, message: err.replace(/^Error:\s*/, ""), output };
+  }
+  if (deprecated.length) {
+    return { ok: false, message: `deprecation warning: ${deprecated[0]}`, output };
+  }
+  return { ok: true, message: "valid", output };
+}
+
+export const collectorChecks: Check[] = [
+  {
+    cls: "TestOTELCollector",
+    name: "collector config exists",
+    run: (ctx) =>
+      exists(join(ctx.root, COLLECTOR_CONFIG))
+        ? pass(COLLECTOR_CONFIG)
+        : fail([{ file: COLLECTOR_CONFIG, message: "file is missing" }]),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "collector deployment manifest exists",
+    run: (ctx) =>
+      exists(join(ctx.root, COLLECTOR_MANIFEST))
+        ? pass(COLLECTOR_MANIFEST)
+        : fail([{ file: COLLECTOR_MANIFEST, message: "file is missing" }]),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "collector configs are valid YAML",
+    run: (ctx) => {
+      const problems: Problem[] = [];
+      for (const f of [COLLECTOR_CONFIG, COLLECTOR_LOCAL, BUILDER_MANIFEST]) {
+        if (!exists(join(ctx.root, f))) {
+          problems.push({ file: f, message: "file is missing" });
+          continue;
+        }
+        try {
+          loadYaml(ctx, f);
+        } catch (err) {
+          if (err instanceof SourceError) problems.push(...err.problems);
+          else throw err;
+        }
+      }
+      return result(problems, `${COLLECTOR_CONFIG}, ${COLLECTOR_LOCAL}, ${BUILDER_MANIFEST}`);
+    },
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "all three pipelines (metrics, traces, logs) configured",
+    run: (ctx) =>
+      withYaml(ctx, COLLECTOR_CONFIG, (src, cfg) =>
+        result(
+          pipelineProblems(src, cfg),
+          Object.keys(cfg.service.pipelines).join(", "),
+        )),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "every pipeline component is defined and every defined one used",
+    run: (ctx) =>
+      withYaml(ctx, COLLECTOR_CONFIG, (src, cfg) => {
+        const n = COMPONENT_KINDS.reduce((a, k) => a + Object.keys(cfg[k] ?? {}).length, 0);
+        return result(componentProblems(src, cfg), `${n} components`);
+      }),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "memory_limiter first, sampling before enrichment, batch last",
+    run: (ctx) => withYaml(ctx, COLLECTOR_CONFIG, (src, cfg) => result(orderProblems(src, cfg))),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "local overlay drops only cluster-only parts",
+    run: (ctx) =>
+      withYaml(
+        ctx,
+        COLLECTOR_CONFIG,
+        (bsrc, base) =>
+          withYaml(ctx, COLLECTOR_LOCAL, (osrc, ov) =>
+            result(overlayProblems(bsrc, base, osrc, ov), COLLECTOR_LOCAL)),
+      ),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "build manifest has exactly the config's components at one pin",
+    run: (ctx) =>
+      withYaml(
+        ctx,
+        COLLECTOR_CONFIG,
+        (_csrc, cfg) =>
+          withYaml(ctx, BUILDER_MANIFEST, (msrc, man) =>
+            result(
+              builderProblems(msrc, man, COLLECTOR_CONFIG, cfg),
+              `v${man?.dist?.version}`,
+            )),
+      ),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "real collector validates the config (and with the local overlay)",
+    run: (ctx) =>
+      withYaml(ctx, COLLECTOR_CONFIG, async () => {
+        const bin = ctx.findTool(COLLECTOR_BINARY);
+        if (!bin) {
+          return missingTool(ctx, COLLECTOR_CONFIG, COLLECTOR_BINARY, "run 'deno task tools'");
+        }
+        const base = join(ctx.root, COLLECTOR_CONFIG);
+        const local = join(ctx.root, COLLECTOR_LOCAL);
+        const problems: Problem[] = [];
+        const a = await collectorValidate(bin, [base]);
+        if (!a.ok) {
+          problems.push({
+            file: COLLECTOR_CONFIG,
+            message: `${COLLECTOR_BINARY} validate: ${a.message}`,
+          });
+        }
+        if (exists(local)) {
+          const b = await collectorValidate(bin, [base, local]);
+          if (!b.ok) {
+            problems.push({
+              file: COLLECTOR_LOCAL,
+              message: `${COLLECTOR_BINARY} validate (with overlay): ${b.message}`,
+            });
+          }
+        }
+        return result(problems, `${COLLECTOR_BINARY} validate: ok, no deprecation warnings`);
+      }),
+  },
+];
