@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { join } from "node:path";
 import { UsageError } from "../scripts/lib/cli.ts";
 import {
   buildPolicy,
@@ -14,8 +13,8 @@ import {
   runGate,
 } from "../scripts/lib/gate.ts";
 import { pathsMix, runLoad, type TrafficMix } from "../scripts/lib/load.ts";
-import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
-import { freePort, waitForHttp } from "../scripts/lib/net.ts";
+import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_target.ts";
+import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
 import { findTool, missing } from "./support.ts";
@@ -148,55 +147,6 @@ Deno.test("gate: verdicts at the threshold edges; too little traffic is inconclu
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ScrapeTarget {
-  port: number;
-  labels?: Record<string, string>;
-}
-
-/** Starts the Debian `prometheus` on a free port, scraping each job's targets every second. */
-async function startPrometheus(jobs: Record<string, ScrapeTarget[]>) {
-  const dir = await Deno.makeTempDir({ prefix: "obskit-gate-" });
-  const port = freePort();
-  const config = {
-    global: { scrape_interval: "1s", evaluation_interval: "1s" },
-    scrape_configs: Object.entries(jobs).map(([job, targets]) => ({
-      job_name: job,
-      static_configs: targets.map((t) => ({
-        targets: [`127.0.0.1:${t.port}`],
-        labels: t.labels ?? {},
-      })),
-    })),
-  };
-  await Deno.writeTextFile(join(dir, "prometheus.yml"), JSON.stringify(config));
-  const log = await Deno.open(join(dir, "prometheus.log"), { write: true, create: true });
-  const child = new Deno.Command(findTool("prometheus")!, {
-    args: [
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-    await logged;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await waitForHttp(`${url}/-/ready`, 20_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, stop };
-}
-
 async function runGateCli(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -241,7 +191,7 @@ Deno.test({
     const [solo, stable, canary] = apps;
     let prom: { url: string; stop(): Promise<void> } | undefined;
     try {
-      prom = await startPrometheus({
+      prom = await startPrometheus(findTool("prometheus")!, {
         "gate-test-app": [{ port: solo.port }],
         "gate-test-rollout": [
           { port: stable.port, labels: { track: "stable" } },
