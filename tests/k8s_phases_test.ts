@@ -10,15 +10,18 @@ import { strict as assert } from "node:assert";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { UsageError } from "../scripts/lib/cli.ts";
+import { CheckFailed, UsageError } from "../scripts/lib/cli.ts";
 import { Runner } from "../scripts/lib/external.ts";
 import {
   collectorForward,
   collectorWorkload,
   defaultCollectorOptions,
+  defaultMonitoringOptions,
+  grafanaPassword,
   type PodJson,
   podProgress,
   progressLine,
+  waitForPods,
 } from "../scripts/lib/k8s.ts";
 import {
   commandLines,
@@ -447,6 +450,218 @@ Deno.test({
           assert.ok(ports.includes(r.regex), `${job.job_name}: container port ${r.regex} declared`);
         }
       }
+    }
+  },
+});
+
+// --- real kubectl against a stand-in API endpoint (not a cluster) ------------
+
+interface StandIn {
+  paths: string[];
+  close(): Promise<void>;
+  kubeconfig: string;
+}
+
+/**
+ * Serves the few read-only Kubernetes API paths `kubectl get pods` and
+ * `kubectl get secret` use (discovery, a pod list that turns Ready on the
+ * third poll, the Grafana secret). Not Kubernetes: just enough for the real
+ * kubectl to produce its real output for our parsing.
+ */
+function standInApi(dir: string, opts: { readyAfter: number }): StandIn {
+  const port = freePort();
+  const paths: string[] = [];
+  let polls = 0;
+  const pod = (name: string, ready: boolean, reason?: string) => ({
+    metadata: { name, namespace: "monitoring" },
+    status: {
+      phase: ready ? "Running" : "Pending",
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+      containerStatuses: reason ? [{ name: "c", state: { waiting: { reason } } }] : [],
+    },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    paths.push(path);
+    const ok = (body: unknown) => Response.json(body);
+    if (path === "/api") return ok({ kind: "APIVersions", versions: ["v1"] });
+    if (path === "/apis") return ok({ kind: "APIGroupList", apiVersion: "v1", groups: [] });
+    if (path === "/api/v1") {
+      return ok({
+        kind: "APIResourceList",
+        groupVersion: "v1",
+        resources: [
+          {
+            name: "pods",
+            singularName: "pod",
+            namespaced: true,
+            kind: "Pod",
+            verbs: ["get", "list"],
+          },
+          {
+            name: "secrets",
+            singularName: "secret",
+            namespaced: true,
+            kind: "Secret",
+            verbs: ["get"],
+          },
+        ],
+      });
+    }
+    if (path === "/api/v1/namespaces/monitoring/pods") {
+      polls++;
+      const ready = polls >= opts.readyAfter;
+      return ok({
+        kind: "PodList",
+        apiVersion: "v1",
+        metadata: {},
+        items: [
+          pod("monitoring-grafana-7d9", true),
+          pod(
+            "prometheus-monitoring-kube-prometheus-prometheus-0",
+            ready,
+            ready ? undefined : "ContainerCreating",
+          ),
+          pod(
+            "monitoring-kube-prometheus-operator-5f6",
+            ready,
+            ready ? undefined : "ImagePullBackOff",
+          ),
+        ],
+      });
+    }
+    if (path === "/api/v1/namespaces/monitoring/secrets/monitoring-grafana") {
+      return ok({
+        kind: "Secret",
+        apiVersion: "v1",
+        metadata: { name: "monitoring-grafana", namespace: "monitoring" },
+        data: { "admin-password": btoa("pr0m-0perator-secret") },
+      });
+    }
+    return Response.json({ kind: "Status", apiVersion: "v1", status: "Failure", code: 404 }, {
+      status: 404,
+    });
+  });
+  const kubeconfig = join(dir, "standin-kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${port}"}}]
+contexts: [{name: standin, context: {cluster: standin, user: u}}]
+current-context: standin
+users: [{name: u, user: {token: t}}]
+`,
+  );
+  return { paths, kubeconfig, close: () => server.shutdown() };
+}
+
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "pod wait shows progress from the real kubectl's output until every pod is Ready (stand-in API endpoint)",
+  ignore: !onPath("kubectl"),
+  fn: async () => {
+    const box = sandbox();
+    const api = standInApi(box.dir, { readyAfter: 3 });
+    try {
+      await withEnv(
+        { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
+        async () => {
+          const lines: string[] = [];
+          await waitForPods(new Runner(false, (l) => lines.push(l)), {}, "monitoring", 30_000, 50);
+          assert.deepEqual(lines, [
+            "# pods Ready 1/3 (waiting: prometheus-monitoring-kube-prometheus-prometheus-0 ContainerCreating, monitoring-kube-prometheus-operator-5f6 ImagePullBackOff)",
+            "# pods Ready 3/3",
+          ]);
+          assert.equal(api.paths.filter((p) => p.endsWith("/pods")).length, 3);
+        },
+      );
+    } finally {
+      await api.close();
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "pod wait times out naming the stuck pods and the command to look closer (stand-in API endpoint)",
+  ignore: !onPath("kubectl"),
+  fn: async () => {
+    const box = sandbox();
+    const api = standInApi(box.dir, { readyAfter: Infinity });
+    try {
+      await withEnv(
+        { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
+        async () => {
+          await assert.rejects(
+            waitForPods(new Runner(false, () => {}), {}, "monitoring", 1500, 100),
+            (e: Error) => {
+              assert.ok(e instanceof CheckFailed);
+              assert.match(
+                e.message,
+                /not every pod in 'monitoring' is Ready after 1500ms: pods Ready 1\/3/,
+              );
+              assert.match(
+                e.message,
+                /look with 'kubectl describe pod prometheus-monitoring-kube-prometheus-prometheus-0 -n monitoring'/,
+              );
+              return true;
+            },
+          );
+        },
+      );
+    } finally {
+      await api.close();
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the Grafana admin password is read and printed only with --show-password (real kubectl, stand-in API endpoint)",
+  ignore: !onPath("kubectl"),
+  fn: async () => {
+    const box = sandbox();
+    const api = standInApi(box.dir, { readyAfter: 1 });
+    try {
+      await withEnv(
+        { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
+        async () => {
+          const hidden: string[] = [];
+          await grafanaPassword(
+            new Runner(false, (l) => hidden.push(l)),
+            defaultMonitoringOptions(),
+          );
+          assert.deepEqual(hidden, [
+            "# Grafana admin password: rerun with --show-password to print it",
+          ]);
+          assert.ok(!api.paths.some((p) => p.includes("/secrets/")), "the secret is not even read");
+          const shown: string[] = [];
+          await grafanaPassword(new Runner(false, (l) => shown.push(l)), {
+            ...defaultMonitoringOptions(),
+            showPassword: true,
+          });
+          assert.deepEqual(shown, ["Grafana admin password: pr0m-0perator-secret"]);
+        },
+      );
+    } finally {
+      await api.close();
+      box.cleanup();
     }
   },
 });

@@ -54,6 +54,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Capture output without echoing it (for JSON, secrets). */
   quiet?: boolean;
+  /** The output is a secret: never put it in an error message. */
+  secret?: boolean;
   /** Data for the command's stdin. */
   stdin?: string;
   /** One line printed after the command line in dry-run (as a shell comment). */
@@ -106,7 +108,7 @@ export class Runner {
 
 function commandFailure(cmd: string[], r: RunResult, opts: RunOptions): CheckFailed {
   const what = `'${commandLine(cmd.slice(0, 4))}${cmd.length > 4 ? " ..." : ""}'`;
-  const last = lastLine(r.stderr) || lastLine(r.stdout);
+  const last = lastLine(r.stderr) || (opts.secret ? "" : lastLine(r.stdout));
   const why = r.timedOut
     ? `timed out after ${formatMs(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)}`
     : `exited with code ${r.code}${last && opts.quiet ? `: ${last}` : ""}`;

@@ -140,6 +140,7 @@ export async function grafanaPassword(runner: Runner, o: MonitoringOptions): Pro
   }
   const r = await runner.run(cmd, {
     quiet: true,
+    secret: true,
     timeoutMs: 30_000,
     note: "base64-decoded and printed (--show-password)",
     hint: `is the release '${o.release}' installed in '${o.namespace}'?`,
