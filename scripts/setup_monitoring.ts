@@ -37,7 +37,8 @@ const spec = {
     },
     "chart-version": {
       type: "string" as const,
-      description: "pin the chart version (default: the repository's latest)",
+      description:
+        "chart version (default: 88.5.3, the one the values file was checked against; 'latest' for the newest)",
       valueName: "version",
     },
     "prometheus-port": {
@@ -88,7 +89,9 @@ if (import.meta.main) {
       release: flags.release,
       namespace: flags.namespace,
       ...(flags.values ? { valuesFile: resolve(flags.values) } : {}),
-      chartVersion: flags["chart-version"],
+      ...(flags["chart-version"]
+        ? { chartVersion: flags["chart-version"] === "latest" ? undefined : flags["chart-version"] }
+        : {}),
       prometheusPort: intFlag("prometheus-port", flags["prometheus-port"]),
       grafanaPort: intFlag("grafana-port", flags["grafana-port"]),
       waitTimeoutMs: durationFlag("timeout", flags.timeout),

@@ -38,7 +38,7 @@ import { missing } from "./support.ts";
 const PHASE0_LINES = [
   "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
   "helm repo update prometheus-community",
-  "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --timeout 5m",
+  "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --version 88.5.3 --timeout 5m",
   "kubectl get pods --namespace monitoring --output json",
   "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9090:9090 &",
   "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3000:80 &",
@@ -88,6 +88,16 @@ Deno.test("phase 0 --dry-run follows its flags (context, ports, chart version, p
       "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3300:80 &",
       "kubectl --context kind-obskit get secret monitoring-grafana --namespace monitoring --output jsonpath={.data.admin-password}",
     ]);
+    const latest = await runTask(
+      "setup-monitoring",
+      ["--dry-run", "--chart-version", "latest"],
+      box,
+    );
+    assert.equal(latest.code, 0, latest.stderr);
+    assert.equal(
+      commandLines(latest.stdout)[2],
+      "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --timeout 5m",
+    );
   } finally {
     box.cleanup();
   }

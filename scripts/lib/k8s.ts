@@ -24,6 +24,8 @@ import { type Forward, startForward, stopBackground } from "./portforward.ts";
 export const CHART_REPO_NAME = "prometheus-community";
 export const CHART_REPO_URL = "https://prometheus-community.github.io/helm-charts";
 export const CHART = `${CHART_REPO_NAME}/kube-prometheus-stack`;
+/** The chart version k8s/kube-prometheus-stack-values.yaml was checked against. */
+export const CHART_VERSION = "88.5.3";
 /** helm 3.8+ (OCI and `--create-namespace` behaviour we rely on); kubectl 1.24+. */
 export const MIN_VERSIONS: Record<string, [number, number]> = {
   helm: [3, 8],
@@ -50,6 +52,7 @@ export function defaultMonitoringOptions(): MonitoringOptions {
     release: "monitoring",
     namespace: "monitoring",
     valuesFile: repoPath("k8s", "kube-prometheus-stack-values.yaml"),
+    chartVersion: CHART_VERSION,
     prometheusPort: 9090,
     grafanaPort: 3000,
     waitTimeoutMs: 5 * 60_000,
