@@ -66,7 +66,9 @@ function ajvMessage(e: AjvError): string {
   if (e.keyword === "enum") {
     return `${where}: must be one of ${JSON.stringify(e.params.allowedValues)}`;
   }
-  return `${where}: ${e.message ?? e.keyword}`;
+  if (e.keyword === "type") return `${where}: must be ${e.params.type}`;
+  if (e.keyword === "format") return `${where}: must match format ${e.params.format}`;
+  return `${where}: ${e.message ?? `${e.keyword} ${JSON.stringify(e.params)}`}`;
 }
 
 export interface ManifestDoc {

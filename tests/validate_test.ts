@@ -1,0 +1,321 @@
+/**
+ * `deno task validate` end to end: the repository passes; a copy of the
+ * configs with one injected fault fails (exit 1) with the file and the
+ * problem named. Runs the real CLI, promtool and (when built) the collector.
+ */
+import assert from "node:assert";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { syncConfigMap } from "../scripts/lib/validate/k8s.ts";
+import { IN_CI, missing } from "./support.ts";
+
+interface Report {
+  class: string;
+  name: string;
+  status: "pass" | "fail" | "skip";
+  reason: string;
+  problems: { file: string; line?: number; message: string }[];
+}
+
+async function validate(
+  args: string[],
+): Promise<{ code: number; checks: Report[]; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-run",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write=/tmp",
+      "--allow-net=127.0.0.1,localhost",
+      repoPath("scripts", "validate.ts"),
+      "--json",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  let checks: Report[] = [];
+  try {
+    checks = JSON.parse(text).checks;
+  } catch {
+    // usage errors print no JSON
+  }
+  return { code: out.code, checks, stderr };
+}
+
+/** Copies the validated folders to a temp dir; returns its path. */
+function copyConfigs(): string {
+  const dir = mkdtempSync(join(tmpdir(), "obskit-validate-"));
+  for (const d of ["config", "k8s", "rules", "dashboards"]) {
+    cpSync(repoPath(d), join(dir, d), { recursive: true });
+  }
+  return dir;
+}
+
+function edit(dir: string, rel: string, from: string | RegExp, to: string): void {
+  const path = join(dir, rel);
+  const before = readFileSync(path, "utf8");
+  const after = before.replace(from, to);
+  assert.notStrictEqual(after, before, `fault not injected into ${rel}: ${from}`);
+  writeFileSync(path, after);
+}
+
+function failed(checks: Report[], name: RegExp): Report {
+  const r = checks.find((c) => name.test(c.name));
+  assert(r, `no check matching ${name}; have ${checks.map((c) => c.name).join(" | ")}`);
+  assert.strictEqual(r.status, "fail", `${r.name} should fail, got ${r.status}: ${r.reason}`);
+  return r;
+}
+
+async function faultCase(
+  cls: string,
+  inject: (dir: string) => void,
+  check: RegExp,
+  file: string,
+  problem: RegExp,
+): Promise<Report> {
+  const dir = copyConfigs();
+  try {
+    inject(dir);
+    const { code, checks, stderr } = await validate(["--root", dir, cls]);
+    assert.strictEqual(code, 1, `exit code (stderr: ${stderr})`);
+    const r = failed(checks, check);
+    const p = r.problems.find((x) => x.file === file && problem.test(x.message));
+    assert(p, `${r.name}: expected a problem in ${file} matching ${problem}; got ${r.reason}`);
+    return r;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+Deno.test("validate: the repository passes every check (exit 0)", async () => {
+  const { code, checks, stderr } = await validate([]);
+  const bad = checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.reason}`);
+  assert.strictEqual(code, 0, `failures: ${bad.join("\n")} ${stderr}`);
+  assert(checks.length >= 30, `${checks.length} checks`);
+  for (
+    const cls of [
+      "TestOTELCollector",
+      "TestGrafanaDashboard",
+      "TestAlertRules",
+      "TestInstrumentedApp",
+    ]
+  ) {
+    assert(checks.some((c) => c.class === cls), cls);
+  }
+  const promtoolTests = checks.find((c) => c.name === "promtool test rules");
+  assert.strictEqual(promtoolTests?.status, "pass", "promtool's unit tests ran and passed");
+  if (IN_CI) {
+    const collector = checks.find((c) => /real collector validates/.test(c.name));
+    assert.strictEqual(collector?.status, "pass", "in CI the real collector's validate ran");
+  }
+});
+
+Deno.test("validate: one class runs alone, as the chapter shows", async () => {
+  const { code, checks } = await validate(["TestAlertRules"]);
+  assert.strictEqual(code, 0);
+  assert(checks.length > 0 && checks.every((c) => c.class === "TestAlertRules"));
+});
+
+Deno.test("validate: an unknown class is a usage error (exit 2)", async () => {
+  const { code, stderr } = await validate(["TestNope"]);
+  assert.strictEqual(code, 2);
+  assert.match(stderr, /unknown check class 'TestNope'/);
+});
+
+Deno.test("validate fault: a pipeline naming an undefined exporter", async () => {
+  const r = await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(
+        d,
+        "config/otel-collector-config.yaml",
+        "exporters: [otlp_grpc/jaeger, debug]",
+        "exporters: [otlp_grpc/jaeger, debug, otlp_grpc/tempo]",
+      ),
+    /every pipeline component is defined/,
+    "config/otel-collector-config.yaml",
+    /pipeline traces names exporter 'otlp_grpc\/tempo', which is not defined/,
+  );
+  assert(r.problems.every((p) => p.line && p.line > 1), "problem has a line");
+});
+
+Deno.test("validate fault: memory_limiter not first", async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(
+        d,
+        "config/otel-collector-config.yaml",
+        "processors: [memory_limiter, resource_detection, attributes, batch]\n      exporters: [prometheus]",
+        "processors: [resource_detection, memory_limiter, attributes, batch]\n      exporters: [prometheus]",
+      ),
+    /memory_limiter first/,
+    "config/otel-collector-config.yaml",
+    /pipeline metrics: memory_limiter is processor #2, it must be first/,
+  );
+});
+
+Deno.test("validate fault: an alert without severity", async () => {
+  await faultCase(
+    "TestAlertRules",
+    (d) =>
+      edit(
+        d,
+        "rules/alert-rules.yaml",
+        /(- alert: HighErrorRate[\s\S]*?labels:\n)\s+severity: critical\n/,
+        "$1",
+      ),
+    /every alert carries a severity label/,
+    "rules/alert-rules.yaml",
+    /alert HighErrorRate has no severity label/,
+  );
+});
+
+Deno.test("validate fault: a PromQL syntax error in a panel", async () => {
+  await faultCase(
+    "TestGrafanaDashboard",
+    (d) =>
+      edit(
+        d,
+        "dashboards/grafana-dashboard-platform.json",
+        '"expr": "sum by (job, endpoint) (http_requests:rate5m{job=~\\"$job\\"})"',
+        '"expr": "sum by (job, endpoint) (http_requests:rate5m{job=~\\"$job\\"}"',
+      ),
+    /every panel's PromQL parses/,
+    "dashboards/grafana-dashboard-platform.json",
+    /panel 'Request Volume': PromQL syntax error/,
+  );
+});
+
+Deno.test("validate fault: a panel querying a metric nobody emits", async () => {
+  await faultCase(
+    "TestGrafanaDashboard",
+    (d) =>
+      edit(
+        d,
+        "dashboards/grafana-dashboard-platform.json",
+        'sum by (result) (rate(cache_requests_total{job=~\\"$job\\"}',
+        'sum by (result) (rate(cache_lookups_total{job=~\\"$job\\"}',
+      ),
+    /every metric a panel queries/,
+    "dashboards/grafana-dashboard-platform.json",
+    /panel 'Cache Efficiency' queries cache_lookups_total, which no app emits/,
+  );
+});
+
+Deno.test("validate fault: the ConfigMap drifted from the config file", async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(d, "k8s/otel-collector-deployment.yaml", "    limit_mib: 400", "    limit_mib: 450"),
+    /ConfigMap carries the collector config/,
+    "k8s/otel-collector-deployment.yaml",
+    /ConfigMap otel-collector-config has drifted from config\/otel-collector-config.yaml/,
+  );
+});
+
+Deno.test("validate fault: the DaemonSet image tag differs from the pin", async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(
+        d,
+        "k8s/otel-collector-deployment.yaml",
+        "otel/opentelemetry-collector-contrib:0.161.0",
+        "otel/opentelemetry-collector-contrib:0.160.0",
+      ),
+    /DaemonSet image tag equals the collector pin/,
+    "k8s/otel-collector-deployment.yaml",
+    /has tag 0\.160\.0, the collector pin is 0\.161\.0/,
+  );
+});
+
+Deno.test("validate fault: a YAML syntax error is reported with file:line", async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(d, "config/otel-collector-config.yaml", "  memory_limiter:\n", "  memory_limiter: [\n"),
+    /collector configs are valid YAML/,
+    "config/otel-collector-config.yaml",
+    /^YAML: /,
+  );
+});
+
+Deno.test("validate fault: a manifest field of the wrong type fails the Kubernetes schema", async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(d, "k8s/otel-collector-deployment.yaml", "containerPort: 4317", "containerPort: otlp"),
+    /Kubernetes schemas/,
+    "k8s/otel-collector-deployment.yaml",
+    /DaemonSet otel-collector: .*containerPort: must be integer/,
+  );
+});
+
+Deno.test("validate fault: an unknown dashboard property fails Grafana's schema", async () => {
+  await faultCase(
+    "TestGrafanaDashboard",
+    (d) =>
+      edit(
+        d,
+        "dashboards/grafana-dashboard-platform.json",
+        '"gridPos": {',
+        '"gridPosition": 1, "gridPos": {',
+      ),
+    /Grafana's dashboard schema/,
+    "dashboards/grafana-dashboard-platform.json",
+    /unknown property 'gridPosition'/,
+  );
+});
+
+Deno.test("validate fault: a promtool unit test that no longer holds", {
+  ignore: missing("promtool"),
+}, async () => {
+  await faultCase(
+    "TestAlertRules",
+    (d) => edit(d, "rules/alert-rules.yaml", /(alert: HighErrorRate[\s\S]*?)> 0\.05/, "$1> 0.06"),
+    /promtool test rules/,
+    "rules/alert-rules.test.yaml",
+    /HighErrorRate/,
+  );
+});
+
+Deno.test("validate fault: the real collector rejects an unknown config field", {
+  ignore: missing("otelcol-obskit"),
+}, async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(
+        d,
+        "config/otel-collector-config.yaml",
+        "    check_interval: 1s",
+        "    check_intervall: 1s",
+      ),
+    /real collector validates/,
+    "config/otel-collector-config.yaml",
+    /otelcol-obskit validate: .*check_intervall/,
+  );
+});
+
+Deno.test("validate --sync-configmap logic restores a drifted ConfigMap byte for byte", () => {
+  const dir = copyConfigs();
+  try {
+    const manifest = "k8s/otel-collector-deployment.yaml";
+    edit(dir, manifest, "    limit_mib: 400", "    limit_mib: 450");
+    assert.strictEqual(syncConfigMap(dir), true);
+    assert.strictEqual(
+      readFileSync(join(dir, manifest), "utf8"),
+      readFileSync(repoPath(manifest), "utf8"),
+    );
+    assert.strictEqual(syncConfigMap(dir), false, "second sync changes nothing");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
