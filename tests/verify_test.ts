@@ -1,0 +1,239 @@
+/**
+ * verify (phases 11/12): query rewriting, the catalog's local/cluster split,
+ * the trace-shape rule, dashboard extraction, and the checks against a real
+ * Prometheus (started alone on a free port, scraping itself) including the
+ * CLI's table, fixes and exit status. The full run with apps and traces is
+ * in e2e_test.ts.
+ */
+import { strict as assert } from "node:assert";
+import { join } from "node:path";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
+import {
+  checkTraceShape,
+  dashboardQueries,
+  type JaegerTrace,
+  metricSource,
+  runnableQuery,
+  runVerify,
+} from "../scripts/lib/verify.ts";
+import { missing } from "./support.ts";
+
+Deno.test("runnableQuery: template variables match anything, intervals become durations", () => {
+  assert.equal(
+    runnableQuery(
+      'sum(rate(http_requests_total{job="$job", status=~"5.."}[$__rate_interval]))',
+      "1m",
+    ),
+    'sum(rate(http_requests_total{job=~".*", status=~"5.."}[1m]))',
+  );
+  assert.equal(runnableQuery('up{namespace=~"${namespace}"}'), 'up{namespace=~".*"}');
+  assert.equal(runnableQuery('up{job!="$job"}'), 'up{job!~"^$"}');
+  assert.equal(runnableQuery("rate(x_total[$__interval])", "2m"), "rate(x_total[2m])");
+  assert.equal(runnableQuery('up{job="prometheus"}'), 'up{job="prometheus"}');
+});
+
+Deno.test("metricSource: apps, recording rules and local services are local; cluster exporters are not", async () => {
+  const catalog = await loadCatalog();
+  assert.equal(metricSource("http_requests_total", catalog).local, true);
+  assert.equal(metricSource("http_request_duration_seconds_bucket", catalog).local, true);
+  assert.equal(metricSource("http_requests:rate5m", catalog).local, true);
+  const ksm = catalog.metrics.find((m) => m.exporter === "kube-state-metrics");
+  assert.ok(ksm, "the catalog lists kube-state-metrics metrics");
+  assert.deepEqual(metricSource(ksm.name, catalog), {
+    local: false,
+    exporter: "kube-state-metrics",
+  });
+  const otelcol = catalog.metrics.find((m) => m.exporter?.startsWith("otel-collector"));
+  assert.ok(otelcol);
+  assert.equal(metricSource(otelcol.name, catalog).local, true);
+});
+
+function span(
+  spanID: string,
+  operationName: string,
+  parent?: string,
+): JaegerTrace["spans"][number] {
+  return {
+    traceID: "t1",
+    spanID,
+    operationName,
+    startTime: 1,
+    processID: "p1",
+    references: parent ? [{ refType: "CHILD_OF", traceID: "t1", spanID: parent }] : [],
+  };
+}
+
+Deno.test("checkTraceShape: root with both children passes; a wrong parent or missing child fails", () => {
+  const processes = { p1: { serviceName: "trace-demo-service" } };
+  const good: JaegerTrace = {
+    traceID: "t1",
+    processes,
+    spans: [
+      span("a", "process_user_request"),
+      span("b", "validate_user_action", "a"),
+      span("c", "perform_action", "a"),
+    ],
+  };
+  assert.equal(checkTraceShape(good).ok, true);
+  const wrongParent: JaegerTrace = {
+    ...good,
+    spans: [good.spans[0], good.spans[1], span("c", "perform_action", "b")],
+  };
+  const r = checkTraceShape(wrongParent);
+  assert.equal(r.ok, false);
+  assert.match(r.detail, /perform_action's parent is b, not a/);
+  const missingChild: JaegerTrace = { ...good, spans: good.spans.slice(0, 2) };
+  assert.match(checkTraceShape(missingChild).detail, /no perform_action span/);
+  const otherService: JaegerTrace = { ...good, processes: { p1: { serviceName: "x" } } };
+  assert.match(checkTraceShape(otherService).detail, /service is x/);
+});
+
+async function fixtureDashboards(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "obskit-dash-" });
+  const dashboard = {
+    title: "Fixture",
+    panels: [
+      { title: "Prometheus up", targets: [{ refId: "A", expr: 'up{job="$job"}' }] },
+      {
+        title: "Row",
+        type: "row",
+        panels: [
+          { title: "Pods ready", targets: [{ refId: "A", expr: "sum(kube_pod_status_ready)" }] },
+          {
+            title: "Pull app",
+            targets: [{ refId: "A", expr: 'http_requests_total{job="metrics-pull"}' }],
+          },
+        ],
+      },
+      { title: "Text", type: "text" },
+    ],
+  };
+  await Deno.writeTextFile(join(dir, "fixture.json"), JSON.stringify(dashboard));
+  await Deno.writeTextFile(join(dir, "broken.json"), "{not json");
+  return dir;
+}
+
+Deno.test("dashboardQueries: every panel target, nested rows included; unreadable files skipped", async () => {
+  const dir = await fixtureDashboards();
+  try {
+    const qs = dashboardQueries(dir);
+    assert.deepEqual(qs.map((q) => q.panel), ["Prometheus up", "Pods ready", "Pull app"]);
+    assert.ok(qs.every((q) => q.dashboard === "Fixture" && q.file === "fixture.json"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dashboardQueries: the repository's dashboards parse", () => {
+  for (const q of dashboardQueries(repoPath("dashboards"))) assert.ok(q.expr.trim().length > 0);
+});
+
+Deno.test({
+  name:
+    "verify against a real Prometheus: targets, fixes naming the missing app, cluster-only queries, CLI exit 1",
+  ignore: missing("prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-verify-" });
+    const dashboards = await fixtureDashboards();
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    try {
+      const ports = await freePorts();
+      await stackUp({
+        ports,
+        only: ["prometheus"],
+        scrapeInterval: "1s",
+        progress: { write: () => {} },
+      });
+      const prometheus = `http://127.0.0.1:${ports.prometheus}`;
+      // Wait for Prometheus' first self-scrape.
+      const deadline = Date.now() + 20_000;
+      let results = await runVerify({
+        prometheus,
+        jaeger: "http://127.0.0.1:1",
+        traces: false,
+        dashboardsDir: dashboards,
+      });
+      while (
+        Date.now() < deadline &&
+        results.find((r) => r.check === "target prometheus up")?.status !== "ok"
+      ) {
+        await new Promise((r) => setTimeout(r, 500));
+        results = await runVerify({
+          prometheus,
+          jaeger: "http://127.0.0.1:1",
+          traces: false,
+          dashboardsDir: dashboards,
+        });
+      }
+      const by = (check: string) => results.find((r) => r.check === check)!;
+      assert.equal(by("target prometheus up").status, "ok");
+      assert.equal(by("target metrics-pull up").status, "fail");
+      assert.match(by("target metrics-pull up").fix!, /is run-pull running\?/);
+      assert.match(by("target instrumented-app up").fix!, /is run-app running\?/);
+      assert.equal(by("metrics-pull app requests scraped").status, "fail");
+      assert.match(
+        by("metrics-pull app requests scraped").fix!,
+        /^no data for http_requests_total\{job="metrics-pull"\}: is run-pull running\?/,
+      );
+      assert.equal(by("Fixture / Prometheus up").status, "ok");
+      assert.equal(by("Fixture / Pods ready").status, "skip");
+      assert.match(by("Fixture / Pods ready").found, /kube-state-metrics/);
+      assert.equal(by("Fixture / Pull app").status, "fail");
+
+      // The CLI: table, fixes, exit 1.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", repoPath("scripts", "verify.ts"), "--metrics-only", "--no-dashboards"],
+        env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 1, text + new TextDecoder().decode(out.stderr));
+      assert.match(text, /^\s+check\s+expected\s+found/m);
+      assert.match(text, /^ok\s+target prometheus up\s+up\s+up/m);
+      assert.match(
+        text,
+        /no data for http_requests_total\{job="metrics-pull"\}: is run-pull running\?/,
+      );
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true });
+      await Deno.remove(dashboards, { recursive: true });
+    }
+  },
+});
+
+Deno.test("verify CLI: unreachable services exit 1 with fixes; bad flags exit 2", async () => {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", repoPath("scripts", "verify.ts"), ...args],
+      env: { NO_COLOR: "1", OBSKIT_STATE_DIR: "/nonexistent-obskit-state" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  const port = (await freePorts()).prometheus;
+  const down = await run([
+    "--prometheus-url",
+    `http://127.0.0.1:${port}`,
+    "--jaeger-url",
+    `http://127.0.0.1:${port}`,
+  ]);
+  assert.equal(down.code, 1);
+  assert.match(down.text, /FAIL\s+Prometheus API/);
+  assert.match(down.text, /is Prometheus running at/);
+  assert.match(down.text, /FAIL\s+push demo trace in Jaeger/);
+  assert.equal((await run(["--traces-only", "--metrics-only"])).code, 2);
+  assert.equal((await run(["--trace-id", "xyz"])).code, 2);
+});
