@@ -178,9 +178,14 @@ Deno.test("dashboards: every query parses and uses only emitted or catalogued me
     }
     for (const v of dash.templating?.list ?? []) {
       if (v.type !== "query") continue;
-      const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(String(v.query));
+      const m = /^label_values\((.+),\s*(\w+)\)$/.exec(String(v.query));
       assert.ok(m, `variable ${v.name}: ${v.query}`);
-      assert.ok(inFamilies(m[1], known), `variable ${v.name} uses ${m[1]}`);
+      assert.equal(m[2], v.name);
+      const a = analyzePromQL(m[1], { grafana: true });
+      assert.deepEqual(a.errors, [], `variable ${v.name}: ${m[1]}`);
+      for (const metric of a.metrics) {
+        assert.ok(inFamilies(metric, known), `variable ${v.name} uses ${metric}`);
+      }
     }
   }
   assert.ok(queries >= 24, `${queries} queries`);
@@ -253,6 +258,7 @@ function concrete(expr: string): string {
     .replaceAll("$__rate_interval", "10s")
     .replaceAll("$__range", "2m")
     .replaceAll('"$job"', '".*"')
+    .replaceAll('"$instance"', '".*"')
     .replaceAll('"$namespace"', '".*"');
 }
 
@@ -301,6 +307,16 @@ Deno.test({
             }
           }
         }
+      }
+      // The job and instance variables find the app (what Grafana asks for label_values).
+      for (const v of dashboards[0].dash.templating?.list ?? []) {
+        if (v.type !== "query") continue;
+        const [, selector, label] = /^label_values\((.+),\s*(\w+)\)$/.exec(String(v.query))!;
+        const u = new URL(`${promUrl}/api/v1/label/${label}/values`);
+        u.searchParams.set("match[]", concrete(selector));
+        const values: { data: string[] } = await (await fetch(u)).json();
+        assert.ok(values.data.length > 0, `variable ${v.name}: no values for ${selector}`);
+        if (v.name === "job") assert.deepEqual(values.data, ["instrumented-app"]);
       }
       // Known gap, reported to the apps' owner: the instrumented app observes
       // http_response_size_bytes only when a response carries content-length,

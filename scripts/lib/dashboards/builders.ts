@@ -262,21 +262,25 @@ export function datasourceVariable(): VariableModel {
   };
 }
 
-/** A multi-value label filter (All by default) filled from a metric's label values. */
+/**
+ * A multi-value label filter (All by default) filled from a metric's label
+ * values; `metric` may carry a selector to chain variables (`up{job=~"$job"}`).
+ */
 export function labelVariable(
   name: string,
   label: string,
   metric: string,
   description: string,
 ): VariableModel {
+  const query = `label_values(${metric}, ${name})`;
   return {
     type: "query",
     name,
     label,
     description,
     datasource: DATASOURCE,
-    query: `label_values(${metric}, ${name})`,
-    definition: `label_values(${metric}, ${name})`,
+    query,
+    definition: query,
     current: { selected: true, text: ["All"], value: ["$__all"] },
     hide: 0,
     includeAll: true,

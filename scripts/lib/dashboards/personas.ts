@@ -28,14 +28,21 @@ export interface Persona {
   spec: DashboardSpec;
 }
 
-/** App metrics are filtered by the `job` variable. */
-const APP = 'job=~"$job"';
+/** App metrics are filtered by the `job` and `instance` variables. */
+const APP = 'job=~"$job",instance=~"$instance"';
 /** Cluster metrics are filtered by the `namespace` variable. */
 const NS = 'namespace=~"$namespace"';
 const RATE = "$__rate_interval";
 
 const jobVariable = () =>
   labelVariable("job", "Job", "http_requests_total", "Scrape job of the service(s) to show");
+const instanceVariable = () =>
+  labelVariable(
+    "instance",
+    "Instance",
+    'http_requests_total{job=~"$job"}',
+    "Instance(s) of the selected jobs",
+  );
 const namespaceVariable = (metric: string) =>
   labelVariable("namespace", "Namespace", metric, "Kubernetes namespace(s) to show");
 
@@ -76,7 +83,7 @@ const developer: Persona = {
       developerQuestions,
     ),
     tags: ["obskit", "developer", "application", "debug"],
-    variables: [datasourceVariable(), jobVariable()],
+    variables: [datasourceVariable(), jobVariable(), instanceVariable()],
     links: personaLinks,
     panels: [
       timeseries({
@@ -180,7 +187,12 @@ const sre: Persona = {
       sreQuestions,
     ),
     tags: ["obskit", "sre", "infrastructure", "reliability"],
-    variables: [datasourceVariable(), namespaceVariable("kube_pod_info"), jobVariable()],
+    variables: [
+      datasourceVariable(),
+      namespaceVariable("kube_pod_info"),
+      jobVariable(),
+      instanceVariable(),
+    ],
     links: personaLinks,
     panels: [
       stat({
@@ -290,7 +302,7 @@ const management: Persona = {
       managementQuestions,
     ),
     tags: ["obskit", "management", "business", "sla"],
-    variables: [datasourceVariable(), jobVariable()],
+    variables: [datasourceVariable(), jobVariable(), instanceVariable()],
     links: personaLinks,
     panels: [
       stat({
@@ -395,6 +407,7 @@ const security: Persona = {
       datasourceVariable(),
       namespaceVariable("trivy_image_vulnerabilities"),
       jobVariable(),
+      instanceVariable(),
     ],
     links: personaLinks,
     panels: [
