@@ -461,6 +461,31 @@ Deno.test({
         }
       }
     }
+    // A NetworkPolicy on the collector must let Prometheus (namespace monitoring) in on them.
+    for (const np of docs.filter((d) => d?.kind === "NetworkPolicy")) {
+      for (const job of v.prometheus.prometheusSpec.additionalScrapeConfigs) {
+        const port = Number(
+          job.relabel_configs.find((r: { source_labels: string[] }) =>
+            r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
+          ).regex,
+        );
+        const allowed = (np.spec.ingress ?? []).some((
+          rule: {
+            from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[];
+            ports?: { port: number }[];
+          },
+        ) =>
+          (!rule.ports || rule.ports.some((p) => p.port === port)) &&
+          (!rule.from || rule.from.some((f) =>
+            f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === "monitoring"
+          ))
+        );
+        assert.ok(
+          allowed,
+          `NetworkPolicy ${np.metadata.name} lets namespace monitoring reach ${port}`,
+        );
+      }
+    }
   },
 });
 
