@@ -7,7 +7,9 @@ import assert from "node:assert";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
+import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import { syncConfigMap } from "../scripts/lib/validate/k8s.ts";
 import { IN_CI, missing } from "./support.ts";
 
@@ -317,5 +319,61 @@ Deno.test("validate --sync-configmap logic restores a drifted ConfigMap byte for
     assert.strictEqual(syncConfigMap(dir), false, "second sync changes nothing");
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Starts an app on a free loopback port; returns its base URL and a stopper. */
+async function startApp(script: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", repoPath("apps", script), "--port", String(port), "--host", "127.0.0.1"],
+    // No collector here: OTLP export goes to a closed port and is dropped.
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${freePort()}`, LOG_LEVEL: "ERROR" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/health`, 30_000);
+  } catch (err) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw err;
+  }
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+function exposedFamilies(text: string): Set<string> {
+  return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+}
+
+Deno.test("catalog: every metric listed as emitted by prom-client is exposed by the apps", async () => {
+  const catalog = await loadCatalog();
+  const promClient = catalog.emitted.filter((e) => /prom-client/.test(e.source ?? ""));
+  assert(promClient.length >= 8);
+  const app = await startApp("instrument_app.ts");
+  const pull = await startApp("metrics_pull.ts");
+  try {
+    for (const path of ["/api/data", "/api/admin", "/nope", "/health"]) {
+      await (await fetch(`${app.url}${path}`)).body?.cancel();
+    }
+    await (await fetch(`${pull.url}/api/items`)).body?.cancel();
+    const appFamilies = exposedFamilies(await (await fetch(`${app.url}/metrics`)).text());
+    const pullFamilies = exposedFamilies(await (await fetch(`${pull.url}/metrics`)).text());
+    for (const e of promClient) {
+      assert(appFamilies.has(e.name), `instrumented app exposes ${e.name}`);
+      if (/metrics-pull-app/.test(e.source ?? "")) {
+        assert(pullFamilies.has(e.name), `metrics-pull app exposes ${e.name}`);
+      }
+    }
+  } finally {
+    await app.stop();
+    await pull.stop();
   }
 });
