@@ -138,10 +138,12 @@ runMain(async () => {
       onProgress,
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
     if (live && onProgress) Deno.stderr.writeSync(enc.encode("\r\x1b[2K"));
   }
   console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  // Only now: Ctrl-C under `deno task` can arrive twice, and a late second
+  // one must not kill us before the summary is out.
+  Deno.removeSignalListener("SIGINT", onSigint);
   if (report.interrupted) return 130;
   if (report.sent > 0 && report.completed === 0) {
     console.error(`error: no HTTP response from ${report.target} (is it running?)`);
