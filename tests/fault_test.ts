@@ -1,0 +1,173 @@
+/**
+ * Faults on the real local stack (one stack, free ports, private state):
+ *   - a port already taken: `stack up` fails naming the port and its holder
+ *     and starts nothing;
+ *   - Jaeger stopped mid-run: the collector and the app keep running, and a
+ *     trace pushed while Jaeger was away arrives once it is back (the
+ *     shipped config's retry_on_failure + sending_queue);
+ *   - collector killed: the app keeps serving, and doctor names the
+ *     stopped component.
+ */
+import { strict as assert } from "node:assert";
+import { runDoctor } from "../scripts/lib/doctor.ts";
+import { CheckFailed } from "../scripts/lib/cli.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { isAlive, stopProcess } from "../scripts/lib/process.ts";
+import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
+import { jaegerTrace } from "../scripts/lib/verify.ts";
+import { missing } from "./support.ts";
+
+async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = "";
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      lastErr = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${lastErr})` : ""}`,
+  );
+}
+
+async function status(url: string): Promise<number> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  await res.body?.cancel();
+  return res.status;
+}
+
+const quiet = { write: () => {} };
+
+Deno.test({
+  name: "faults: port taken, Jaeger stopped mid-run, collector killed",
+  ignore: missing("otelcol-obskit", "jaeger", "prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const state = await Deno.makeTempDir({ prefix: "obskit-fault-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    try {
+      const ports = await freePorts();
+
+      await t.step(
+        "a port already taken: up fails naming the port and its holder, starts nothing",
+        async () => {
+          const holder = Deno.listen({ hostname: "127.0.0.1", port: ports.alertmanager });
+          try {
+            const err = await stackUp({ ports, progress: quiet }).then(() => null, (e: Error) => e);
+            assert.ok(err instanceof CheckFailed, `expected CheckFailed, got ${err}`);
+            assert.match(
+              err.message,
+              new RegExp(
+                `^port ${ports.alertmanager} \\(needed by alertmanager\\) is already in use by pid ${Deno.pid} \\(`,
+              ),
+            );
+            assert.match(err.message, /deno/);
+            assert.equal(readState(), null, "nothing was started");
+          } finally {
+            holder.close();
+          }
+        },
+      );
+
+      await stackUp({ ports, scrapeInterval: "1s", timeoutMs: 90_000, progress: quiet });
+      await startApp("instrumented-app", ports);
+      const app = `http://127.0.0.1:${ports.app}`;
+      const jaeger = `http://127.0.0.1:${ports.jaegerQuery}`;
+      const health = `http://127.0.0.1:${ports.collectorHealth}/`;
+
+      await t.step(
+        "Jaeger stopped: collector and app keep running; traces flow again when it is back",
+        async () => {
+          const j = readState()!.components.jaeger;
+          assert.ok(await stopProcess(j.pid, j.startTime), "jaeger stopped");
+          const push = await runPush(ports);
+          assert.equal(
+            push.code,
+            0,
+            `the collector accepts spans while Jaeger is down:\n${push.output}`,
+          );
+          assert.ok(push.traceId);
+          assert.equal(await status(health), 200, "collector still healthy");
+          assert.equal(await status(`${app}/api/data?delay=0`), 200, "app still serving");
+          const c = readState()!.components.collector;
+          assert.ok(await isAlive(c.pid, c.startTime), "collector still running");
+
+          // Bring Jaeger back on its ports: `up` restarts only what died.
+          const again = await stackUp({ ports, progress: quiet });
+          assert.deepEqual(again.started, ["jaeger"]);
+          const trace = await eventually(
+            "the trace pushed during the outage",
+            60_000,
+            () => jaegerTrace(jaeger, push.traceId!),
+          );
+          assert.ok(trace.spans.some((s) => s.operationName === "process_user_request"));
+        },
+      );
+
+      await t.step(
+        "collector killed: the app keeps serving; doctor names the stopped collector",
+        async () => {
+          const c = readState()!.components.collector;
+          Deno.kill(c.pid, "SIGKILL");
+          await eventually(
+            "the collector to be gone",
+            10_000,
+            async () => !(await isAlive(c.pid, c.startTime)),
+          );
+          for (let i = 0; i < 5; i++) {
+            assert.equal(
+              await status(`${app}/api/data?delay=0`),
+              200,
+              "app serves without its collector",
+            );
+          }
+          assert.equal(await status(`${app}/metrics`), 200);
+          const lines = await runDoctor({
+            ports,
+            prometheus: `http://127.0.0.1:${ports.prometheus}`,
+            jaeger,
+          });
+          const proc = lines.find((l) => l.check === "collector process");
+          assert.equal(proc?.status, "fail");
+          assert.match(
+            proc!.detail,
+            new RegExp(
+              `^collector \\(pid ${c.pid}, port ${ports.collectorHealth}\\) is not running`,
+            ),
+          );
+          assert.match(proc!.fix!, /deno task stack up/);
+          assert.equal(
+            lines.find((l) => l.check === `collector health :${ports.collectorHealth}`)?.status,
+            "fail",
+          );
+          // The CLI says the same, from the state folder.
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", repoPath("scripts", "doctor.ts")],
+            env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = new TextDecoder().decode(out.stdout);
+          assert.equal(out.code, 1);
+          assert.match(text, /FAIL\s+collector process\s+collector \(pid \d+/);
+        },
+      );
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
