@@ -700,3 +700,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test("setup-monitoring --stop stops a recorded port-forward process with the task's own permissions", async () => {
+  // The state folder under .stack/: the task may write only there.
+  const box = sandbox(["ps", "kill"], { stateInRepo: true });
+  const port = freePort();
+  const cmd = [
+    Deno.execPath(),
+    "eval",
+    `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
+  ];
+  const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" })
+    .spawn();
+  try {
+    for (let i = 0; i < 100 && !await isListening(port); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    writeFileSync(
+      join(box.stateDir, "portforward-grafana.pid"),
+      JSON.stringify({ pid: child.pid, cmd }),
+    );
+    const r = await runTask("setup-monitoring", ["--stop"], box);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`# grafana: stopped \\(pid ${child.pid}\\)`));
+    assert.match(r.stdout, /# prometheus: not running/);
+    assert.equal((await child.status).signal, "SIGTERM");
+    assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* stopped */ }
+    box.cleanup();
+  }
+});

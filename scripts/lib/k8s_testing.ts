@@ -48,12 +48,19 @@ export interface Sandbox {
   cleanup(): void;
 }
 
-/** A temp folder with state/, bin/ (linking the named real tools found here) and a kubeconfig. */
-export function sandbox(linkTools: string[] = []): Sandbox {
+/**
+ * A temp folder with state/, bin/ (linking the named real tools found here)
+ * and a kubeconfig. `stateInRepo` puts the state folder under the
+ * repository's .stack/ instead, where the tasks' --allow-write lets them write.
+ */
+export function sandbox(linkTools: string[] = [], opts: { stateInRepo?: boolean } = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), "obskit-k8s-"));
-  const stateDir = join(dir, "state");
+  let stateDir = join(dir, "state");
+  if (opts.stateInRepo) {
+    mkdirSync(repoPath(".stack"), { recursive: true });
+    stateDir = mkdtempSync(join(repoPath(".stack"), "k8s-test-"));
+  } else mkdirSync(stateDir);
   const binDir = join(dir, "bin");
-  mkdirSync(stateDir);
   mkdirSync(binDir);
   for (const t of linkTools) {
     const real = onPath(t);
@@ -69,7 +76,10 @@ export function sandbox(linkTools: string[] = []): Sandbox {
     stateDir,
     binDir,
     kubeconfig,
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      if (opts.stateInRepo) rmSync(stateDir, { recursive: true, force: true });
+    },
   };
 }
 
