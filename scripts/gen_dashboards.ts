@@ -3,7 +3,7 @@
  * security) as Grafana JSON, from typed code in scripts/lib/dashboards/.
  */
 import { relative } from "node:path";
-import { parseFlags, runMain } from "./lib/cli.ts";
+import { parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import {
   buildDashboard,
   PERSONA_KEYS,
@@ -56,7 +56,18 @@ runMain(async () => {
     return 0;
   }
   const dir = flags["output-dir"] ?? repoPath("dashboards");
-  const written = await writeDashboards(personas, dir);
+  let written: string[];
+  try {
+    written = await writeDashboards(personas, dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(
+        `may not write to ${dir}: the task writes only inside the repository ` +
+          `(for another place: deno run --allow-read=. --allow-write=DIR scripts/gen_dashboards.ts --output-dir DIR)`,
+      );
+    }
+    throw err;
+  }
   const shown = (p: string) => {
     const rel = relative(Deno.cwd(), p);
     return rel.startsWith("..") ? p : `./${rel}`;
