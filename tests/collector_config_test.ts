@@ -1,0 +1,440 @@
+/**
+ * The collector config, proven by the real collector (otelcol-obskit, built
+ * by `deno task tools`): it validates, lists every component we use, runs
+ * with the local overlay on free loopback ports, translates OTLP metrics to
+ * the names the catalog promises, exposes the otelcol_* telemetry the alerts
+ * query, takes syslog, and keeps traces queued while Jaeger is away.
+ */
+import assert from "node:assert";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
+import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
+import { collectorValidate, componentType } from "../scripts/lib/validate/collector.ts";
+import { findTool, missing } from "./support.ts";
+
+const CONFIG = repoPath("config", "otel-collector-config.yaml");
+const LOCAL = repoPath("config", "otel-collector-local.yaml");
+// deno-lint-ignore no-explicit-any
+const cfg: any = parse(Deno.readTextFileSync(CONFIG));
+
+/** The environment contract (team brief): every variable the config may read. */
+const CONTRACT_VARS = new Set([
+  "OTELCOL_BIND_HOST",
+  "OTELCOL_OTLP_GRPC_PORT",
+  "OTELCOL_OTLP_HTTP_PORT",
+  "OTELCOL_JAEGER_GRPC_PORT",
+  "OTELCOL_JAEGER_THRIFT_HTTP_PORT",
+  "OTELCOL_SYSLOG_PORT",
+  "OTELCOL_PROMETHEUS_EXPORTER_PORT",
+  "OTELCOL_HEALTH_PORT",
+  "OTELCOL_PPROF_PORT",
+  "OTELCOL_TELEMETRY_PORT",
+  "OTELCOL_BATCH_TIMEOUT",
+  "JAEGER_OTLP_ENDPOINT",
+  "LOKI_OTLP_ENDPOINT",
+  "SAMPLING_PERCENTAGE",
+  "DEPLOYMENT_ENV",
+  "K8S_NAMESPACE",
+  "K8S_NODE_NAME",
+]);
+
+Deno.test("collector config: the chapter's receivers, processors, exporters and extensions", () => {
+  const grpc = cfg.receivers.otlp.protocols.grpc.endpoint;
+  const http = cfg.receivers.otlp.protocols.http.endpoint;
+  assert.match(grpc, /OTELCOL_OTLP_GRPC_PORT:-4317\}$/);
+  assert.match(http, /OTELCOL_OTLP_HTTP_PORT:-4318\}$/);
+  assert.match(cfg.receivers.jaeger.protocols.grpc.endpoint, /:-14250\}$/);
+  assert.match(cfg.receivers.jaeger.protocols.thrift_http.endpoint, /:-14268\}$/);
+  assert.strictEqual(cfg.receivers.syslog.protocol, "rfc5424");
+  const jobs = cfg.receivers.prometheus.config.scrape_configs;
+  const pods = jobs.find((j: { kubernetes_sd_configs?: unknown }) => j.kubernetes_sd_configs);
+  assert(pods, "a Kubernetes pod-discovery job");
+  assert.strictEqual(pods.kubernetes_sd_configs[0].role, "pod");
+  const relabel = JSON.stringify(pods.relabel_configs);
+  for (const a of ["scrape", "path", "port", "scheme"]) {
+    assert(relabel.includes(`__meta_kubernetes_pod_annotation_prometheus_io_${a}`), a);
+  }
+  assert(
+    jobs.some((j: { static_configs?: { targets: string[] }[] }) =>
+      j.static_configs?.[0].targets[0].includes("OTELCOL_TELEMETRY_PORT:-8888")
+    ),
+    "the collector scrapes its own telemetry",
+  );
+  assert.match(cfg.exporters.prometheus.endpoint, /:-8889\}$/);
+  assert.match(cfg.extensions.health_check.endpoint, /:-13133\}$/);
+  assert.match(
+    cfg.processors.probabilistic_sampler.sampling_percentage,
+    /SAMPLING_PERCENTAGE:-100/,
+  );
+  for (const p of ["memory_limiter", "resource_detection", "attributes", "batch"]) {
+    assert(cfg.processors[p], p);
+  }
+  assert(cfg.exporters["otlp_http/loki"].endpoint.includes("LOKI_OTLP_ENDPOINT"));
+  assert(cfg.exporters.debug);
+});
+
+Deno.test("collector config: the Jaeger exporter retries and queues", () => {
+  const jaeger = cfg.exporters["otlp_grpc/jaeger"];
+  assert.strictEqual(jaeger.retry_on_failure.enabled, true);
+  assert.strictEqual(jaeger.sending_queue.enabled, true);
+  assert(jaeger.sending_queue.queue_size >= 1000);
+  assert.match(jaeger.endpoint, /^\$\{env:JAEGER_OTLP_ENDPOINT:-/);
+});
+
+Deno.test("collector config: every listener and endpoint goes through the env contract", () => {
+  const text = Deno.readTextFileSync(CONFIG).split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+  const used = new Set([...text.matchAll(/\$\{env:([A-Z0-9_]+)(?::-[^}]*)?\}/g)].map((m) => m[1]));
+  for (const v of used) assert(CONTRACT_VARS.has(v), `${v} is not in the environment contract`);
+  const walk = (v: unknown, path: string) => {
+    if (v && typeof v === "object") {
+      for (const [k, c] of Object.entries(v)) walk(c, `${path}.${k}`);
+    } else if (/\.(endpoint|listen_address)$/.test(path) && typeof v === "string") {
+      assert.match(v, /\$\{env:[A-Z0-9_]+:-[^}]+\}/, `${path} = ${v}`);
+    }
+  };
+  walk(cfg, "");
+  // Production sampling is set by the manifest.
+  const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
+  assert.match(manifest, /- name: SAMPLING_PERCENTAGE\n\s+value: "1"/);
+});
+
+Deno.test("collector build manifest: pinned once, same version as the k8s image", () => {
+  // deno-lint-ignore no-explicit-any
+  const man: any = parse(Deno.readTextFileSync(repoPath("config", "otelcol-builder.yaml")));
+  const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
+  const tag = /image: otel\/opentelemetry-collector-contrib:(\S+)/.exec(manifest)?.[1];
+  assert.strictEqual(tag, man.dist.version);
+});
+
+const BIN = "otelcol-obskit";
+
+Deno.test({
+  name: "real collector: validate accepts the config and the local overlay, without deprecations",
+  ignore: missing(BIN),
+  async fn() {
+    const bin = findTool(BIN)!;
+    const a = await collectorValidate(bin, [CONFIG]);
+    assert(a.ok, `${a.message}\n${a.output}`);
+    const b = await collectorValidate(bin, [CONFIG, LOCAL]);
+    assert(b.ok, `${b.message}\n${b.output}`);
+  },
+});
+
+Deno.test({
+  name: "real collector: validate rejects a pipeline naming an undefined exporter",
+  ignore: missing(BIN),
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "obskit-colcfg-" });
+    try {
+      const bad = join(dir, "bad.yaml");
+      Deno.writeTextFileSync(
+        bad,
+        Deno.readTextFileSync(CONFIG).replace(
+          "exporters: [otlp_grpc/jaeger, debug]",
+          "exporters: [otlp_grpc/jaeger, debug, otlp_grpc/tempo]",
+        ),
+      );
+      const r = await collectorValidate(findTool(BIN)!, [bad]);
+      assert(!r.ok);
+      assert.match(r.message, /otlp_grpc\/tempo/);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "real collector: its component list has every type the config uses",
+  ignore: missing(BIN),
+  async fn() {
+    const out = await new Deno.Command(findTool(BIN)!, {
+      args: ["components"],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    assert.strictEqual(out.code, 0);
+    // deno-lint-ignore no-explicit-any
+    const comps: any = parse(new TextDecoder().decode(out.stdout));
+    for (const kind of ["receivers", "processors", "exporters", "extensions"]) {
+      const have = new Set((comps[kind] ?? []).map((c: { name: string }) => c.name));
+      for (const id of Object.keys(cfg[kind])) {
+        assert(have.has(componentType(id)), `${kind}: ${componentType(id)} is built in`);
+      }
+    }
+  },
+});
+
+interface Running {
+  ports: Record<string, number>;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, sink: string[]) {
+  const dec = new TextDecoder();
+  for await (const chunk of stream) sink.push(dec.decode(chunk));
+}
+
+async function startCollector(extraEnv: Record<string, string> = {}): Promise<Running> {
+  const ports = {
+    grpc: freePort(),
+    http: freePort(),
+    jaegerGrpc: freePort(),
+    jaegerThrift: freePort(),
+    syslog: freePort(),
+    exporter: freePort(),
+    health: freePort(),
+    pprof: freePort(),
+    telemetry: freePort(),
+  };
+  const env = {
+    OTELCOL_BIND_HOST: "127.0.0.1",
+    OTELCOL_OTLP_GRPC_PORT: String(ports.grpc),
+    OTELCOL_OTLP_HTTP_PORT: String(ports.http),
+    OTELCOL_JAEGER_GRPC_PORT: String(ports.jaegerGrpc),
+    OTELCOL_JAEGER_THRIFT_HTTP_PORT: String(ports.jaegerThrift),
+    OTELCOL_SYSLOG_PORT: String(ports.syslog),
+    OTELCOL_PROMETHEUS_EXPORTER_PORT: String(ports.exporter),
+    OTELCOL_HEALTH_PORT: String(ports.health),
+    OTELCOL_PPROF_PORT: String(ports.pprof),
+    OTELCOL_TELEMETRY_PORT: String(ports.telemetry),
+    OTELCOL_BATCH_TIMEOUT: "200ms",
+    JAEGER_OTLP_ENDPOINT: `127.0.0.1:${freePort()}`,
+    ...extraEnv,
+  };
+  const child = new Deno.Command(findTool(BIN)!, {
+    args: [`--config=file:${CONFIG}`, `--config=file:${LOCAL}`],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const pumps = [drain(child.stdout, lines), drain(child.stderr, lines)];
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    const t = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 10_000);
+    await child.status;
+    clearTimeout(t);
+    await Promise.allSettled(pumps);
+  };
+  try {
+    await waitForHttp(`http://127.0.0.1:${ports.health}/`, 30_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${lines.join("")}`);
+  }
+  return { ports, log: () => lines.join(""), stop };
+}
+
+const nowNs = () => `${BigInt(Date.now()) * 1_000_000n}`;
+const hex = (bytes: number) =>
+  [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+async function post(url: string, body: unknown): Promise<number> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+async function poll<T>(
+  what: string,
+  timeoutMs: number,
+  f: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+Deno.test({
+  name:
+    "real collector: OTLP metrics come out under the catalog's names; otelcol_* telemetry matches the catalog",
+  ignore: missing(BIN),
+  sanitizeResources: false,
+  async fn() {
+    const c = await startCollector();
+    try {
+      const start = nowNs();
+      const status = await post(`http://127.0.0.1:${c.ports.http}/v1/metrics`, {
+        resourceMetrics: [{
+          resource: {
+            attributes: [{ key: "service.name", value: { stringValue: "colcfg-test" } }],
+          },
+          scopeMetrics: [{
+            scope: { name: "colcfg" },
+            metrics: [
+              {
+                name: "http.server.request.duration",
+                unit: "s",
+                histogram: {
+                  aggregationTemporality: 2,
+                  dataPoints: [{
+                    startTimeUnixNano: start,
+                    timeUnixNano: nowNs(),
+                    count: "3",
+                    sum: 0.7,
+                    bucketCounts: ["1", "1", "1"],
+                    explicitBounds: [0.1, 0.5],
+                    attributes: [{ key: "http.request.method", value: { stringValue: "GET" } }],
+                  }],
+                },
+              },
+              {
+                name: "http.server.requests",
+                unit: "{request}",
+                sum: {
+                  aggregationTemporality: 2,
+                  isMonotonic: true,
+                  dataPoints: [{ startTimeUnixNano: start, timeUnixNano: nowNs(), asInt: "3" }],
+                },
+              },
+            ],
+          }],
+        }],
+      });
+      assert.strictEqual(status, 200);
+      const exported = await poll("the metrics on the prometheus exporter", 15_000, async () => {
+        const text = await (await fetch(`http://127.0.0.1:${c.ports.exporter}/metrics`)).text();
+        return text.includes("http_server_request_duration_seconds_bucket") ? text : undefined;
+      });
+      assert.match(exported, /http_server_requests_total\{/);
+      assert.match(
+        exported,
+        /deployment_environment_name="development"/,
+        "attributes processor ran",
+      );
+
+      const catalog = await loadCatalog();
+      const telemetry = await (await fetch(`http://127.0.0.1:${c.ports.telemetry}/metrics`)).text();
+      const seen = new Set([...telemetry.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      // Counters of failures appear only once something failed.
+      const onFailure = /_(send_failed|enqueue_failed|refused)_/;
+      const missingNames = catalog.metrics
+        .filter((e) => e.name.startsWith("otelcol_") && !onFailure.test(e.name))
+        .map((e) => e.name)
+        .filter((n) => !seen.has(n) && !/_spans_total$|_log_records_total$/.test(n));
+      assert.deepStrictEqual(
+        missingNames,
+        [],
+        `catalog names the collector does not expose:\n${[...seen].join("\n")}`,
+      );
+
+      // The collector scrapes its own telemetry and re-exports it (15 s interval).
+      await poll("the self-scrape on the exporter", 40_000, async () => {
+        const text = await (await fetch(`http://127.0.0.1:${c.ports.exporter}/metrics`)).text();
+        return /otelcol_process_uptime_seconds_total\{[^}]*job="otel-collector-self"/.test(text)
+          ? true
+          : undefined;
+      });
+    } finally {
+      await c.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "real collector: syslog (RFC 5424 over TCP) reaches the logs pipeline",
+  ignore: missing(BIN),
+  sanitizeResources: false,
+  async fn() {
+    const c = await startCollector();
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: c.ports.syslog });
+      const msg = `<34>1 ${
+        new Date().toISOString()
+      } node-1 colcfg 4242 ID47 - syslog probe from the test\n`;
+      await conn.write(new TextEncoder().encode(msg));
+      conn.close();
+      await poll(
+        "a log record in the debug exporter",
+        15_000,
+        () => Promise.resolve(/"log records": 1/.test(c.log()) ? true : undefined),
+      );
+    } finally {
+      await c.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "real collector: traces sent while Jaeger is down arrive once it is back",
+  ignore: missing(BIN, "jaeger"),
+  sanitizeResources: false,
+  async fn() {
+    const jaegerOtlp = freePort();
+    const c = await startCollector({ JAEGER_OTLP_ENDPOINT: `127.0.0.1:${jaegerOtlp}` });
+    let jaeger: Deno.ChildProcess | undefined;
+    try {
+      const traceId = hex(16);
+      const t0 = nowNs();
+      const status = await post(`http://127.0.0.1:${c.ports.http}/v1/traces`, {
+        resourceSpans: [{
+          resource: {
+            attributes: [{ key: "service.name", value: { stringValue: "colcfg-retry" } }],
+          },
+          scopeSpans: [{
+            scope: { name: "colcfg" },
+            spans: [{
+              traceId,
+              spanId: hex(8),
+              name: "retry-probe",
+              kind: 2,
+              startTimeUnixNano: t0,
+              endTimeUnixNano: nowNs(),
+            }],
+          }],
+        }],
+      });
+      assert.strictEqual(status, 200, "the collector accepts the span while Jaeger is down");
+      await poll(
+        "an export failure that will be retried",
+        20_000,
+        () => Promise.resolve(/retry|Exporting failed/i.test(c.log()) ? true : undefined),
+      );
+
+      const query = freePort();
+      jaeger = new Deno.Command(findTool("jaeger")!, {
+        args: ["--config", repoPath("config", "jaeger-local.yaml")],
+        env: {
+          JAEGER_LISTEN_HOST: "127.0.0.1",
+          JAEGER_OTLP_GRPC_PORT: String(jaegerOtlp),
+          JAEGER_OTLP_HTTP_PORT: String(freePort()),
+          JAEGER_QUERY_HTTP_PORT: String(query),
+          JAEGER_QUERY_GRPC_PORT: String(freePort()),
+          JAEGER_HEALTH_PORT: String(freePort()),
+        },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await poll("the trace in Jaeger", 45_000, async () => {
+        const res = await fetch(`http://127.0.0.1:${query}/api/traces/${traceId}`);
+        const body = await res.text();
+        return res.ok && body.includes("retry-probe") ? true : undefined;
+      });
+    } finally {
+      if (jaeger) {
+        jaeger.kill("SIGTERM");
+        await jaeger.status;
+      }
+      await c.stop();
+    }
+  },
+});
