@@ -230,3 +230,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "demo: exits 0 on free ports and leaves no process or listening port behind",
+  ignore: missing("otelcol-obskit", "jaeger", "prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-demo-" });
+    const ports = await freePorts();
+    const { PORT_SPECS } = await import("../scripts/lib/stack.ts");
+    const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          repoPath("scripts", "demo.ts"),
+          "--skip-tools",
+          "--duration",
+          "10s",
+          "--verify-wait",
+          "60s",
+          ...portArgs,
+        ],
+        env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `${text}\n${err}`);
+      assert.match(text, /all checks passed|demo passed/);
+      assert.match(text, new RegExp(`Prometheus\\s+http://localhost:${ports.prometheus}`));
+      assert.match(text, new RegExp(`Jaeger\\s+http://localhost:${ports.jaegerQuery}`));
+      const statePresent = await Deno.stat(`${state}/stack.json`).then(() => true, () => false);
+      assert.equal(statePresent, false, "no stack recorded after the demo");
+      for (const s of PORT_SPECS) {
+        assert.equal(await isListening(ports[s.key]), false, `${s.flag} ${ports[s.key]} closed`);
+      }
+    } finally {
+      const before = Deno.env.get("OBSKIT_STATE_DIR");
+      Deno.env.set("OBSKIT_STATE_DIR", state);
+      await stackDown(); // only if the demo failed to clean up
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
