@@ -27,10 +27,21 @@ function testServer(handler: (req: Request) => Promise<Response> | Response) {
     url: `http://127.0.0.1:${port}`,
     arrivals,
     paths,
-    /** Arrival rate seen by the server: (n - 1) / (last - first). */
+    /**
+     * Arrival rate seen by the server: the least-squares slope of arrival
+     * time against arrival number (robust to jitter of the first and last
+     * request, unlike (n - 1) / (last - first)).
+     */
     arrivalRate(): number {
       const n = arrivals.length;
-      return (n - 1) / ((arrivals[n - 1] - arrivals[0]) / 1000);
+      const meanI = (n - 1) / 2;
+      const meanT = arrivals.reduce((a, b) => a + b, 0) / n;
+      let num = 0, den = 0;
+      arrivals.forEach((t, i) => {
+        num += (i - meanI) * (t - meanT);
+        den += (i - meanI) ** 2;
+      });
+      return 1000 / (num / den);
     },
     close: () => server.shutdown(),
   };
