@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { analyzePromQL, unknownMetrics } from "../promql.ts";
+import { UNAVAILABLE_LINTERS } from "../tools.ts";
 import { knownFamilies, parseCatalog } from "./catalog.ts";
 import {
   exists,
@@ -26,6 +27,7 @@ import {
   type Outcome,
   result,
   runTool,
+  skip,
   type ValidateContext,
 } from "./types.ts";
 
@@ -362,5 +364,26 @@ export const ruleChecks: Check[] = [
     cls: "TestAlertRules",
     name: "every alert has a firing and a silent test case",
     run: (ctx) => withRules(ctx, (rules) => result(coverageProblems(ctx, rules))),
+  },
+  {
+    cls: "TestAlertRules",
+    name: "pint lint (offline)",
+    run: (ctx) =>
+      withRules(ctx, async () => {
+        const bin = ctx.findTool("pint");
+        if (!bin) {
+          const why = UNAVAILABLE_LINTERS.find((l) => l.component === "pint");
+          if (why) return skip(`pint not installed: ${why.reason}`);
+          return missingTool(ctx, ALERT_RULES, "pint", "run 'deno task tools'");
+        }
+        const { code, output } = await runTool(bin, ["--offline", "lint", ...ruleFiles(ctx.root)], {
+          cwd: ctx.root,
+        });
+        if (code === 0) return result([], "pint: no problems");
+        return fail([{
+          file: ALERT_RULES,
+          message: `pint: ${output.trim().split("\n").slice(0, 4).join(" | ")}`,
+        }]);
+      }),
   },
 ];
