@@ -52,17 +52,17 @@ const spec = {
     },
     "max-error-rate": {
       type: "string" as const,
-      description: "maximum 5xx ratio, 0..1 (default 0.05)",
+      description: "maximum 5xx ratio, 0..1, or off (default 0.05)",
       valueName: "r",
     },
     "max-p95": {
       type: "string" as const,
-      description: "maximum p95 latency in seconds (default 1)",
+      description: "maximum p95 latency in seconds, or off (default 1)",
       valueName: "s",
     },
     "max-p99": {
       type: "string" as const,
-      description: "maximum p99 latency in seconds (default 2.5)",
+      description: "maximum p99 latency in seconds, or off (default 2.5)",
       valueName: "s",
     },
     "canary-label": {

@@ -77,6 +77,18 @@ Deno.test("gate: policy file, flags override it, unknown keys and bad values are
   assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "5%" }), UsageError);
   assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "2" }), UsageError);
   assert.throws(() => buildPolicy({}, { job: "a", maxLatencyRatio: "1.2" }), /--canary-label/);
+  const off = buildPolicy(parsePolicyFile("job: a\nthresholds: {p99_seconds: off}\n"), {
+    maxP95: "off",
+  });
+  assert.equal(off.maxP99Seconds, undefined);
+  assert.equal(off.maxP95Seconds, undefined);
+  assert.equal(off.maxErrorRate, 0.05);
+  assert.deepEqual(
+    judge(off, new Map([["service/requests", 100], ["service/error_rate", 0]])).map((r) =>
+      r.metric
+    ),
+    ["requests", "error_rate"],
+  );
   assert.throws(() => buildPolicy({}, { job: "a", canaryLabel: "track!=x" }), UsageError);
 });
 

@@ -497,8 +497,9 @@ export function buildPolicy(file: PolicyFile, o: GateOverrides): GatePolicy {
   }
   const t = file.thresholds ?? {};
   const m = file.metrics ?? {};
+  // A limit set to "off" is not checked at all.
   const opt = (name: string, v: unknown, max = Infinity) =>
-    v === undefined ? undefined : num(name, v, 0, max);
+    v === undefined || v === "off" ? undefined : num(name, v, 0, max);
   const policy: GatePolicy = {
     selector,
     window: checkWindow(String(pick(o.window, file.window) ?? DEFAULT_POLICY.window)),
