@@ -76,17 +76,24 @@ export interface RunResult {
 /** Where a Runner writes its progress lines. Tests pass a collector. */
 export type Printer = (line: string) => void;
 
+const defaultPrinter: Printer = (line) => console.log(line);
+
 /**
  * Runs external commands, or in dry-run prints them. Commands run with the
  * repository as working directory, so relative paths in command lines (as
  * printed in dry-run) are the ones used for real.
  */
 export class Runner {
+  /** True when printing to a terminal's stdout and stderr (a spinner may redraw). */
+  readonly interactive: boolean;
   constructor(
     readonly dryRun: boolean,
-    readonly print: Printer = (line) => console.log(line),
+    readonly print: Printer = defaultPrinter,
     readonly cwd: string = REPO_ROOT,
-  ) {}
+  ) {
+    this.interactive = print === defaultPrinter && Deno.stdout.isTerminal() &&
+      Deno.stderr.isTerminal();
+  }
 
   /** Prints a comment line (prefixed `# ` so dry-run output stays a valid shell script). */
   say(text: string): void {

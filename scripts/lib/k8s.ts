@@ -20,6 +20,7 @@ import {
 import { waitForHttp } from "./net.ts";
 import { repoPath } from "./paths.ts";
 import { type Forward, startForward, stopBackground } from "./portforward.ts";
+import { progress } from "./spinner.ts";
 
 export const CHART_REPO_NAME = "prometheus-community";
 export const CHART_REPO_URL = "https://prometheus-community.github.io/helm-charts";
@@ -226,17 +227,27 @@ export async function waitForPods(
   let last = "";
   let lastPrinted = 0;
   let p: PodProgress = { ready: 0, total: 0, waiting: [] };
-  while (Date.now() < deadline) {
-    const r = await runner.run(cmd, { quiet: true, timeoutMs: 30_000 });
-    p = podProgress(JSON.parse(r.stdout));
-    const line = progressLine(p);
-    if (line !== last || Date.now() - lastPrinted > 15_000) {
-      runner.say(line);
-      last = line;
-      lastPrinted = Date.now();
+  // On a terminal a spinner redraws one line; elsewhere a line per change.
+  const spin = runner.interactive ? progress(`waiting for the pods in ${namespace}`) : null;
+  try {
+    while (Date.now() < deadline) {
+      const r = await runner.run(cmd, { quiet: true, timeoutMs: 30_000 });
+      p = podProgress(JSON.parse(r.stdout));
+      const line = progressLine(p);
+      spin?.update(line);
+      if (!spin && (line !== last || Date.now() - lastPrinted > 15_000)) {
+        runner.say(line);
+        last = line;
+        lastPrinted = Date.now();
+      }
+      if (p.total > 0 && p.ready === p.total) {
+        spin?.succeed(line);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
-    if (p.total > 0 && p.ready === p.total) return;
-    await new Promise((r) => setTimeout(r, intervalMs));
+  } finally {
+    spin?.fail(progressLine(p));
   }
   const first = p.waiting[0]?.name;
   throw new CheckFailed(
