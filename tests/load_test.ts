@@ -11,6 +11,7 @@ import {
   runLoad,
 } from "../scripts/lib/load.ts";
 import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
+import { findTool } from "./support.ts";
 
 /** A loopback test server that records when each request arrives. */
 function testServer(handler: (req: Request) => Promise<Response> | Response) {
@@ -285,6 +286,9 @@ Deno.test("load CLI: 200 rps for 10 s against the instrumented app, within 2 %, 
     // The chapter's mix: 5 % of requests take 0.5 s, so p99 is at least that.
     assert.ok(p99 >= 500 && p99 < 2000, `p99 ${p99} ms\n${r.stdout}`);
     assert.match(r.stdout, /sent 2000 +dropped 0/);
+    // Not a terminal: plain progress lines (every 5 s) on stderr, no cursor tricks.
+    assert.match(r.stderr, /^5\.\ds {2}sent \d+ {2}rps [\d.]+ {2}errors \d+ .* p99 [\d.]+ms$/m);
+    assert.ok(!r.stderr.includes("\x1b["), r.stderr);
     assert.match(r.stdout, /200=1960 +500=40/);
     // The app saw every one of them (its own counter, by route and status).
     const after = await (await fetch(`${app.url}/metrics`)).text();
@@ -295,4 +299,46 @@ Deno.test("load CLI: 200 rps for 10 s against the instrumented app, within 2 %, 
   } finally {
     await app.stop();
   }
+});
+
+Deno.test({
+  name: "load CLI: on a terminal the progress line is redrawn in place",
+  // `script` (util-linux) gives the command a pseudo-terminal.
+  ignore: findTool("script") === null,
+  async fn() {
+    const srv = testServer(() => new Response("ok"));
+    try {
+      const cmd = [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read=.",
+        repoPath("scripts/load.ts"),
+        "--target",
+        srv.url,
+        "--rate",
+        "20",
+        "--duration",
+        "2500ms",
+        "--path",
+        "/",
+      ].join(" ");
+      const out = await new Deno.Command(findTool("script")!, {
+        args: ["-qec", cmd, "/dev/null"],
+        cwd: repoPath(),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, text);
+      const redraws = text.split("\r\x1b[2K").length - 1;
+      assert.ok(redraws >= 3, `expected the line redrawn each second: ${JSON.stringify(text)}`);
+      const ESC = String.fromCharCode(27);
+      assert.match(text, new RegExp(`\\r${ESC}\\[2K2\\.0s {2}sent 4\\d {2}rps`));
+      assert.match(text, /Load finished: .*\r?\n.*scheduled 50 {2}sent 50/);
+    } finally {
+      await srv.close();
+    }
+  },
 });
