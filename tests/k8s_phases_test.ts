@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { CheckFailed, UsageError } from "../scripts/lib/cli.ts";
-import { Runner } from "../scripts/lib/external.ts";
+import { commandLine, execute, Runner } from "../scripts/lib/external.ts";
 import {
   collectorForward,
   collectorWorkload,
@@ -29,6 +29,9 @@ import {
   onPath,
   runTask,
   sandbox,
+  splitCommandLine,
+  standInApi,
+  withEnv,
 } from "../scripts/lib/k8s_testing.ts";
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
@@ -491,126 +494,13 @@ Deno.test({
 
 // --- real kubectl against a stand-in API endpoint (not a cluster) ------------
 
-interface StandIn {
-  paths: string[];
-  close(): Promise<void>;
-  kubeconfig: string;
-}
-
-/**
- * Serves the few read-only Kubernetes API paths `kubectl get pods` and
- * `kubectl get secret` use (discovery, a pod list that turns Ready on the
- * third poll, the Grafana secret). Not Kubernetes: just enough for the real
- * kubectl to produce its real output for our parsing.
- */
-function standInApi(dir: string, opts: { readyAfter: number }): StandIn {
-  const port = freePort();
-  const paths: string[] = [];
-  let polls = 0;
-  const pod = (name: string, ready: boolean, reason?: string) => ({
-    metadata: { name, namespace: "monitoring" },
-    status: {
-      phase: ready ? "Running" : "Pending",
-      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
-      containerStatuses: reason ? [{ name: "c", state: { waiting: { reason } } }] : [],
-    },
-  });
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
-    const path = new URL(req.url).pathname;
-    paths.push(path);
-    const ok = (body: unknown) => Response.json(body);
-    if (path === "/api") return ok({ kind: "APIVersions", versions: ["v1"] });
-    if (path === "/apis") return ok({ kind: "APIGroupList", apiVersion: "v1", groups: [] });
-    if (path === "/api/v1") {
-      return ok({
-        kind: "APIResourceList",
-        groupVersion: "v1",
-        resources: [
-          {
-            name: "pods",
-            singularName: "pod",
-            namespaced: true,
-            kind: "Pod",
-            verbs: ["get", "list"],
-          },
-          {
-            name: "secrets",
-            singularName: "secret",
-            namespaced: true,
-            kind: "Secret",
-            verbs: ["get"],
-          },
-        ],
-      });
-    }
-    if (path === "/api/v1/namespaces/monitoring/pods") {
-      polls++;
-      const ready = polls >= opts.readyAfter;
-      return ok({
-        kind: "PodList",
-        apiVersion: "v1",
-        metadata: {},
-        items: [
-          pod("monitoring-grafana-7d9", true),
-          pod(
-            "prometheus-monitoring-kube-prometheus-prometheus-0",
-            ready,
-            ready ? undefined : "ContainerCreating",
-          ),
-          pod(
-            "monitoring-kube-prometheus-operator-5f6",
-            ready,
-            ready ? undefined : "ImagePullBackOff",
-          ),
-        ],
-      });
-    }
-    if (path === "/api/v1/namespaces/monitoring/secrets/monitoring-grafana") {
-      return ok({
-        kind: "Secret",
-        apiVersion: "v1",
-        metadata: { name: "monitoring-grafana", namespace: "monitoring" },
-        data: { "admin-password": btoa("pr0m-0perator-secret") },
-      });
-    }
-    return Response.json({ kind: "Status", apiVersion: "v1", status: "Failure", code: 404 }, {
-      status: 404,
-    });
-  });
-  const kubeconfig = join(dir, "standin-kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${port}"}}]
-contexts: [{name: standin, context: {cluster: standin, user: u}}]
-current-context: standin
-users: [{name: u, user: {token: t}}]
-`,
-  );
-  return { paths, kubeconfig, close: () => server.shutdown() };
-}
-
-async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) Deno.env.delete(k);
-      else Deno.env.set(k, v);
-    }
-  }
-}
-
 Deno.test({
   name:
     "pod wait shows progress from the real kubectl's output until every pod is Ready (stand-in API endpoint)",
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
-    const api = standInApi(box.dir, { readyAfter: 3 });
+    const api = standInApi(box.dir, { podsReadyAfter: 3 });
     try {
       await withEnv(
         { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
@@ -621,7 +511,7 @@ Deno.test({
             "# pods Ready 1/3 (waiting: prometheus-monitoring-kube-prometheus-prometheus-0 ContainerCreating, monitoring-kube-prometheus-operator-5f6 ImagePullBackOff)",
             "# pods Ready 3/3",
           ]);
-          assert.equal(api.paths.filter((p) => p.endsWith("/pods")).length, 3);
+          assert.equal(api.requests.filter((p) => p.endsWith("/pods")).length, 3);
         },
       );
     } finally {
@@ -637,7 +527,7 @@ Deno.test({
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
-    const api = standInApi(box.dir, { readyAfter: Infinity });
+    const api = standInApi(box.dir, { podsReadyAfter: Infinity });
     try {
       await withEnv(
         { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
@@ -672,7 +562,7 @@ Deno.test({
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
-    const api = standInApi(box.dir, { readyAfter: 1 });
+    const api = standInApi(box.dir, { podsReadyAfter: 1 });
     try {
       await withEnv(
         { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "cache") },
@@ -685,7 +575,10 @@ Deno.test({
           assert.deepEqual(hidden, [
             "# Grafana admin password: rerun with --show-password to print it",
           ]);
-          assert.ok(!api.paths.some((p) => p.includes("/secrets/")), "the secret is not even read");
+          assert.ok(
+            !api.requests.some((p) => p.includes("/secrets/")),
+            "the secret is not even read",
+          );
           const shown: string[] = [];
           await grafanaPassword(new Runner(false, (l) => shown.push(l)), {
             ...defaultMonitoringOptions(),
@@ -732,4 +625,72 @@ Deno.test("setup-monitoring --stop stops a recorded port-forward process with th
     } catch { /* stopped */ }
     box.cleanup();
   }
+});
+
+Deno.test({
+  name:
+    "every kubectl line the dry runs of phases 0, 1 and 9 print is accepted by the real kubectl and addresses the intended object (stand-in API endpoint)",
+  ignore: !onPath("kubectl"),
+  fn: async () => {
+    const box = sandbox();
+    const api = standInApi(box.dir);
+    const usageError =
+      /unknown (flag|command|shorthand)|invalid argument|for usage|doesn't have a resource type|required flag/i;
+    try {
+      const lines: string[] = [];
+      for (
+        const [task, args] of [
+          ["setup-monitoring", ["--dry-run", "--show-password"]],
+          ["deploy-collector", ["--dry-run"]],
+          ["apply-rules", ["--dry-run"]],
+        ] as const
+      ) {
+        const r = await runTask(task, [...args], box);
+        assert.equal(r.code, 0, r.stderr);
+        lines.push(...commandLines(r.stdout).filter((l) => l.startsWith("kubectl ")));
+      }
+      assert.ok(lines.length >= 9, lines.join("\n"));
+      await withEnv(
+        { KUBECONFIG: api.kubeconfig, KUBECACHEDIR: join(box.dir, "kcache") },
+        async () => {
+          const run = (words: string[]) => execute(words, { timeoutMs: 30_000 });
+          for (const line of lines) {
+            const r = await run(splitCommandLine(line.replace(/ &$/, "")));
+            assert.doesNotMatch(r.stderr, usageError, `${line}\n${r.stderr}`);
+            if (/ apply -f /.test(line)) {
+              // kubectl read and decoded the file, then wanted the server's OpenAPI schema.
+              assert.match(r.stderr, /error validating "k8s\/[a-z-]+\.yaml"/, r.stderr);
+              const noValidate = await run([
+                ...splitCommandLine(line).slice(0, -2),
+                "--validate=false",
+                ...splitCommandLine(line).slice(-2),
+              ]);
+              assert.doesNotMatch(noValidate.stderr, usageError, noValidate.stderr);
+            }
+          }
+          const want = [
+            "GET /api/v1/namespaces/monitoring/pods",
+            "GET /api/v1/namespaces/monitoring/services/prometheus-operated",
+            "GET /api/v1/namespaces/monitoring/services/monitoring-grafana",
+            "GET /api/v1/namespaces/monitoring/secrets/monitoring-grafana",
+            "GET /apis/apps/v1/namespaces/observability/daemonsets/otel-collector",
+            "GET /api/v1/namespaces/observability/services/otel-collector",
+            "POST /apis/apps/v1/namespaces/observability/daemonsets",
+            "POST /apis/monitoring.coreos.com/v1/namespaces/monitoring/prometheusrules",
+          ];
+          for (const w of want) {
+            assert.ok(api.requests.includes(w), `${w}\nsaw:\n${api.requests.join("\n")}`);
+          }
+        },
+      );
+    } finally {
+      await api.close();
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test("splitCommandLine undoes commandLine's quoting", () => {
+  const words = ["kubectl", "get", "a b", "it's", "jsonpath={.data.admin-password}", "$X"];
+  assert.deepEqual(splitCommandLine(commandLine(words)), words);
 });

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./net.ts";
 import { REPO_ROOT, repoPath } from "./paths.ts";
 
 /** The real tool on this machine's PATH, or null. */
@@ -136,4 +137,167 @@ export function nonIdempotent(lines: string[]): string[] {
     (/^helm( --kube-context \S+)? repo add\b/.test(l) && !l.includes("--force-update")) ||
     /^kubectl( --context \S+)? (replace|run|expose)\b/.test(l)
   );
+}
+
+// ---------------------------------------------------------------------------
+// A stand-in Kubernetes API endpoint (not Kubernetes)
+
+export interface StandIn {
+  /** "METHOD /path" of every non-discovery request, in order. */
+  requests: string[];
+  /** A kubeconfig whose current context points at the stand-in. */
+  kubeconfig: string;
+  close(): Promise<void>;
+}
+
+const resource = (name: string, kind: string, namespaced: boolean, shortNames: string[] = []) => ({
+  name,
+  singularName: kind.toLowerCase(),
+  namespaced,
+  kind,
+  verbs: ["get", "list", "watch", "create", "update", "patch"],
+  shortNames,
+});
+
+const GROUPS: Record<string, ReturnType<typeof resource>[]> = {
+  "v1": [
+    resource("pods", "Pod", true, ["po"]),
+    resource("services", "Service", true, ["svc"]),
+    resource("secrets", "Secret", true),
+    resource("configmaps", "ConfigMap", true, ["cm"]),
+    resource("serviceaccounts", "ServiceAccount", true, ["sa"]),
+    resource("namespaces", "Namespace", false, ["ns"]),
+  ],
+  "apps/v1": [
+    resource("daemonsets", "DaemonSet", true, ["ds"]),
+    resource("deployments", "Deployment", true, ["deploy"]),
+  ],
+  "monitoring.coreos.com/v1": [resource("prometheusrules", "PrometheusRule", true, ["promrule"])],
+  "rbac.authorization.k8s.io/v1": [
+    resource("clusterroles", "ClusterRole", false),
+    resource("clusterrolebindings", "ClusterRoleBinding", false),
+  ],
+  "networking.k8s.io/v1": [resource("networkpolicies", "NetworkPolicy", true)],
+};
+
+/**
+ * Serves what the real kubectl asks before it acts: discovery (core, apps,
+ * monitoring.coreos.com, rbac, networking), /version, /readyz, a pod list
+ * in `monitoring` whose pods turn Ready on poll `podsReadyAfter`, and the
+ * Grafana secret. Everything else is recorded and answers 404 NotFound, so
+ * a test sees which object a command line addressed. Not Kubernetes: just
+ * enough for kubectl to parse, discover and send its first real request.
+ */
+export function standInApi(
+  dir: string,
+  opts: { podsReadyAfter?: number; grafanaPassword?: string } = {},
+): StandIn {
+  const port = freePort();
+  const requests: string[] = [];
+  let polls = 0;
+  const readyAfter = opts.podsReadyAfter ?? 1;
+  const pod = (name: string, ready: boolean, reason?: string) => ({
+    metadata: { name, namespace: "monitoring" },
+    status: {
+      phase: ready ? "Running" : "Pending",
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+      containerStatuses: reason ? [{ name: "c", state: { waiting: { reason } } }] : [],
+    },
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    const ok = (body: unknown) => Response.json(body);
+    if (path === "/api") return ok({ kind: "APIVersions", versions: ["v1"] });
+    if (path === "/apis") {
+      return ok({
+        kind: "APIGroupList",
+        apiVersion: "v1",
+        groups: Object.keys(GROUPS).filter((gv) => gv.includes("/")).map((gv) => ({
+          name: gv.split("/")[0],
+          versions: [{ groupVersion: gv, version: "v1" }],
+          preferredVersion: { groupVersion: gv, version: "v1" },
+        })),
+      });
+    }
+    const gv = path === "/api/v1" ? "v1" : path.startsWith("/apis/") ? path.slice(6) : "";
+    if (GROUPS[gv]) return ok({ kind: "APIResourceList", groupVersion: gv, resources: GROUPS[gv] });
+    if (path === "/version") return ok({ major: "1", minor: "32", gitVersion: "v1.32.0-standin" });
+    requests.push(`${req.method} ${path}`);
+    if (path === "/readyz") return new Response("ok");
+    if (req.method === "GET" && path === "/api/v1/namespaces/monitoring/pods") {
+      polls++;
+      const ready = polls >= readyAfter;
+      return ok({
+        kind: "PodList",
+        apiVersion: "v1",
+        metadata: {},
+        items: [
+          pod("monitoring-grafana-7d9", true),
+          pod(
+            "prometheus-monitoring-kube-prometheus-prometheus-0",
+            ready,
+            ready ? undefined : "ContainerCreating",
+          ),
+          pod(
+            "monitoring-kube-prometheus-operator-5f6",
+            ready,
+            ready ? undefined : "ImagePullBackOff",
+          ),
+        ],
+      });
+    }
+    if (
+      req.method === "GET" && path === "/api/v1/namespaces/monitoring/secrets/monitoring-grafana"
+    ) {
+      return ok({
+        kind: "Secret",
+        apiVersion: "v1",
+        metadata: { name: "monitoring-grafana", namespace: "monitoring" },
+        data: { "admin-password": btoa(opts.grafanaPassword ?? "pr0m-0perator-secret") },
+      });
+    }
+    return Response.json({
+      kind: "Status",
+      apiVersion: "v1",
+      status: "Failure",
+      code: 404,
+      reason: "NotFound",
+      message: `stand-in API: ${path} not found`,
+    }, { status: 404 });
+  });
+  const kubeconfig = join(dir, `standin-kubeconfig-${port}`);
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: standin, cluster: {server: "http://127.0.0.1:${port}"}}]
+contexts: [{name: standin, context: {cluster: standin, user: u}}]
+current-context: standin
+users: [{name: u, user: {token: t}}]
+`,
+  );
+  return { requests, kubeconfig, close: () => server.shutdown() };
+}
+
+/** Runs `fn` with environment variables set, restoring them afterwards. */
+export async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+/** Splits a printed command line back into words (undoing shellQuote's quoting). */
+export function splitCommandLine(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)) {
+    words.push(m[1] !== undefined ? m[1].replaceAll(`'\\''`, "'") : m[2]);
+  }
+  return words;
 }
