@@ -223,18 +223,21 @@ Deno.test("validate fault: the ConfigMap drifted from the config file", async ()
 });
 
 Deno.test("validate fault: the DaemonSet image tag differs from the pin", async () => {
+  const pin = /^\s+version: (\S+)$/m.exec(
+    readFileSync(repoPath("config", "otelcol-builder.yaml"), "utf8"),
+  )![1];
   await faultCase(
     "TestOTELCollector",
     (d) =>
       edit(
         d,
         "k8s/otel-collector-deployment.yaml",
-        "otel/opentelemetry-collector-contrib:0.161.0",
-        "otel/opentelemetry-collector-contrib:0.160.0",
+        `otel/opentelemetry-collector-contrib:${pin}`,
+        "otel/opentelemetry-collector-contrib:0.99.0",
       ),
     /DaemonSet image tag equals the collector pin/,
     "k8s/otel-collector-deployment.yaml",
-    /has tag 0\.160\.0, the collector pin is 0\.161\.0/,
+    new RegExp(`has tag 0\\.99\\.0, the collector pin is ${pin.replaceAll(".", "\\.")}`),
   );
 });
 

@@ -248,11 +248,20 @@ export function builderProblems(
       const [mod, ver] = String(entry?.gomod ?? "").split(/\s+/);
       const name = mod.split("/").pop() ?? "";
       have.set(name, i);
-      if (ver && /^v0\./.test(ver) && `v${version}` !== ver) {
+      // A different version is allowed only with a comment right above the
+      // entry that names that version (the reason it cannot be the pin).
+      const at = lineAt(manifest, [kind, i]) ?? 0;
+      const lines = manifest.text.split("\n");
+      let k = at - 2;
+      const comments: string[] = [];
+      while (k >= 0 && /^\s*#/.test(lines[k])) comments.push(lines[k--]);
+      const explained = comments.some((c) => ver && c.includes(ver));
+      if (ver && /^v0\./.test(ver) && `v${version}` !== ver && !explained) {
         problems.push({
           file: manifest.file,
           line: lineAt(manifest, [kind, i]),
-          message: `${mod} is at ${ver}, the pin is v${version}`,
+          message:
+            `${mod} is at ${ver}, the pin is v${version} (explain an exception in a comment above it)`,
         });
       }
     });
