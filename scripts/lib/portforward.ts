@@ -73,6 +73,17 @@ export async function isRunning(pid: number, cmd: string[]): Promise<boolean> {
 }
 
 /**
+ * True when `pid` has exited: no such process, or a zombie. (An exiting
+ * process loses its command line before it closes its files, so "its
+ * command line no longer matches" is not yet "its ports are free".)
+ */
+export async function isGone(pid: number): Promise<boolean> {
+  const r = await execute(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 });
+  const stat = r.stdout.trim();
+  return r.code !== 0 || stat === "" || stat.startsWith("Z");
+}
+
+/**
  * Starts `cmd` in the background, writes its pid file, and waits until
  * `ready()` is true. A live process recorded with the same command is
  * reused. Returns "started" or "running".
@@ -155,7 +166,7 @@ export async function stopBackground(runner: Runner, name: string): Promise<bool
   if (await isRunning(rec.pid, rec.cmd)) {
     const r = await execute(["kill", "-TERM", String(rec.pid)], { timeoutMs: 10_000 });
     stopped = r.code === 0;
-    for (let i = 0; i < 50 && await isRunning(rec.pid, rec.cmd); i++) {
+    for (let i = 0; i < 50 && !await isGone(rec.pid); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
