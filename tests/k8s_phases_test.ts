@@ -7,11 +7,11 @@
  * with a real background process); the values file is checked by promtool.
  */
 import { strict as assert } from "node:assert";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { CheckFailed, UsageError } from "../scripts/lib/cli.ts";
-import { commandLine, execute, Runner } from "../scripts/lib/external.ts";
+import { commandLine, execute, majorMinor, Runner } from "../scripts/lib/external.ts";
 import {
   collectorForward,
   collectorWorkload,
@@ -36,7 +36,7 @@ import {
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
-import { missing } from "./support.ts";
+import { findTool, missing } from "./support.ts";
 
 const PHASE0_LINES = [
   "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
@@ -693,4 +693,59 @@ Deno.test({
 Deno.test("splitCommandLine undoes commandLine's quoting", () => {
   const words = ["kubectl", "get", "a b", "it's", "jsonpath={.data.admin-password}", "$X"];
   assert.deepEqual(splitCommandLine(commandLine(words)), words);
+});
+
+const HELM = findTool("helm");
+if (!HELM) console.warn("skipping the helm command-line test: helm is not installed here");
+
+Deno.test({
+  name:
+    "with the real helm (when installed): phase 0's helm lines parse, and a real run passes preflight against a stand-in API endpoint",
+  ignore: !HELM,
+  fn: async () => {
+    const box = sandbox();
+    const api = standInApi(box.dir);
+    try {
+      const r = await runTask("setup-monitoring", ["--dry-run", "--context", "standin"], box);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = commandLines(r.stdout).filter((l) => l.startsWith("helm "));
+      assert.equal(lines.length, 3);
+      const env = {
+        KUBECONFIG: api.kubeconfig,
+        HELM_CACHE_HOME: join(box.dir, "helm-cache"),
+        HELM_CONFIG_HOME: join(box.dir, "helm-config"),
+        HELM_DATA_HOME: join(box.dir, "helm-data"),
+      };
+      await withEnv(env, async () => {
+        for (const line of lines) {
+          const words = splitCommandLine(line);
+          // No chart repository is reachable here: each command fails, but after parsing.
+          const h = await execute([HELM!, ...words.slice(1)], { timeoutMs: 60_000 });
+          assert.doesNotMatch(
+            h.stderr,
+            /unknown (flag|command|shorthand)|invalid argument|accepts \d/,
+            `${line}\n${h.stderr}`,
+          );
+        }
+      });
+      const version = await execute([HELM!, "version", "--short"]);
+      assert.ok(majorMinor(version.stdout), version.stdout);
+      // A real run: the preflight passes against the stand-in API endpoint
+      // with the real helm and kubectl, then the chart repository is out of reach here.
+      symlinkSync(HELM!, join(box.binDir, "helm"));
+      for (const t of ["kubectl", "ps", "kill"]) {
+        const real = onPath(t);
+        if (real) symlinkSync(real, join(box.binDir, t));
+      }
+      const real = await runTask("setup-monitoring", [], box, env);
+      assert.notEqual(real.code, 0);
+      assert.match(real.stdout, /# preflight: helm v3\.\d+/);
+      assert.match(real.stdout, /# preflight: kube context 'standin' answers/);
+      assert.ok(api.requests.includes("GET /readyz"));
+      assert.match(real.stdout, /# chart repository/);
+    } finally {
+      await api.close();
+      box.cleanup();
+    }
+  },
 });
