@@ -111,7 +111,7 @@ Deno.test("collector build manifest: pinned once, same version as the k8s image"
 const BIN = "otelcol-obskit";
 
 Deno.test({
-  name: "real collector: validate accepts the config and the local overlay, without deprecations",
+  name: "real collector: validate accepts the config and the local overlay",
   ignore: missing(BIN),
   async fn() {
     const bin = findTool(BIN)!;
@@ -146,7 +146,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "real collector: its component list has every type the config uses",
+  name:
+    "real collector: every type the config uses is a canonical component name (no deprecated alias)",
   ignore: missing(BIN),
   async fn() {
     const out = await new Deno.Command(findTool(BIN)!, {
@@ -340,7 +341,8 @@ Deno.test({
       // The collector scrapes its own telemetry and re-exports it (15 s interval).
       await poll("the self-scrape on the exporter", 40_000, async () => {
         const text = await (await fetch(`http://127.0.0.1:${c.ports.exporter}/metrics`)).text();
-        return /otelcol_process_uptime_seconds_total\{[^}]*job="otel-collector-self"/.test(text)
+        return /otelcol_process_uptime_seconds_total\{[^}]*otel_scope_name="[^"]*prometheusreceiver"/
+            .test(text)
           ? true
           : undefined;
       });

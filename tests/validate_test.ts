@@ -380,3 +380,21 @@ Deno.test("catalog: every metric listed as emitted by prom-client is exposed by 
     await pull.stop();
   }
 });
+
+Deno.test("validate fault: a deprecated component alias (otlp for otlp_grpc)", {
+  ignore: missing("otelcol-obskit"),
+}, async () => {
+  await faultCase(
+    "TestOTELCollector",
+    (d) => {
+      const f = "config/otel-collector-config.yaml";
+      writeFileSync(
+        join(d, f),
+        readFileSync(join(d, f), "utf8").replaceAll("otlp_grpc/jaeger", "otlp/jaeger"),
+      );
+    },
+    /real collector validates/,
+    "config/otel-collector-config.yaml",
+    /exporter type 'otlp' is not a canonical name/,
+  );
+});

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
+import { parse as parseYaml } from "yaml";
 import {
   exists,
   isMap,
@@ -381,8 +382,11 @@ export async function collectorValidate(
   const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
   const deprecated = lines.filter((l) => /deprecat/i.test(l));
   if (code !== 0) {
-    const err = lines.find((l) => /^Error:/.test(l)) ?? lines[lines.length - 1] ?? `exit ${code}`;
-    return { ok: false, message: err.replace(/^Error:\s*/, ""), output };
+    // "Error: failed to get config: ...:" then the detail, one cause per line.
+    const i = lines.findIndex((l) => /^Error:/.test(l));
+    const detail = i >= 0 ? lines.slice(i) : lines.slice(-3);
+    const message = detail.join(" ").replace(/^Error:\s*/, "").replace(/\s+/g, " ").slice(0, 400);
+    return { ok: false, message: message || `exit ${code}`, output };
   }
   if (deprecated.length) {
     return { ok: false, message: `deprecation warning: ${deprecated[0]}`, output };
@@ -506,7 +510,37 @@ export const collectorChecks: Check[] = [
             });
           }
         }
-        return result(problems, `${COLLECTOR_BINARY} validate: ok, no deprecation warnings`);
+        // `validate` accepts deprecated aliases silently (the warning comes only
+        // at start-up); `components` lists canonical names only.
+        const comps = await runTool(bin, ["components"]);
+        if (comps.code === 0) {
+          // deno-lint-ignore no-explicit-any
+          const listed: any = parseYaml(comps.output.slice(comps.output.indexOf("buildinfo:")));
+          const cfg = loadYaml(ctx, COLLECTOR_CONFIG);
+          for (const kind of COMPONENT_KINDS) {
+            const names = new Set((listed?.[kind] ?? []).map((c: { name: string }) => c.name));
+            for (const id of Object.keys(isMap(cfg.value[kind]) ? cfg.value[kind] : {})) {
+              if (!names.has(componentType(id))) {
+                problems.push({
+                  file: COLLECTOR_CONFIG,
+                  line: lineAt(cfg.src, [kind, id]),
+                  message: `${kind.slice(0, -1)} type '${
+                    componentType(id)
+                  }' is not a canonical name in ${COLLECTOR_BINARY} components (a deprecated alias, or not built in)`,
+                });
+              }
+            }
+          }
+        } else {
+          problems.push({
+            file: COLLECTOR_CONFIG,
+            message: `${COLLECTOR_BINARY} components failed (exit ${comps.code})`,
+          });
+        }
+        return result(
+          problems,
+          `${COLLECTOR_BINARY} validate: ok; every component type canonical (no deprecated aliases)`,
+        );
       }),
   },
 ];
