@@ -73,14 +73,16 @@ export async function isRunning(pid: number, cmd: string[]): Promise<boolean> {
 }
 
 /**
- * True when `pid` has exited: no such process, or a zombie. (An exiting
- * process loses its command line before it closes its files, so "its
- * command line no longer matches" is not yet "its ports are free".)
+ * True when `pid` has exited: no such process, or a zombie with no thread
+ * left. (An exiting process loses its command line before it closes its
+ * files, so "its command line no longer matches" is not yet "its ports are
+ * free".)
  */
 export async function isGone(pid: number): Promise<boolean> {
   const r = await execute(["ps", "-o", "stat=", "-p", String(pid)], { timeoutMs: 10_000 });
   const stat = r.stdout.trim();
-  return r.code !== 0 || stat === "" || stat.startsWith("Z");
+  // "Zl": the main thread is a zombie but other threads still run (and hold the sockets).
+  return r.code !== 0 || stat === "" || (stat.startsWith("Z") && !stat.includes("l"));
 }
 
 /**
