@@ -307,6 +307,15 @@ Deno.test({
                   dataPoints: [{ startTimeUnixNano: start, timeUnixNano: nowNs(), asInt: "3" }],
                 },
               },
+              {
+                name: "http.server.active_requests",
+                unit: "{request}",
+                sum: {
+                  aggregationTemporality: 2,
+                  isMonotonic: false,
+                  dataPoints: [{ startTimeUnixNano: start, timeUnixNano: nowNs(), asInt: "1" }],
+                },
+              },
             ],
           }],
         }],
@@ -317,6 +326,12 @@ Deno.test({
         return text.includes("http_server_request_duration_seconds_bucket") ? text : undefined;
       });
       assert.match(exported, /http_server_requests_total\{/);
+      // Every catalog entry said to come through the collector is there.
+      const catalogOtlp = (await loadCatalog()).emitted.filter((e) =>
+        /collector/.test(e.source ?? "")
+      );
+      const families = new Set([...exported.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      for (const e of catalogOtlp) assert(families.has(e.name), `the exporter exposes ${e.name}`);
       assert.match(
         exported,
         /deployment_environment_name="development"/,
