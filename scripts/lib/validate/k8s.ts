@@ -5,6 +5,7 @@
  * DaemonSet image pinned to the builder's version, hardening, RBAC scope and
  * NetworkPolicy ports.
  */
+import "./quiet.ts";
 import { join } from "node:path";
 import { validate as vNamespace } from "kubernetes-models/_schemas/IoK8sApiCoreV1Namespace";
 import { validate as vServiceAccount } from "kubernetes-models/_schemas/IoK8sApiCoreV1ServiceAccount";
