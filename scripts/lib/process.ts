@@ -119,15 +119,15 @@ export async function stopProcess(
   startTime?: number,
   graceMs = 5000,
 ): Promise<boolean> {
-  if (!isAlive(pid, startTime)) return true;
+  if (!(await isAlive(pid, startTime))) return true;
   try {
     Deno.kill(pid, "SIGTERM");
   } catch {
-    return !isAlive(pid, startTime);
+    return !(await isAlive(pid, startTime));
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isAlive(pid, startTime)) return true;
+    if (!(await isAlive(pid, startTime))) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   try {

@@ -41,7 +41,8 @@ export interface DemoResult {
 async function traffic(ports: StackPorts, durationMs: number, rate: number, signal?: AbortSignal) {
   const app = `http://127.0.0.1:${ports.app}`;
   const pull = `http://127.0.0.1:${ports.pull}`;
-  const mix = (n: number) => (n % 25 === 0 ? "/api/admin" : chapterMix(n));
+  // Every 25th request (offset so it never replaces the mix's /error) is an unauthenticated admin call.
+  const mix = (n: number) => (n % 25 === 12 ? "/api/admin" : chapterMix(n));
   const admin = (async () => {
     const deadline = Date.now() + durationMs;
     while (Date.now() < deadline && !signal?.aborted) {
