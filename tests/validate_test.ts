@@ -398,3 +398,18 @@ Deno.test("validate fault: a deprecated component alias (otlp for otlp_grpc)", {
     /exporter type 'otlp' is not a canonical name/,
   );
 });
+
+Deno.test("validate fault: a metric listed twice in the catalog", async () => {
+  await faultCase(
+    "TestAlertRules",
+    (d) =>
+      writeFileSync(
+        join(d, "config/metric-catalog.yaml"),
+        readFileSync(join(d, "config/metric-catalog.yaml"), "utf8") +
+          "  - name: node_load1\n    type: gauge\n    exporter: node-exporter\n    help: again.\n",
+      ),
+    /metric catalog is well formed/,
+    "config/metric-catalog.yaml",
+    /node_load1 is listed twice/,
+  );
+});

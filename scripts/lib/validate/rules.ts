@@ -5,7 +5,7 @@
  * expression parses and selects only known metrics.
  */
 import { join } from "node:path";
-import { analyzePromQL, unknownMetrics } from "../promql.ts";
+import { analyzePromQL, isRecordingRuleName, unknownMetrics } from "../promql.ts";
 import { UNAVAILABLE_LINTERS } from "../tools.ts";
 import { knownFamilies, parseCatalog } from "./catalog.ts";
 import {
@@ -316,6 +316,51 @@ export const ruleChecks: Check[] = [
         ctx,
         (rules) => result(rulePromqlProblems(rules, null), `${rules.length} expressions`),
       ),
+  },
+  {
+    cls: "TestAlertRules",
+    name: "metric catalog is well formed (exporter named, no duplicates)",
+    run: (ctx) => {
+      if (!exists(join(ctx.root, CATALOG))) {
+        return fail([{ file: CATALOG, message: "file is missing" }]);
+      }
+      let src: YamlSource;
+      try {
+        src = readYaml(ctx.root, CATALOG);
+        parseCatalog(src.text, CATALOG);
+      } catch (err) {
+        if (err instanceof SourceError) return fail(err.problems);
+        return fail([{ file: CATALOG, message: (err as Error).message.replace(/^[^:]*: /, "") }]);
+      }
+      const doc = src.docs[0]?.toJS() ?? {};
+      const problems: Problem[] = [];
+      const seen = new Map<string, string>();
+      const types = new Set(["counter", "gauge", "histogram", "summary", "info", "stateset"]);
+      for (const list of ["emitted", "metrics"] as const) {
+        (doc[list] ?? []).forEach((e: Json, i: number) => {
+          const line = lineAt(src, [list, i]);
+          if (seen.has(e.name)) {
+            problems.push({
+              file: CATALOG,
+              line,
+              message: `${e.name} is listed twice (also in ${seen.get(e.name)})`,
+            });
+          }
+          seen.set(e.name, list);
+          if (!types.has(e.type)) {
+            problems.push({ file: CATALOG, line, message: `${e.name}: unknown type '${e.type}'` });
+          }
+          if (isRecordingRuleName(e.name)) {
+            problems.push({
+              file: CATALOG,
+              line,
+              message: `${e.name} looks like a recording rule; rules define those`,
+            });
+          }
+        });
+      }
+      return result(problems, `${seen.size} families`);
+    },
   },
   {
     cls: "TestAlertRules",
