@@ -10,8 +10,10 @@ import {
   overall,
   parseMatchers,
   parsePolicyFile,
+  queryScalar,
   runGate,
 } from "../scripts/lib/gate.ts";
+import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
 import { pathsMix, runLoad, type TrafficMix } from "../scripts/lib/load.ts";
 import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_target.ts";
 import { freePort } from "../scripts/lib/net.ts";
@@ -190,112 +192,184 @@ Deno.test("gate CLI: unreachable Prometheus is inconclusive (exit 2), also with 
   assert.match(u.stderr, /--job/);
 });
 
+/** Scrape health of every target, to explain an unexpected verdict. */
+async function targetHealth(promUrl: string): Promise<string> {
+  try {
+    const body = await (await fetch(`${promUrl}/api/v1/targets?state=active`)).json();
+    return body.data.activeTargets.map((t: {
+      labels: Record<string, string>;
+      health: string;
+      lastError: string;
+      lastScrapeDuration: number;
+    }) =>
+      `${t.labels.job}/${t.labels.instance}${t.labels.track ? `/${t.labels.track}` : ""}: ` +
+      `${t.health} ${t.lastError} (${t.lastScrapeDuration.toFixed(3)}s)`
+    ).join("; ");
+  } catch (err) {
+    return `targets unavailable: ${(err as Error).message}`;
+  }
+}
+
+/** The gate CLI with the test's short window and its thresholds. */
+function gateCli(promUrl: string, extra: string[]) {
+  return runGateCli([
+    "--prometheus",
+    promUrl,
+    "--window",
+    "8s",
+    "--min-requests",
+    "50",
+    "--max-error-rate",
+    "0.05",
+    "--max-p99",
+    "1",
+    "--json",
+    ...extra,
+  ]);
+}
+
+const healthyMix = pathsMix(["/api/data"]);
+/** Every 4th request fails: 25 % errors. */
+const errorMix = pathsMix(["/api/data", "/api/data", "/api/data", "/error"]);
+
+function check(json: string, scope: string, metric: string): CheckRow {
+  const row = JSON.parse(json).checks.find((c: CheckRow) =>
+    c.scope === scope && c.metric === metric
+  );
+  assert.ok(row, `no ${scope}/${metric} row in ${json}`);
+  return row;
+}
+
 Deno.test({
-  name: "gate against a real Prometheus and the instrumented app: pass, fail, canary, no data",
+  name:
+    "gate against the local stack's Prometheus (job instrumented-app): 2 without traffic, pass healthy, fail on errors, 2 when quiet",
+  ignore: missing("prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The stack's own Prometheus (config/prometheus.yml rendered by `stack up`,
+    // with the shipped rules) on free ports, in a private state folder.
+    const state = await Deno.makeTempDir({ prefix: "obskit-gate-stack-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    let app: Awaited<ReturnType<typeof spawnInstrumentedApp>> | undefined;
+    try {
+      const ports = await freePorts();
+      await stackUp({ ports, scrapeInterval: "1s", only: ["prometheus"], timeoutMs: 60_000 });
+      const promUrl = `http://127.0.0.1:${ports.prometheus}`;
+      app = await spawnInstrumentedApp({ port: ports.app });
+      // Wait for the first scrapes of the app under its contract job name.
+      const deadline = Date.now() + 30_000;
+      while (
+        ((await queryScalar(promUrl, 'count_over_time(up{job="instrumented-app"}[1m])')) ?? 0) < 2
+      ) {
+        assert.ok(Date.now() < deadline, "Prometheus did not scrape the app within 30 s");
+        await sleep(250);
+      }
+      const gate = (extra: string[] = []) =>
+        gateCli(promUrl, ["--job", "instrumented-app", ...extra]);
+
+      // Only health checks so far: too little traffic to judge.
+      const idle = await gate();
+      assert.equal(idle.code, 2, idle.stdout + idle.stderr);
+      assert.equal(JSON.parse(idle.stdout).verdict, "inconclusive");
+
+      await runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: healthyMix });
+      const healthy = await gate();
+      assert.equal(
+        healthy.code,
+        0,
+        healthy.stdout + healthy.stderr + (await targetHealth(promUrl)),
+      );
+      assert.equal(JSON.parse(healthy.stdout).verdict, "pass");
+      assert.equal(check(healthy.stdout, "service", "error_rate").value, 0);
+      const reqs = check(healthy.stdout, "service", "requests").value!;
+      assert.ok(reqs > 150 && reqs < 400, `requests in 8 s at 30 rps: ${reqs}`);
+
+      await runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: errorMix });
+      const failing = await gate();
+      assert.equal(
+        failing.code,
+        1,
+        failing.stdout + failing.stderr + (await targetHealth(promUrl)),
+      );
+      assert.equal(JSON.parse(failing.stdout).verdict, "fail");
+      const rate = check(failing.stdout, "service", "error_rate");
+      assert.equal(rate.verdict, "fail");
+      assert.ok(rate.value! > 0.15 && rate.value! < 0.35, `error rate ${rate.value}`);
+      // The same through the library, and the table a person reads.
+      const res = await runGate(
+        buildPolicy({}, { job: "instrumented-app", window: "8s", minRequests: "50" }),
+        promUrl,
+      );
+      assert.equal(res.exitCode, 1);
+      assert.match(formatTable(res), /error_rate\s+service\s+\d+\.\d\d%\s+<= 5\.00%\s+FAIL/);
+
+      // Quiet again: once the window has passed there is nothing to judge.
+      await sleep(10_000);
+      const quiet = await gate();
+      assert.equal(quiet.code, 2, quiet.stdout + quiet.stderr);
+    } finally {
+      await app?.stop();
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "gate canary analysis on a real Prometheus: canary vs baseline by label; no series is 2",
   ignore: missing("prometheus"),
   async fn() {
-    // One service alone, and a stable/canary pair of the same service.
-    const apps = await Promise.all([
-      spawnInstrumentedApp(),
-      spawnInstrumentedApp(),
-      spawnInstrumentedApp(),
-    ]);
-    const [solo, stable, canary] = apps;
+    const [stable, canary] = await Promise.all([spawnInstrumentedApp(), spawnInstrumentedApp()]);
     let prom: { url: string; stop(): Promise<void> } | undefined;
     try {
       prom = await startPrometheus(findTool("prometheus")!, {
-        "gate-test-app": [{ port: solo.port }],
         "gate-test-rollout": [
           { port: stable.port, labels: { track: "stable" } },
           { port: canary.port, labels: { track: "canary" } },
         ],
       });
       const promUrl = prom.url;
-      const gate = (extra: string[]) =>
-        runGateCli([
-          "--prometheus",
-          promUrl,
-          "--window",
-          "8s",
-          "--min-requests",
-          "50",
-          "--max-error-rate",
-          "0.05",
-          "--max-p99",
-          "1",
-          "--json",
-          ...extra,
+      const gate = () =>
+        gateCli(promUrl, [
+          "--job",
+          "gate-test-rollout",
+          "--canary-label",
+          "track=canary",
+          "--max-error-rate-increase",
+          "0.01",
+          "--max-latency-ratio",
+          "3",
         ]);
-      const canaryFlags = [
-        "--job",
-        "gate-test-rollout",
-        "--canary-label",
-        "track=canary",
-        "--max-error-rate-increase",
-        "0.01",
-        "--max-latency-ratio",
-        "3",
-      ];
-      const healthyMix = pathsMix(["/api/data"]);
-      // Every 4th request fails: 25 % errors.
-      const errorMix = pathsMix(["/api/data", "/api/data", "/api/data", "/error"]);
-      const traffic = (mixes: TrafficMix[]) =>
-        Promise.all(
-          apps.map((app, i) =>
-            runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: mixes[i] })
-          ),
-        );
+      const traffic = (canaryMix: TrafficMix) =>
+        Promise.all([
+          runLoad({ target: stable.url, rate: 30, durationMs: 10_000, mix: healthyMix }),
+          runLoad({ target: canary.url, rate: 30, durationMs: 10_000, mix: canaryMix }),
+        ]);
 
-      // Phase 1: healthy traffic everywhere, long enough to fill the window.
-      await traffic([healthyMix, healthyMix, healthyMix]);
-      const healthy = await gate(["--job", "gate-test-app"]);
-      assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
-      const hj = JSON.parse(healthy.stdout);
-      assert.equal(hj.verdict, "pass");
-      assert.equal(hj.checks.find((c: CheckRow) => c.metric === "error_rate").value, 0);
-      const reqs = hj.checks.find((c: CheckRow) => c.metric === "requests").value;
-      assert.ok(reqs > 150 && reqs < 400, `requests in 8s at 30 rps: ${reqs}`);
-      const goodCanary = await gate(canaryFlags);
-      assert.equal(goodCanary.code, 0, goodCanary.stdout + goodCanary.stderr);
+      await traffic(healthyMix);
+      const good = await gate();
+      assert.equal(good.code, 0, good.stdout + good.stderr + (await targetHealth(promUrl)));
+      assert.equal(check(good.stdout, "canary vs baseline", "error_rate_increase").value, 0);
 
       // A selector that matches nothing: inconclusive, never a pass.
-      const none = await gate(["--job", "no-such-job"]);
+      const none = await gateCli(promUrl, ["--job", "no-such-job"]);
       assert.equal(none.code, 2, none.stdout + none.stderr);
       assert.equal(JSON.parse(none.stdout).verdict, "inconclusive");
+      assert.equal(check(none.stdout, "service", "requests").value, null);
 
-      // Phase 2: the solo service and the canary fail a quarter of requests.
-      await traffic([errorMix, healthyMix, errorMix]);
-      const failing = await gate(["--job", "gate-test-app"]);
-      assert.equal(failing.code, 1, failing.stdout + failing.stderr);
-      const fj = JSON.parse(failing.stdout);
-      assert.equal(fj.verdict, "fail");
-      const rate = fj.checks.find((c: CheckRow) => c.metric === "error_rate");
-      assert.equal(rate.verdict, "fail");
-      assert.ok(rate.value > 0.15 && rate.value < 0.35, `error rate ${rate.value}`);
-      const badCanary = await gate(canaryFlags);
-      assert.equal(badCanary.code, 1, badCanary.stdout + badCanary.stderr);
-      const verdicts = Object.fromEntries(
-        JSON.parse(badCanary.stdout).checks.map((c: CheckRow) => [`${c.scope}/${c.metric}`, c]),
-      );
-      assert.equal(verdicts["canary vs baseline/error_rate_increase"].verdict, "fail");
-      assert.equal(verdicts["canary/error_rate"].verdict, "fail");
-      assert.equal(verdicts["baseline/requests"].verdict, "pass");
-
-      // The same through the library, and the table a person reads.
-      const res = await runGate(
-        buildPolicy({}, { job: "gate-test-app", window: "8s", minRequests: "50" }),
-        promUrl,
-      );
-      assert.equal(res.exitCode, 1);
-      assert.match(formatTable(res), /error_rate\s+service\s+\d+\.\d\d%\s+<= 5\.00%\s+FAIL/);
-
-      // Phase 3: no traffic; once the window has passed there is nothing to judge.
-      await sleep(10_000);
-      const quiet = await gate(["--job", "gate-test-app"]);
-      assert.equal(quiet.code, 2, quiet.stdout + quiet.stderr);
+      await traffic(errorMix);
+      const bad = await gate();
+      assert.equal(bad.code, 1, bad.stdout + bad.stderr + (await targetHealth(promUrl)));
+      assert.equal(check(bad.stdout, "canary vs baseline", "error_rate_increase").verdict, "fail");
+      assert.equal(check(bad.stdout, "canary", "error_rate").verdict, "fail");
+      assert.equal(check(bad.stdout, "baseline", "requests").verdict, "pass");
     } finally {
       await prom?.stop();
-      await Promise.all(apps.map((a) => a.stop()));
+      await Promise.all([stable.stop(), canary.stop()]);
     }
   },
 });
