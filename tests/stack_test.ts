@@ -14,6 +14,7 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import {
   defaultPorts,
   freePorts,
+  PORT_SPECS,
   readState,
   renderPrometheusConfig,
   resolvePorts,
@@ -245,5 +246,52 @@ Deno.test({
       assert.deepEqual(readState(), null);
       assert.deepEqual(await isListening(ports.jaegerOtlpGrpc), false);
     });
+  },
+});
+
+Deno.test({
+  name:
+    "collector-local --check: the real collector with the shipped config answers on its health port",
+  ignore: missing("otelcol-obskit"),
+  async fn() {
+    const ports = await freePorts();
+    const flags = PORT_SPECS.filter((s) => s.component === "collector").flatMap((s) => [
+      `--${s.flag}`,
+      String(ports[s.key]),
+    ]);
+    const run = (extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          repoPath("scripts", "collector_local.ts"),
+          "--check",
+          ...flags,
+          ...extra,
+        ],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const ok = await run([]);
+    const text = new TextDecoder().decode(ok.stderr);
+    assert.equal(ok.code, 0, text);
+    assert.match(
+      text,
+      new RegExp(`collector healthy: http://127\\.0\\.0\\.1:${ports.collectorHealth}/`),
+    );
+    assert.equal(await isListening(ports.otlpGrpc), false, "stopped after --check");
+
+    const holder = Deno.listen({ hostname: "127.0.0.1", port: ports.otlpHttp });
+    try {
+      const taken = await run([]);
+      assert.equal(taken.code, 1);
+      assert.match(
+        new TextDecoder().decode(taken.stderr),
+        new RegExp(`port ${ports.otlpHttp} is already in use by pid ${Deno.pid}`),
+      );
+    } finally {
+      holder.close();
+    }
   },
 });
