@@ -9,18 +9,19 @@
  */
 import {
   type Attributes,
+  type Context,
   context,
-  type Counter as OtelCounter,
   type Histogram as OtelHistogram,
   type Meter,
+  type ObservableResult,
   propagation,
+  type Span,
   SpanKind,
   SpanStatusCode,
   trace,
   type Tracer,
-  type UpDownCounter,
 } from "@opentelemetry/api";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
@@ -75,7 +76,7 @@ export function createHttpMetrics(
 }
 
 /** The matched handler's route template, or "unmatched". */
-export function routeOf(c: Context): string {
+export function routeOf(c: HonoContext): string {
   const routes = matchedRoutes(c);
   for (let i = routes.length - 1; i >= 0; i--) {
     // Middleware is registered with method ALL; the handler has a real method.
@@ -84,28 +85,65 @@ export function routeOf(c: Context): string {
   return UNMATCHED;
 }
 
+/** Above this many attribute sets an instrument reports one overflow set (as the SDK does). */
+const CARDINALITY_LIMIT = 2000;
+const OVERFLOW: Attributes = { "otel.metric.overflow": true };
+
+/**
+ * A cumulative value per attribute set, reported by an observable
+ * instrument's callback: the same data points a synchronous Counter /
+ * UpDownCounter with cumulative temporality exports, without the SDK's
+ * attribute hashing and storage lookup on every request.
+ */
+class ObservedSums {
+  private readonly sums = new Map<string, { attrs: Attributes; value: number }>();
+
+  add(key: string, make: () => Attributes, delta: number): void {
+    let entry = this.sums.get(key);
+    if (!entry) {
+      if (this.sums.size >= CARDINALITY_LIMIT) {
+        key = "\u0000overflow";
+        entry = this.sums.get(key);
+      }
+      if (!entry) {
+        entry = { attrs: key === "\u0000overflow" ? OVERFLOW : make(), value: 0 };
+        this.sums.set(key, entry);
+      }
+    }
+    entry.value += delta;
+  }
+
+  observe(result: ObservableResult): void {
+    for (const { attrs, value } of this.sums.values()) result.observe(value, attrs);
+  }
+}
+
 interface OtelHttpInstruments {
   duration: OtelHistogram;
-  active: UpDownCounter;
-  requests: OtelCounter;
+  active: ObservedSums;
+  requests: ObservedSums;
 }
 
 function otelInstruments(meter: Meter): OtelHttpInstruments {
+  const active = new ObservedSums();
+  const requests = new ObservedSums();
+  meter.createObservableUpDownCounter("http.server.active_requests", {
+    description: "Number of active HTTP server requests.",
+    unit: "{request}",
+  }).addCallback((r) => active.observe(r));
+  // Not in semconv; a plain count is what the collector-side dashboards use.
+  meter.createObservableCounter("http.server.requests", {
+    description: "HTTP server requests.",
+    unit: "{request}",
+  }).addCallback((r) => requests.observe(r));
   return {
     duration: meter.createHistogram("http.server.request.duration", {
       description: "Duration of HTTP server requests.",
       unit: "s",
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
-    active: meter.createUpDownCounter("http.server.active_requests", {
-      description: "Number of active HTTP server requests.",
-      unit: "{request}",
-    }),
-    // Not in semconv; a plain count is what the collector-side dashboards use.
-    requests: meter.createCounter("http.server.requests", {
-      description: "HTTP server requests.",
-      unit: "{request}",
-    }),
+    active,
+    requests,
   };
 }
 
@@ -116,6 +154,11 @@ export interface ObserveOptions {
   logger?: Logger;
   /** Paths that get metrics but no span or access log (scrapes, health checks). */
   quietPaths?: ReadonlySet<string>;
+  /**
+   * Called once the response is known (not when the handler threw past
+   * Hono's onError), with the status and the request's duration in ms.
+   */
+  onResponse?: (status: number, durationMs: number) => void;
 }
 
 const headerGetter = {
@@ -126,44 +169,110 @@ const headerSetter = {
   set: (carrier: Headers, key: string, value: string) => carrier.set(key, value),
 };
 
+/** The parts of a request URL the middleware records. */
+export interface UrlParts {
+  scheme: string;
+  hostname: string;
+  port: number;
+  pathname: string;
+  /** Without the leading "?"; "" when there is none. */
+  query: string;
+}
+
+// Characters that URL parsing leaves as they are (no percent-encoding, no
+// dot-segment or backslash rewriting): a path or query made only of these
+// reads the same from the raw string as from `new URL()`.
+const PLAIN_PATH = /^\/[A-Za-z0-9\-_~!$&()*+,;=:@/.]*$/;
+const PLAIN_QUERY = /^[A-Za-z0-9\-_~!$&()*+,;=:@/.?%]*$/;
+const origins = new Map<string, { scheme: string; hostname: string; port: number }>();
+
+/**
+ * Scheme, host, port, path and query of a request URL, as `new URL()`
+ * would give them, without building a URL object per request: the origin
+ * part is parsed once and remembered, plain paths are sliced from the string,
+ * anything unusual goes through `new URL()`.
+ */
+export function urlParts(raw: string): UrlParts {
+  const schemeEnd = raw.indexOf("://");
+  const pathStart = schemeEnd < 0 ? -1 : raw.indexOf("/", schemeEnd + 3);
+  if (pathStart > 0) {
+    const q = raw.indexOf("?", pathStart);
+    const hash = raw.indexOf("#", pathStart);
+    const pathname = raw.slice(pathStart, q < 0 ? (hash < 0 ? raw.length : hash) : q);
+    const query = q < 0 ? "" : raw.slice(q + 1, hash < 0 ? raw.length : hash);
+    if (
+      hash < 0 && PLAIN_PATH.test(pathname) && !pathname.includes("/.") &&
+      (query === "" || PLAIN_QUERY.test(query))
+    ) {
+      const originText = raw.slice(0, pathStart);
+      let origin = origins.get(originText);
+      if (!origin) {
+        const u = new URL(originText);
+        origin = { scheme: schemeOf(u), hostname: u.hostname, port: portOf(u) };
+        if (origins.size < 64) origins.set(originText, origin);
+      }
+      return {
+        scheme: origin.scheme,
+        hostname: origin.hostname,
+        port: origin.port,
+        pathname,
+        query,
+      };
+    }
+  }
+  const u = new URL(raw);
+  return {
+    scheme: schemeOf(u),
+    hostname: u.hostname,
+    port: portOf(u),
+    pathname: u.pathname,
+    query: u.search ? u.search.slice(1) : "",
+  };
+}
+
 export function observe(opts: ObserveOptions): MiddlewareHandler {
-  const { metrics, tracer, logger } = opts;
+  const { metrics, tracer, logger, onResponse } = opts;
   const otel = opts.meter ? otelInstruments(opts.meter) : undefined;
   const quiet = opts.quietPaths ?? new Set<string>();
+  // Attribute objects for the OTel histogram, one per (method, route, status, scheme).
+  const durationAttrs = new Map<string, Attributes>();
 
   return async (c, next) => {
     const start = performance.now();
     const method = c.req.method;
     metrics.active.inc();
-    const url = new URL(c.req.url);
+    const url = urlParts(c.req.url);
     const quietRequest = quiet.has(url.pathname);
-    otel?.active.add(1, { "http.request.method": method, "url.scheme": schemeOf(url) });
+    const activeKey = otel ? method + " " + url.scheme : "";
+    otel?.active.add(
+      activeKey,
+      () => ({ "http.request.method": method, "url.scheme": url.scheme }),
+      1,
+    );
 
-    const span = tracer && !quietRequest
-      ? tracer.startSpan(
-        method,
-        {
-          kind: SpanKind.SERVER,
-          attributes: {
-            "http.request.method": method,
-            "url.path": url.pathname,
-            "url.scheme": schemeOf(url),
-            "server.address": url.hostname,
-            "server.port": portOf(url),
-            ...(url.search ? { "url.query": url.search.slice(1) } : {}),
-            ...(c.req.header("user-agent")
-              ? { "user_agent.original": c.req.header("user-agent") }
-              : {}),
-          },
-        },
-        propagation.extract(context.active(), c.req.raw.headers, headerGetter),
-      )
-      : undefined;
+    let span: Span | undefined;
+    let spanContext: Context | undefined;
+    if (tracer && !quietRequest) {
+      const headers = c.req.raw.headers;
+      const attributes: Attributes = {
+        "http.request.method": method,
+        "url.path": url.pathname,
+        "url.scheme": url.scheme,
+        "server.address": url.hostname,
+        "server.port": url.port,
+      };
+      if (url.query) attributes["url.query"] = url.query;
+      const userAgent = headers.get("user-agent");
+      if (userAgent) attributes["user_agent.original"] = userAgent;
+      const parent = propagation.extract(context.active(), headers, headerGetter);
+      span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
+      spanContext = trace.setSpan(context.active(), span);
+    }
 
     let thrown: unknown;
     try {
-      if (span) {
-        await context.with(trace.setSpan(context.active(), span), () => next());
+      if (spanContext) {
+        await context.with(spanContext, next);
       } else {
         await next();
       }
@@ -176,7 +285,8 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
     const endpoint = routeOf(c);
     const status = thrown ? 500 : c.res.status;
     const statusText = String(status);
-    const seconds = (performance.now() - start) / 1000;
+    const ms = performance.now() - start;
+    const seconds = ms / 1000;
     const labels = { method, endpoint, status: statusText };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, seconds);
@@ -187,20 +297,26 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
     }
 
     if (otel) {
-      const attrs: Attributes = {
-        "http.request.method": method,
-        "http.route": endpoint,
-        "http.response.status_code": status,
-        "url.scheme": schemeOf(url),
-      };
+      const key = method + " " + endpoint + " " + statusText + " " + url.scheme;
+      let attrs = durationAttrs.get(key);
+      if (!attrs) {
+        attrs = {
+          "http.request.method": method,
+          "http.route": endpoint,
+          "http.response.status_code": status,
+          "url.scheme": url.scheme,
+        };
+        if (durationAttrs.size < CARDINALITY_LIMIT) durationAttrs.set(key, attrs);
+      }
       otel.duration.record(seconds, attrs);
-      otel.requests.add(1, attrs);
-      otel.active.add(-1, { "http.request.method": method, "url.scheme": schemeOf(url) });
+      otel.requests.add(key, () => attrs, 1);
+      otel.active.add(activeKey, () => ({}), -1);
     }
 
     if (span) {
-      span.updateName(endpoint === UNMATCHED ? method : `${method} ${endpoint}`);
-      if (endpoint !== UNMATCHED) span.setAttribute("http.route", endpoint);
+      const routed = endpoint !== UNMATCHED;
+      span.updateName(routed ? `${method} ${endpoint}` : method);
+      if (routed) span.setAttribute("http.route", endpoint);
       span.setAttribute("http.response.status_code", status);
       if (status >= 500) {
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -208,23 +324,45 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       }
       if (failure) span.recordException(failure instanceof Error ? failure : String(failure));
       // W3C traceparent out, so a caller can find this request's trace.
-      if (!thrown) {
-        propagation.inject(trace.setSpan(context.active(), span), c.res.headers, headerSetter);
-      }
+      if (!thrown) injectTraceContext(span, spanContext!, c.res.headers);
       if (logger) {
-        context.with(trace.setSpan(context.active(), span), () =>
-          logger.info("request completed", {
-            method,
-            endpoint,
-            path: url.pathname,
-            status,
-            duration_ms: Math.round(seconds * 100_000) / 100,
-          }));
+        const fields = {
+          method,
+          endpoint,
+          path: url.pathname,
+          status,
+          duration_ms: Math.round(seconds * 100_000) / 100,
+        };
+        if (logger.logWithSpan) {
+          logger.logWithSpan("INFO", "request completed", span.spanContext(), fields);
+        } else {
+          context.with(spanContext!, () => logger.info("request completed", fields));
+        }
       }
       span.end();
     }
+    if (!thrown) onResponse?.(status, ms);
     if (thrown) throw thrown;
   };
+}
+
+/**
+ * What the W3C trace-context propagator writes for the span just created
+ * (traceparent, and tracestate when there is one), written directly: the
+ * SDK made the span context, so the propagator's validity checks are
+ * skipped. When the context carries baggage, the global propagator runs.
+ */
+function injectTraceContext(span: Span, ctx: Context, headers: Headers): void {
+  if (propagation.getBaggage(ctx) !== undefined) {
+    propagation.inject(ctx, headers, headerSetter);
+    return;
+  }
+  const sc = span.spanContext();
+  headers.set(
+    "traceparent",
+    `00-${sc.traceId}-${sc.spanId}-0${Number(sc.traceFlags || 0).toString(16)}`,
+  );
+  if (sc.traceState) headers.set("tracestate", sc.traceState.serialize());
 }
 
 function schemeOf(url: URL): string {

@@ -1,3 +1,223 @@
-// Placeholder until this phase lands: an honest "not yet", never fake output.
-import { notImplemented } from "./lib/not_implemented.ts";
-notImplemented();
+/**
+ * Benchmarks: what instrumentation costs, and how good our load generator
+ * is. Prints a markdown table and writes JSON; never fails on timing. The
+ * engine is scripts/lib/bench.ts.
+ */
+import { join } from "node:path";
+import {
+  durationFlag,
+  intFlag,
+  MissingPrerequisite,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "./lib/cli.ts";
+import {
+  type BenchOptions,
+  type CaseName,
+  CASES,
+  DEFAULT_EXTRA_VARIANTS,
+  formatMarkdown,
+  knownVariants,
+  runBench,
+} from "./lib/bench.ts";
+import { stateDir } from "./lib/paths.ts";
+
+const VARIANT_NAMES = Object.keys(knownVariants("", "")).filter((v) => v !== "off" && v !== "on");
+
+const spec = {
+  name: "bench",
+  summary:
+    "Benchmarks: instrumentation overhead (wrk, A/B alternated, medians), sampling and exporter variants, latency at half saturation, the load generator against wrk, /metrics scrape time, script start-up.",
+  usage: "[--case NAME]... [--rounds N] [--duration 5s] [--out FILE] [--long]",
+  flags: {
+    case: {
+      type: "string" as const,
+      multiple: true,
+      description: `run only this case (repeatable): ${CASES.join(", ")}`,
+      valueName: "name",
+    },
+    variant: {
+      type: "string" as const,
+      multiple: true,
+      description: `overhead variants besides off/on (repeatable; default ${
+        DEFAULT_EXTRA_VARIANTS.join(", ")
+      }; known: ${VARIANT_NAMES.join(", ")})`,
+      valueName: "name",
+    },
+    rounds: {
+      type: "string" as const,
+      description: "A/B rounds per case (medians over them)",
+      valueName: "N",
+      default: "3",
+    },
+    duration: {
+      type: "string" as const,
+      description: "length of each wrk / load-generator run",
+      valueName: "d",
+      default: "5s",
+    },
+    warmup: {
+      type: "string" as const,
+      description: "wrk load per app before measuring (JIT warm-up)",
+      valueName: "d",
+      default: "2s",
+    },
+    long: {
+      type: "boolean" as const,
+      description: "a longer, steadier run: 7 rounds of 15 s (flags given explicitly still win)",
+    },
+    connections: {
+      type: "string" as const,
+      description: "wrk connections (closed model: each waits for its answer)",
+      valueName: "N",
+      default: "32",
+    },
+    threads: {
+      type: "string" as const,
+      description: "wrk threads (1 leaves the other core to the app)",
+      valueName: "N",
+      default: "1",
+    },
+    path: {
+      type: "string" as const,
+      description: "request path for the throughput cases",
+      valueName: "path",
+      default: "/api/data",
+    },
+    collector: {
+      type: "string" as const,
+      description:
+        "stack: start a private collector + Jaeger on free ports; none: export to a closed port; or an OTLP/HTTP URL",
+      valueName: "stack|none|URL",
+      default: "stack",
+    },
+    series: {
+      type: "string" as const,
+      description: "series on /metrics for the scrape case",
+      valueName: "N",
+      default: "10000",
+    },
+    "loadgen-rate": {
+      type: "string" as const,
+      description: "rate at which the load generator's accuracy is checked",
+      valueName: "N",
+      default: "2000",
+    },
+    "startup-runs": {
+      type: "string" as const,
+      description: "warm runs per command in the start-up case",
+      valueName: "N",
+      default: "3",
+    },
+    out: {
+      type: "string" as const,
+      description: "JSON result file (default <state dir>/bench/bench-<time>.json)",
+      valueName: "file",
+    },
+    json: { type: "boolean" as const, description: "print the JSON result instead of markdown" },
+  },
+  epilog: `Needs wrk (apt-get install wrk) and, for the default --collector stack, the collector and
+Jaeger from 'deno task tools'. Exit 0 when the benchmark ran (whatever the numbers), 2 when
+it could not run (missing wrk or collector, bad flags), 130 when interrupted.
+
+Examples:
+  deno task bench                                  # all cases, about 4 minutes
+  deno task bench --case overhead --variant proto  # JSON vs protobuf only
+  deno task bench --long --out /tmp/bench.json     # steadier figures, about 15 minutes`,
+};
+
+interface Flags {
+  case?: string[];
+  variant?: string[];
+  rounds: string;
+  duration: string;
+  warmup: string;
+  long?: boolean;
+  connections: string;
+  threads: string;
+  path: string;
+  collector: string;
+  series: string;
+  "loadgen-rate": string;
+  "startup-runs": string;
+  out?: string;
+  json?: boolean;
+}
+
+function explicit(name: string): boolean {
+  return Deno.args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+}
+
+runMain(async () => {
+  const { flags } = parseFlags<Flags>(spec);
+  const cases = (flags.case?.length ? flags.case : [...CASES]) as CaseName[];
+  for (const c of cases) {
+    if (!CASES.includes(c)) {
+      throw new UsageError(`unknown case '${c}' (known: ${CASES.join(", ")})`);
+    }
+  }
+  const variants = flags.variant?.length ? flags.variant : DEFAULT_EXTRA_VARIANTS;
+  for (const v of variants) {
+    if (!VARIANT_NAMES.includes(v) && v !== "off" && v !== "on") {
+      throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(", ")})`);
+    }
+  }
+  const long = flags.long ?? false;
+  const rounds = intFlag("rounds", long && !explicit("rounds") ? "7" : flags.rounds, 1, 100);
+  const durationMs = durationFlag(
+    "duration",
+    long && !explicit("duration") ? "15s" : flags.duration,
+  );
+  const warmupMs = flags.warmup === "0" ? 0 : durationFlag("warmup", flags.warmup);
+  if (!/^(stack|none|https?:\/\/.+)$/.test(flags.collector)) {
+    throw new UsageError(
+      `--collector must be stack, none or an http(s) URL, got '${flags.collector}'`,
+    );
+  }
+  if (!flags.path.startsWith("/")) throw new UsageError(`--path must start with '/'`);
+  const workDir = join(stateDir(), "bench");
+  Deno.mkdirSync(workDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = flags.out ?? join(workDir, `bench-${stamp}.json`);
+
+  const ctl = new AbortController();
+  const onSigint = () => ctl.abort();
+  Deno.addSignalListener("SIGINT", onSigint);
+  const opts: BenchOptions = {
+    cases,
+    rounds,
+    durationS: Math.max(1, Math.round(durationMs / 1000)),
+    warmupS: Math.round(warmupMs / 1000),
+    connections: intFlag("connections", flags.connections, 1, 10_000),
+    threads: intFlag("threads", flags.threads, 1, 64),
+    path: flags.path,
+    collector: flags.collector,
+    variants,
+    series: intFlag("series", flags.series, 1, 1_000_000),
+    loadgenRate: intFlag("loadgen-rate", flags["loadgen-rate"], 1, 100_000),
+    startupRuns: intFlag("startup-runs", flags["startup-runs"], 1, 50),
+    workDir,
+    log: (line) => console.error(line),
+    signal: ctl.signal,
+  };
+  try {
+    const result = await runBench(opts);
+    Deno.mkdirSync(join(out, ".."), { recursive: true });
+    Deno.writeTextFileSync(out, JSON.stringify(result, null, 2) + "\n");
+    console.log(flags.json ? JSON.stringify(result, null, 2) : formatMarkdown(result));
+    console.error(`\nJSON written to ${out}`);
+    return 0;
+  } catch (err) {
+    if (ctl.signal.aborted) {
+      console.error("interrupted: processes stopped, no result written");
+      return 130;
+    }
+    if (err instanceof UsageError || err instanceof MissingPrerequisite) throw err;
+    // Anything else (an app that did not start, wrk failing) means it could not run: exit 2.
+    console.error(`error: the benchmark could not run: ${(err as Error).message}`);
+    return 2;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+});
