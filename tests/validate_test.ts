@@ -413,3 +413,22 @@ Deno.test("validate fault: a metric listed twice in the catalog", async () => {
     /node_load1 is listed twice/,
   );
 });
+
+Deno.test("validate fault: a misspelt manifest field (what kubectl --validate=strict rejects)", async () => {
+  const r = await faultCase(
+    "TestOTELCollector",
+    (d) =>
+      edit(
+        d,
+        "k8s/otel-collector-deployment.yaml",
+        "            initialDelaySeconds: 30",
+        "            initialDelaySecond: 30",
+      ),
+    /Kubernetes schemas/,
+    "k8s/otel-collector-deployment.yaml",
+    /DaemonSet otel-collector: unknown field 'initialDelaySecond' at \/spec\/template\/spec\/containers\/0\/livenessProbe/,
+  );
+  const p = r.problems.find((x) => /initialDelaySecond/.test(x.message))!;
+  const lines = readFileSync(repoPath("k8s", "otel-collector-deployment.yaml"), "utf8").split("\n");
+  assert.match(lines[p.line! - 1], /initialDelaySeconds: 30/, "the line points at the field");
+});

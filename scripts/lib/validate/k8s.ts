@@ -21,6 +21,7 @@ import { validate as vRoleBinding } from "kubernetes-models/_schemas/IoK8sApiRba
 import { validate as vNetworkPolicy } from "kubernetes-models/_schemas/IoK8sApiNetworkingV1NetworkPolicy";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { BUILDER_MANIFEST, COLLECTOR_CONFIG, COLLECTOR_MANIFEST } from "./collector.ts";
+import { unknownFieldProblems } from "./k8s_strict.ts";
 import {
   exists,
   isMap,
@@ -538,13 +539,17 @@ function withCollectorDocs(
 export const k8sChecks: Check[] = [
   {
     cls: "TestOTELCollector",
-    name: "k8s manifests validate against Kubernetes schemas (offline)",
-    run: (ctx) => {
-      const { docs, problems } = loadManifests(ctx);
+    name: "k8s manifests validate against Kubernetes schemas (offline, unknown fields too)",
+    run: async (ctx) => {
+      const loaded = loadManifests(ctx);
+      const docs = loaded.docs;
+      const problems = [...loaded.problems];
       if (docs.length === 0 && problems.length === 0) {
         return fail([{ file: "k8s/", message: "no manifests" }]);
       }
       for (const d of docs) problems.push(...schemaProblems(d));
+      const known = new Set([...Object.keys(SCHEMAS), "monitoring.coreos.com/v1/PrometheusRule"]);
+      problems.push(...await unknownFieldProblems(docs, known));
       const files = new Set(docs.map((d) => d.src.file));
       return result(problems, `${docs.length} objects in ${[...files].join(", ")}`);
     },
