@@ -27,16 +27,24 @@ export interface SpawnAppOptions {
 
 /**
  * Spawns `apps/instrument_app.ts --host 127.0.0.1 --port N` and waits for
- * /health. Unless the caller sets OTEL_EXPORTER_OTLP_ENDPOINT, OTLP goes to
- * a free loopback port where nothing listens (exports fail quietly), so a
- * test never sends telemetry to someone else's collector.
+ * /health. Unless the caller sets OTEL_EXPORTER_OTLP_ENDPOINT, the app's
+ * OTLP goes to a small sink served here that accepts and drops everything,
+ * so a test never sends telemetry to someone else's collector (nor to a
+ * "free" port that another test's server may take later).
  */
 export async function spawnInstrumentedApp(opts: SpawnAppOptions = {}): Promise<AppProcess> {
   const port = opts.port ?? freePort();
+  const sink = opts.env?.OTEL_EXPORTER_OTLP_ENDPOINT ? undefined : Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      await req.body?.cancel();
+      return Response.json({});
+    },
+  );
   const env: Record<string, string> = {
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${freePort()}`,
+    ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.addr.port}` } : {}),
     LOG_LEVEL: "WARN",
-    // Exports to the dead endpoint fail fast, so stopping does not wait on them.
+    // Should an export hang, stopping the app does not wait long for it.
     OTEL_EXPORTER_OTLP_TIMEOUT: "500",
     ...opts.env,
   };
@@ -79,6 +87,7 @@ export async function spawnInstrumentedApp(opts: SpawnAppOptions = {}): Promise<
     }
     await child.status;
     await drained;
+    await sink?.shutdown();
   };
   try {
     await waitForHttp(`${url}/health`, opts.readyTimeoutMs ?? 30_000);
