@@ -87,7 +87,12 @@ const spec = {
     },
     json: { type: "boolean" as const, description: "print the result as JSON" },
   },
-  epilog: `Examples:
+  epilog: `Exit status: 0 pass, 1 fail, 2 inconclusive (no data, fewer requests than
+--min-requests, Prometheus unreachable) or bad usage. Inconclusive is never a pass.
+Error rate = 5xx share of http_requests_total; p95/p99 = histogram_quantile over
+http_request_duration_seconds_bucket; both over --window for the selected series.
+
+Examples:
   deno task gate --job instrumented-app --window 5m --max-error-rate 0.01 --max-p99 0.5
   deno task gate --policy config/gate-policy.yaml --json
   deno task gate --job instrumented-app --canary-label track=canary --max-latency-ratio 1.2`,
