@@ -432,3 +432,21 @@ Deno.test("validate fault: a misspelt manifest field (what kubectl --validate=st
   const lines = readFileSync(repoPath("k8s", "otel-collector-deployment.yaml"), "utf8").split("\n");
   assert.match(lines[p.line! - 1], /initialDelaySeconds: 30/, "the line points at the field");
 });
+
+Deno.test("validate fault: a panel query Prometheus rejects (rate of an instant vector)", {
+  ignore: missing("promtool"),
+}, async () => {
+  await faultCase(
+    "TestGrafanaDashboard",
+    (d) =>
+      edit(
+        d,
+        "dashboards/grafana-dashboard-platform.json",
+        'sum by (result) (rate(cache_requests_total{job=~\\"$job\\"}[$__rate_interval]))',
+        'sum by (result) (rate(cache_requests_total{job=~\\"$job\\"}))',
+      ),
+    /accepted by Prometheus/,
+    "dashboards/grafana-dashboard-platform.json",
+    /panel 'Cache Efficiency': Prometheus rejects the query: .*expected type range vector/,
+  );
+});

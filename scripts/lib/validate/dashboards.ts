@@ -6,7 +6,7 @@
  * only known metrics. The platform dashboard also has the chapter's settings.
  */
 import { join } from "node:path";
-import { analyzePromQL, unknownMetrics } from "../promql.ts";
+import { analyzePromQL, substituteGrafanaVariables, unknownMetrics } from "../promql.ts";
 import { REPO_ROOT } from "../paths.ts";
 import { UNAVAILABLE_LINTERS } from "../tools.ts";
 import { knownMetricSet, ruleFiles } from "./rules.ts";
@@ -328,6 +328,54 @@ export async function schemaProblems(ds: JsonSource[]): Promise<Problem[]> {
   }
 }
 
+/**
+ * Prometheus' own parser on every panel query: each becomes a recording rule
+ * in a temporary file for `promtool check rules`, which also catches type
+ * errors the grammar alone cannot (`rate()` of an instant vector...).
+ */
+export async function promtoolPanelProblems(
+  promtool: string,
+  ds: JsonSource[],
+): Promise<Problem[]> {
+  const queries = ds.flatMap(dashboardQueries);
+  if (queries.length === 0) return [];
+  const rules = queries.map((q, i) => ({
+    record: `dashboard_query_${i}`,
+    expr: substituteGrafanaVariables(q.expr),
+  }));
+  const dir = Deno.makeTempDirSync({ prefix: "obskit-panel-promql-" });
+  const file = join(dir, "panels.rules.yaml");
+  try {
+    Deno.writeTextFileSync(
+      file,
+      JSON.stringify({ groups: [{ name: "dashboards", rules }] }, null, 1),
+    );
+    const { code, output } = await runTool(promtool, ["check", "rules", file]);
+    if (code === 0) return [];
+    const problems: Problem[] = [];
+    for (const m of output.matchAll(/rule (\d+), "dashboard_query_\d+": ([^\n]*)/g)) {
+      const q = queries[Number(m[1]) - 1];
+      if (!q) continue;
+      problems.push({
+        file: q.file,
+        line: q.line,
+        message: `panel '${q.panel}': Prometheus rejects the query: ${
+          m[2].replace(/^could not parse expression: /, "")
+        }`,
+      });
+    }
+    if (problems.length === 0) {
+      problems.push({
+        file: "dashboards/",
+        message: `promtool: ${output.trim().split("\n").slice(-2).join(" | ")}`,
+      });
+    }
+    return problems;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 /** Shortens TypeScript's messages: long inline types become "the expected type". */
 export function schemaMessage(msg: string): string {
   const excess =
@@ -397,6 +445,26 @@ export const dashboardChecks: Check[] = [
           dashboardPromqlProblems(ds, null),
           `${ds.reduce((n, d) => n + dashboardQueries(d).length, 0)} expressions`,
         )),
+  },
+  {
+    cls: "TestGrafanaDashboard",
+    name: "every panel's PromQL is accepted by Prometheus (promtool)",
+    run: (ctx) =>
+      withDashboards(ctx, async (ds) => {
+        const bin = ctx.findTool("promtool");
+        if (!bin) {
+          return missingTool(
+            ctx,
+            PLATFORM_DASHBOARD,
+            "promtool",
+            "apt-get install prometheus, or run 'deno task tools'",
+          );
+        }
+        return result(
+          await promtoolPanelProblems(bin, ds),
+          "promtool check rules on every panel query",
+        );
+      }),
   },
   {
     cls: "TestGrafanaDashboard",
