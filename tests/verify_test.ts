@@ -184,6 +184,8 @@ Deno.test({
       assert.equal(by("Fixture / Pods ready").status, "skip");
       assert.match(by("Fixture / Pods ready").found, /kube-state-metrics/);
       assert.equal(by("Fixture / Pull app").status, "fail");
+      assert.equal(by("Fixture / Pull app").found, "no series of http_requests_total");
+      assert.match(by("Fixture / Pull app").fix!, /no series of http_requests_total \(our apps\)/);
 
       // The CLI: table, fixes, exit 1.
       const out = await new Deno.Command(Deno.execPath(), {

@@ -135,6 +135,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     );
     if (opts.signal?.aborted) throw new CheckFailed("interrupted");
     log("\n== 6. verify (phases 11 and 12)");
+    let lastFailing = -1;
     const results = await verifyUntil(
       {
         prometheus: `http://127.0.0.1:${ports.prometheus}`,
@@ -142,7 +143,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         traceId: push.traceId,
       },
       opts.verifyWaitMs ?? 60_000,
-      (failing) => log(`… ${failing} check(s) not passing yet; waiting for the next scrape`),
+      (failing) => {
+        if (failing !== lastFailing) log(`… ${failing} check(s) not passing yet; waiting for data`);
+        lastFailing = failing;
+      },
     );
     log(verifyTable(results));
     const fixes = verifyFixes(results);

@@ -294,6 +294,21 @@ export async function checkDashboards(
       });
       continue;
     }
+    if (r.status === "fail" && r.found === "no data") {
+      // Name the metric that has no series at all: more useful than "no data".
+      const absent: string[] = [];
+      for (const m of metrics) {
+        try {
+          if ((await promQuery(prometheus, `count(${m})`)).length === 0) absent.push(m);
+        } catch { /* keep the generic fix */ }
+      }
+      if (absent.length > 0) {
+        const who = absent.map((m) => `${m} (${metricSource(m, catalog).exporter})`).join(", ");
+        r.found = `no series of ${absent.join(", ")}`;
+        r.fix =
+          `Prometheus has no series of ${who}: is the program that emits it running, and does it record it?`;
+      }
+    }
     results.push(r);
   }
   return results;
