@@ -361,6 +361,15 @@ Deno.test({
       assert.equal(JSON.parse(none.stdout).verdict, "inconclusive");
       assert.equal(check(none.stdout, "service", "requests").value, null);
 
+      // Prometheus rejects the query (a broken regex): bad input, exit 2, one line.
+      const broken = await gateCli(promUrl, ["--selector", 'job=~"("']);
+      assert.equal(broken.code, 2, broken.stdout + broken.stderr);
+      assert.match(broken.stderr, /^error: Prometheus rejected the query .*\n$/);
+      // Something that is not Prometheus (the app itself): inconclusive, exit 2.
+      const notProm = await runGateCli(["--prometheus", stable.url, "--job", "x"]);
+      assert.equal(notProm.code, 2, notProm.stdout + notProm.stderr);
+      assert.match(notProm.stderr, /HTTP 404/);
+
       await traffic(errorMix);
       const bad = await gate();
       assert.equal(bad.code, 1, bad.stdout + bad.stderr + (await targetHealth(promUrl)));
