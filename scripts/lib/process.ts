@@ -169,28 +169,31 @@ async function listeningInodes(port: number): Promise<Set<string>> {
  */
 export async function portHolder(port: number): Promise<PortHolder | null> {
   const inodes = await listeningInodes(port);
-  if (inodes.size > 0) {
-    for (const entry of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      let fds: Iterable<Deno.DirEntry>;
-      try {
-        fds = Deno.readDirSync(`/proc/${entry.name}/fd`);
-        for (const fd of fds) {
-          let target = "";
-          try {
-            target = Deno.readLinkSync(`/proc/${entry.name}/fd/${fd.name}`);
-          } catch {
-            continue;
-          }
-          const m = /^socket:\[(\d+)\]$/.exec(target);
-          if (m && inodes.has(m[1])) {
-            const pid = Number(entry.name);
-            return { pid, command: (await commandLine(pid)) || "?" };
-          }
+  let procEntries: Deno.DirEntry[] = [];
+  try {
+    // Deno wants --allow-all to list /proc; without it, `ss` below answers.
+    if (inodes.size > 0) procEntries = [...Deno.readDirSync("/proc")];
+  } catch { /* not allowed */ }
+  for (const entry of procEntries) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let fds: Iterable<Deno.DirEntry>;
+    try {
+      fds = Deno.readDirSync(`/proc/${entry.name}/fd`);
+      for (const fd of fds) {
+        let target = "";
+        try {
+          target = Deno.readLinkSync(`/proc/${entry.name}/fd/${fd.name}`);
+        } catch {
+          continue;
         }
-      } catch {
-        continue; // not ours to read, or gone
+        const m = /^socket:\[(\d+)\]$/.exec(target);
+        if (m && inodes.has(m[1])) {
+          const pid = Number(entry.name);
+          return { pid, command: (await commandLine(pid)) || "?" };
+        }
       }
+    } catch {
+      continue; // not ours to read, or gone
     }
   }
   if (existsSync("/usr/bin/ss") || existsSync("/bin/ss") || existsSync("/usr/sbin/ss")) {
