@@ -167,6 +167,49 @@ Deno.test("load: --max-requests bounds the run and the chapter's mix is followed
   }
 });
 
+Deno.test("load: requests past --timeout count as timeouts; an abort stops a slow schedule at once", async () => {
+  const srv = testServer(async () => {
+    await sleep(2000);
+    return new Response("late");
+  });
+  try {
+    const started = performance.now();
+    const r = await runLoad({
+      target: srv.url,
+      rate: 20,
+      durationMs: 500,
+      timeoutMs: 300,
+      mix: pathsMix(["/"]),
+    });
+    assert.equal(r.sent, 10);
+    assert.equal(r.statusCounts["timeout"], 10);
+    assert.equal(r.errors, 10);
+    assert.equal(r.completed, 0);
+    assert.ok(performance.now() - started < 1500, "did not wait for the stalled responses");
+  } finally {
+    await srv.close();
+  }
+  // One request every 10 s: aborting after 200 ms must not wait for the next one.
+  const fast = testServer(() => new Response("ok"));
+  try {
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 200);
+    const started = performance.now();
+    const r = await runLoad({
+      target: fast.url,
+      rate: 0.1,
+      durationMs: 60_000,
+      mix: pathsMix(["/"]),
+      signal: ctl.signal,
+    });
+    assert.ok(performance.now() - started < 1000, "abort ended the sleep");
+    assert.equal(r.interrupted, true);
+    assert.equal(r.sent, 1);
+  } finally {
+    await fast.close();
+  }
+});
+
 Deno.test("load: an unreachable target counts network errors", async () => {
   const port = freePort(); // nothing listens here
   const r = await runLoad({

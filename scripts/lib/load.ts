@@ -185,7 +185,18 @@ function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Sleeps `ms`, or less when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 /** Runs the load and resolves with its report (also when aborted). */
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
@@ -268,7 +279,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     const now = elapsed();
     const due = i * intervalMs;
     if (due > now) {
-      await sleep(due - now);
+      await sleep(due - now, stop.signal);
       continue;
     }
     // Dispatch everything that is due (catching up if the loop was late).
