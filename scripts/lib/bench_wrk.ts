@@ -12,6 +12,8 @@ export interface WrkResult {
   /** Latency in ms from wrk's distribution (closed model: not corrected for coordinated omission). */
   latencyMs: { avg: number; max: number; p50: number; p75: number; p90: number; p99: number };
   errors: { connect: number; read: number; write: number; timeout: number; non2xx3xx: number };
+  /** wrk's own CPU time (ms) when runWrk was asked to sample it. */
+  cpuMs?: number;
 }
 
 export interface WrkOptions {
@@ -22,6 +24,8 @@ export interface WrkOptions {
   /** Per-request timeout in seconds (wrk's default is 2). */
   timeoutS?: number;
   signal?: AbortSignal;
+  /** Samples wrk's CPU time from /proc while it runs (the last sample, <= 200 ms short). */
+  cpuOf?: (pid: number) => Promise<number | null>;
 }
 
 /** Finds wrk on PATH; exit 2 naming the Debian package when absent. */
@@ -95,16 +99,30 @@ export async function runWrk(opts: WrkOptions, wrk = findWrk()): Promise<WrkResu
     "--latency",
     opts.url,
   ];
-  const out = await new Deno.Command(wrk, {
+  const child = new Deno.Command(wrk, {
     args,
     stdout: "piped",
     stderr: "piped",
     signal: opts.signal,
-  }).output();
+  }).spawn();
+  let cpuMs: number | undefined;
+  let sampling = true;
+  const sampler = opts.cpuOf
+    ? (async () => {
+      while (sampling) {
+        const v = await opts.cpuOf!(child.pid);
+        if (v !== null) cpuMs = v;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })()
+    : Promise.resolve();
+  const out = await child.output();
+  sampling = false;
+  await sampler;
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr).trim() || text.trim();
     throw new Error(`wrk ${args.join(" ")} failed: ${err.split("\n")[0]}`);
   }
-  return parseWrkOutput(text);
+  return { ...parseWrkOutput(text), ...(cpuMs !== undefined ? { cpuMs } : {}) };
 }
