@@ -123,6 +123,12 @@ runMain(async () => {
     try {
       text = await Deno.readTextFile(flags.policy);
     } catch (err) {
+      if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+        throw new UsageError(
+          `may not read ${flags.policy}: the task reads only inside the current directory ` +
+            `(elsewhere: deno run --allow-net --allow-env --allow-read=.,FILE scripts/gate.ts)`,
+        );
+      }
       throw new UsageError(`cannot read policy ${flags.policy}: ${(err as Error).message}`);
     }
     file = parsePolicyFile(text, flags.policy);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { join } from "node:path";
 import { UsageError } from "../scripts/lib/cli.ts";
 import {
   buildPolicy,
@@ -161,13 +162,14 @@ Deno.test("gate: verdicts at the threshold edges; too little traffic is inconclu
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function runGateCli(args: string[]) {
+/** Runs scripts/gate.ts with the task's permissions (plus read access to `readDirs`). */
+async function runGateCli(args: string[], readDirs: string[] = []) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       "--allow-env",
-      "--allow-read=.",
+      `--allow-read=${[".", ...readDirs].join(",")}`,
       repoPath("scripts/gate.ts"),
       ...args,
     ],
@@ -211,7 +213,7 @@ async function targetHealth(promUrl: string): Promise<string> {
 }
 
 /** The gate CLI with the test's short window and its thresholds. */
-function gateCli(promUrl: string, extra: string[]) {
+function gateCli(promUrl: string, extra: string[], readDirs: string[] = []) {
   return runGateCli([
     "--prometheus",
     promUrl,
@@ -225,7 +227,7 @@ function gateCli(promUrl: string, extra: string[]) {
     "1",
     "--json",
     ...extra,
-  ]);
+  ], readDirs);
 }
 
 const healthyMix = pathsMix(["/api/data"]);
@@ -379,6 +381,66 @@ Deno.test({
     } finally {
       await prom?.stop();
       await Promise.all([stable.stop(), canary.stop()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "gate on the OTel path: the app's OTLP metrics through the real collector into Prometheus",
+  ignore: missing("otelcol-obskit", "prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-gate-otel-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    let app: Awaited<ReturnType<typeof spawnInstrumentedApp>> | undefined;
+    try {
+      const ports = await freePorts();
+      await stackUp({
+        ports,
+        scrapeInterval: "1s",
+        only: ["collector", "prometheus"],
+        timeoutMs: 90_000,
+      });
+      const promUrl = `http://127.0.0.1:${ports.prometheus}`;
+      app = await spawnInstrumentedApp({
+        port: ports.app,
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.otlpHttp}`,
+          OTEL_METRIC_EXPORT_INTERVAL: "1000",
+        },
+      });
+      // The semantic-convention policy the example policy file describes.
+      const policy = join(state, "otel-policy.yaml");
+      await Deno.writeTextFile(
+        policy,
+        [
+          `selector: 'exported_job="platform-app"'`,
+          "metrics:",
+          "  requests: http_server_request_duration_seconds_count",
+          "  duration: http_server_request_duration_seconds",
+          "  status_label: http_response_status_code",
+          "",
+        ].join("\n"),
+      );
+      await runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: errorMix });
+      const r = await gateCli(promUrl, ["--policy", policy], [state]);
+      assert.equal(r.code, 1, r.stdout + r.stderr + (await targetHealth(promUrl)));
+      const rate = check(r.stdout, "service", "error_rate");
+      assert.ok(rate.value! > 0.15 && rate.value! < 0.35, `error rate ${rate.value}`);
+      const reqs = check(r.stdout, "service", "requests").value!;
+      assert.ok(reqs > 150 && reqs < 400, `requests ${reqs}`);
+      assert.match(
+        JSON.parse(r.stdout).queries[0].expr,
+        /http_server_request_duration_seconds_count/,
+      );
+    } finally {
+      await app?.stop();
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
     }
   },
 });
