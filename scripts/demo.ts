@@ -56,24 +56,33 @@ if (import.meta.main) {
   runMain(async () => {
     const { flags } = parseFlags<Flags>(spec);
     const controller = new AbortController();
-    let interrupts = 0;
+    let firstInterrupt = 0;
     const onSignal = () => {
-      interrupts++;
-      if (interrupts > 1) Deno.exit(130);
+      // `deno task` may deliver one Ctrl-C twice: only a later one quits at once.
+      if (firstInterrupt && Date.now() - firstInterrupt > 1500) Deno.exit(130);
+      if (firstInterrupt) return;
+      firstInterrupt = Date.now();
       console.error("\ninterrupted: stopping what the demo started (Ctrl-C again to quit at once)");
       controller.abort();
     };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
-    const result = await runDemo({
-      ports: resolvePorts(flags),
-      keep: flags.keep,
-      skipTools: flags["skip-tools"],
-      trafficMs: durationFlag("duration", flags.duration),
-      rate: intFlag("rate", flags.rate, 1, 1000),
-      verifyWaitMs: durationFlag("verify-wait", flags["verify-wait"]),
-      signal: controller.signal,
-    });
+    let result;
+    try {
+      result = await runDemo({
+        ports: resolvePorts(flags),
+        keep: flags.keep,
+        skipTools: flags["skip-tools"],
+        trafficMs: durationFlag("duration", flags.duration),
+        rate: intFlag("rate", flags.rate, 1, 1000),
+        verifyWaitMs: durationFlag("verify-wait", flags["verify-wait"]),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      // Interrupted: runDemo has already stopped what it started.
+      if (controller.signal.aborted) return 130;
+      throw err;
+    }
     if (controller.signal.aborted) return 130;
     return result.ok ? 0 : 1;
   });

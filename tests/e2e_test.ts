@@ -279,3 +279,68 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "demo: Ctrl-C during the traffic stops everything it started and exits 130",
+  ignore: missing("otelcol-obskit", "jaeger", "prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-demo-int-" });
+    const ports = await freePorts();
+    const { PORT_SPECS } = await import("../scripts/lib/stack.ts");
+    const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          repoPath("scripts", "demo.ts"),
+          "--skip-tools",
+          "--duration",
+          "2m",
+          ...portArgs,
+        ],
+        env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      let out = "";
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const deadline = Date.now() + 90_000;
+      while (!out.includes("== 5. traffic") && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      assert.match(out, /== 5\. traffic/, `the demo reached the traffic step:\n${out}`);
+      assert.equal(
+        await isListening(ports.prometheus),
+        true,
+        "the stack runs before the interrupt",
+      );
+      child.kill("SIGINT");
+      (async () => {
+        while (true) {
+          const { done } = await reader.read();
+          if (done) break;
+        }
+      })();
+      const status = await child.status;
+      assert.equal(status.code, 130, await stderr);
+      for (const s of PORT_SPECS) {
+        assert.equal(await isListening(ports[s.key]), false, `${s.flag} ${ports[s.key]} closed`);
+      }
+      const statePresent = await Deno.stat(`${state}/stack.json`).then(() => true, () => false);
+      assert.equal(statePresent, false);
+    } finally {
+      const before = Deno.env.get("OBSKIT_STATE_DIR");
+      Deno.env.set("OBSKIT_STATE_DIR", state);
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});

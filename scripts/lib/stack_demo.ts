@@ -147,7 +147,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         if (failing !== lastFailing) log(`… ${failing} check(s) not passing yet; waiting for data`);
         lastFailing = failing;
       },
+      opts.signal,
     );
+    if (opts.signal?.aborted) throw new CheckFailed("interrupted");
     log(verifyTable(results));
     const fixes = verifyFixes(results);
     if (fixes.length) log(`\nMissing:\n${fixes.join("\n")}`);

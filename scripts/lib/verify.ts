@@ -523,12 +523,13 @@ export async function verifyUntil(
   opts: VerifyOptions,
   waitMs: number,
   onAttempt?: (failing: number) => void,
+  signal?: AbortSignal,
 ): Promise<CheckResult[]> {
   const deadline = Date.now() + waitMs;
   while (true) {
     const results = await runVerify(opts);
     const failing = results.filter((r) => r.status === "fail").length;
-    if (failing === 0 || Date.now() >= deadline) return results;
+    if (failing === 0 || Date.now() >= deadline || signal?.aborted) return results;
     onAttempt?.(failing);
     await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, deadline - Date.now()))));
   }
