@@ -203,7 +203,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
       const wanted = new Set<string>();
       for (const q of dashboardQueries()) {
         try {
-          for (const m of referencedMetrics(runnableQuery(q.expr))) wanted.add(m);
+          for (const m of referencedMetrics(runnableQuery(q.expr))) {
+            // ALERTS exists only while an alert fires.
+            if (!m.startsWith("ALERTS")) wanted.add(m);
+          }
         } catch { /* unparsable: validate reports it */ }
       }
       const missing: string[] = [];
