@@ -73,6 +73,23 @@ function hasDocker(): boolean {
   return false;
 }
 
+/** The first line of `docker info`'s complaint when no engine answers, else null. */
+async function dockerEngineProblem(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("docker", {
+      args: ["info", "--format", "{{.ServerVersion}}"],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(15_000),
+    }).output();
+    if (out.success) return null;
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").find((l) => l.trim()) ?? "";
+    return err || `docker info exited ${out.code}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 if (import.meta.main) {
   runMain(async () => {
     const { flags } = parseFlags<Flags>(spec);
@@ -83,6 +100,21 @@ if (import.meta.main) {
       env.JAEGER_OTLP_ENDPOINT = Deno.env.get("JAEGER_OTLP_ENDPOINT")!;
     }
     const timeoutMs = durationFlag("timeout", flags.timeout);
+    if (flags.docker) {
+      if (!hasDocker()) {
+        throw new MissingPrerequisite(
+          "docker not found on PATH",
+          "install Docker (https://docs.docker.com/engine/install/) or run without --docker to use the binary from 'deno task tools'",
+        );
+      }
+      const problem = await dockerEngineProblem();
+      if (problem) {
+        throw new MissingPrerequisite(
+          `no Docker engine answers (${problem})`,
+          "start the Docker daemon, or run without --docker to use the binary from 'deno task tools'",
+        );
+      }
+    }
     const listen = collectorPorts.map((s) => ports[s.key]);
     for (const port of listen) {
       if (await isListening(port)) {
@@ -97,12 +129,6 @@ if (import.meta.main) {
     let cmd: string;
     let args: string[];
     if (flags.docker) {
-      if (!hasDocker()) {
-        throw new MissingPrerequisite(
-          "docker not found on PATH",
-          "install Docker (https://docs.docker.com/engine/install/) or run without --docker to use the binary from 'deno task tools'",
-        );
-      }
       const image = `otel/opentelemetry-collector-contrib:${readManifest().version}`;
       cmd = "docker";
       // In a container the collector binds 0.0.0.0 and Docker publishes the ports on loopback.

@@ -23,6 +23,7 @@ import {
   stackUp,
 } from "../scripts/lib/stack.ts";
 import { CheckFailed } from "../scripts/lib/cli.ts";
+import { existsSync } from "node:fs";
 import { parse } from "yaml";
 import { findTool, missing } from "./support.ts";
 
@@ -293,5 +294,61 @@ Deno.test({
     } finally {
       holder.close();
     }
+  },
+});
+
+Deno.test("collector-local --docker without the docker CLI: exit 2 saying what to install", async () => {
+  const ports = await freePorts();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      repoPath("scripts", "collector_local.ts"),
+      "--docker",
+      "--check",
+      "--health-port",
+      String(ports.collectorHealth),
+      "--otlp-grpc-port",
+      String(ports.otlpGrpc),
+      "--otlp-http-port",
+      String(ports.otlpHttp),
+    ],
+    // PATH without docker (and without anything else: the script needs none before the check).
+    env: { NO_COLOR: "1", PATH: "/nonexistent" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, text);
+  assert.match(text, /docker not found on PATH \(install Docker/);
+});
+
+Deno.test({
+  name: "collector-local --docker with a docker CLI but no engine: exit 2 naming the problem",
+  // Runs where a docker client exists without a daemon (as on our CI machines).
+  ignore: findTool("docker") === null || existsSync("/var/run/docker.sock"),
+  async fn() {
+    const ports = await freePorts();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        repoPath("scripts", "collector_local.ts"),
+        "--docker",
+        "--check",
+        "--health-port",
+        String(ports.collectorHealth),
+        "--otlp-grpc-port",
+        String(ports.otlpGrpc),
+        "--otlp-http-port",
+        String(ports.otlpHttp),
+      ],
+      env: { NO_COLOR: "1", DOCKER_HOST: `unix://${join(Deno.cwd(), "no-such-docker.sock")}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, text);
+    assert.match(text, /no Docker engine answers \(.*\) \(start the Docker daemon/);
   },
 });
