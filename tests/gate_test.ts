@@ -257,7 +257,13 @@ Deno.test({
     let app: Awaited<ReturnType<typeof spawnInstrumentedApp>> | undefined;
     try {
       const ports = await freePorts();
-      await stackUp({ ports, scrapeInterval: "1s", only: ["prometheus"], timeoutMs: 60_000 });
+      await stackUp({
+        ports,
+        scrapeInterval: "1s",
+        only: ["prometheus"],
+        timeoutMs: 60_000,
+        progress: { write: () => {} },
+      });
       const promUrl = `http://127.0.0.1:${ports.prometheus}`;
       app = await spawnInstrumentedApp({ port: ports.app });
       // Wait for the first scrapes of the app under its contract job name.
@@ -402,6 +408,7 @@ Deno.test({
         scrapeInterval: "1s",
         only: ["collector", "prometheus"],
         timeoutMs: 90_000,
+        progress: { write: () => {} },
       });
       const promUrl = `http://127.0.0.1:${ports.prometheus}`;
       app = await spawnInstrumentedApp({
