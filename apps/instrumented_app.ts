@@ -9,7 +9,8 @@
  *   GET /error                  fails on purpose: exception recorded, 500 JSON
  */
 import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Counter, Histogram, Registry } from "prom-client";
 import { createHttpMetrics, observe } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -60,6 +61,27 @@ function timingSafeEqual(a: string, b: string): boolean {
   let diff = ea.length ^ eb.length;
   for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
   return diff === 0;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * c.json() without a Content-Length header leaves the size unknown until
+ * Deno.serve writes it; setting it here lets the middleware observe
+ * http_response_size_bytes for every JSON answer.
+ */
+function json(
+  c: Context,
+  value: unknown,
+  status: ContentfulStatusCode = 200,
+  headers: Record<string, string> = {},
+): Response {
+  const body = JSON.stringify(value);
+  return c.body(body, status, {
+    "content-type": "application/json",
+    "content-length": String(utf8.encode(body).byteLength),
+    ...headers,
+  });
 }
 
 export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): InstrumentedApp {
@@ -123,12 +145,13 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     );
   }
 
-  app.get("/health", (c) => c.json({ status: "healthy", service: serviceName }));
+  app.get("/health", (c) => json(c, { status: "healthy", service: serviceName }));
 
   app.get("/api/data", async (c) => {
     const delay = parseDelay(c.req.queries("delay"));
     if ("error" in delay) {
-      return c.json(
+      return json(
+        c,
         { error: "invalid query parameter", parameter: "delay", detail: delay.error },
         400,
       );
@@ -165,13 +188,13 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     }
     if (instrumented) revenue.inc({ outcome: "completed" }, item.price);
     logger.info("data served", { item_id: item.id, delay_seconds: delay.seconds });
-    return c.json({ data: item, delay_seconds: delay.seconds });
+    return json(c, { data: item, delay_seconds: delay.seconds });
   });
 
   app.get("/api/admin", (c) => {
     const auth = c.req.header("authorization");
     if (!auth) {
-      return c.json({ error: "authentication required" }, 401, {
+      return json(c, { error: "authentication required" }, 401, {
         "www-authenticate": 'Bearer realm="obskit"',
       });
     }
@@ -179,9 +202,9 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     if (!opts.adminToken || !timingSafeEqual(token, opts.adminToken)) {
       // The token itself is never logged.
       logger.warn("admin access denied", { reason: "not an admin token" });
-      return c.json({ error: "forbidden" }, 403);
+      return json(c, { error: "forbidden" }, 403);
     }
-    return c.json({ status: "ok", role: "admin" });
+    return json(c, { status: "ok", role: "admin" });
   });
 
   app.get("/error", async () => {
@@ -194,14 +217,14 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
 
-  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  app.notFound((c) => json(c, { error: "not found", path: new URL(c.req.url).pathname }, 404));
 
   app.onError((err, c) => {
     const span = trace.getActiveSpan();
     span?.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
     if (instrumented) revenue.inc({ outcome: "lost" }, orderValue(0));
     logger.error("request failed", { error: err.name, detail: err.message });
-    return c.json({
+    return json(c, {
       error: "internal server error",
       detail: err.message,
       trace_id: span?.spanContext().traceId,

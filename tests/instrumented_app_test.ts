@@ -91,6 +91,11 @@ Deno.test({
       ) {
         assert.match(text, new RegExp(`# TYPE ${family} `));
       }
+      const sizes = metricLines(text, "http_response_size_bytes_count");
+      assert.ok(
+        sizes.some((l) => l.includes('endpoint="/api/data"') && !l.endsWith(" 0")),
+        `response sizes observed for /api/data: ${sizes.join("; ")}`,
+      );
       assert.ok(
         metricLines(text, "http_requests_total").some((l) =>
           l.includes('endpoint="/error"') && l.includes('status="500"')
