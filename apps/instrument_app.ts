@@ -39,6 +39,7 @@ Environment:
   OTEL_EXPORTER_OTLP_ENDPOINT  collector OTLP endpoint (default http://localhost:4318;
                                the book's localhost:4317 is normalized to OTLP/HTTP 4318)
   OTEL_SERVICE_NAME / SERVICE_NAME, SERVICE_VERSION, DEPLOYMENT_ENV, HOSTNAME
+  OTEL_EXPORTER_OTLP_PROTOCOL  http/json (default) or http/protobuf (traces)
   OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_METRIC_EXPORT_INTERVAL
   ADMIN_TOKEN                  bearer token /api/admin accepts (never logged)
   LOG_LEVEL                    DEBUG, INFO (default), WARN, ERROR`,

@@ -64,6 +64,12 @@ function timingSafeEqual(a: string, b: string): boolean {
 }
 
 const utf8 = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** UTF-8 byte length; ASCII text (nearly every answer) needs no encoding. */
+function utf8Length(text: string): number {
+  return NON_ASCII.test(text) ? utf8.encode(text).byteLength : text.length;
+}
 
 /**
  * c.json() without a Content-Length header leaves the size unknown until
@@ -79,7 +85,7 @@ function json(
   const body = JSON.stringify(value);
   return c.body(body, status, {
     "content-type": "application/json",
-    "content-length": String(utf8.encode(body).byteLength),
+    "content-length": String(utf8Length(body)),
     ...headers,
   });
 }

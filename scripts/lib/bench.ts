@@ -113,6 +113,9 @@ export function knownVariants(endpoint: string, deadEndpoint: string): Record<st
       ...on("collector-down", "as on, nothing listening at the OTLP endpoint"),
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: deadEndpoint },
     },
+    proto: on("proto", "as on, traces as OTLP/HTTP protobuf instead of JSON", {
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    }),
     "deno-otel": {
       name: "deno-otel",
       description:
@@ -127,7 +130,13 @@ export function knownVariants(endpoint: string, deadEndpoint: string): Record<st
   };
 }
 
-export const DEFAULT_EXTRA_VARIANTS = ["sample-10", "sample-0", "collector-down", "deno-otel"];
+export const DEFAULT_EXTRA_VARIANTS = [
+  "proto",
+  "sample-10",
+  "sample-0",
+  "collector-down",
+  "deno-otel",
+];
 
 // ---------------------------------------------------------------- results
 
