@@ -352,3 +352,56 @@ Deno.test({
     assert.match(text, /no Docker engine answers \(.*\) \(start the Docker daemon/);
   },
 });
+
+Deno.test({
+  name: "stack CLI with its deno.json permissions: up, status, logs, up again, down",
+  ignore: missing("prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-stack-cli-" });
+    const ports = await freePorts();
+    const task = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "--quiet", "--config", repoPath("deno.json"), "stack", ...args],
+        env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return {
+        code: out.code,
+        out: new TextDecoder().decode(out.stdout),
+        err: new TextDecoder().decode(out.stderr),
+      };
+    };
+    try {
+      const up = await task("up", "prometheus", "--prometheus-port", String(ports.prometheus));
+      assert.equal(up.code, 0, up.err);
+      assert.match(up.out, new RegExp(`^prometheus\\s+\\d+\\s+${ports.prometheus}\\s+yes$`, "m"));
+      const status = await task("status");
+      assert.equal(status.code, 0, status.err);
+      assert.match(status.out, /^component\s+pid\s+port\s+healthy$/m);
+      const logs = await task("logs", "prometheus", "-n", "50");
+      assert.equal(logs.code, 0);
+      assert.match(logs.out, /Server is ready to receive web requests/);
+      const again = await task("up", "prometheus");
+      assert.equal(again.code, 0);
+      assert.match(again.err, /already running; nothing to do/);
+      const down = await task("down");
+      assert.equal(down.code, 0, down.err);
+      assert.match(down.out, /^stopped: prometheus$/m);
+      assert.equal(await isListening(ports.prometheus), false);
+      const after = await task("status");
+      assert.equal(after.code, 1);
+      assert.match(after.out, /not running/);
+      assert.equal((await task("frob")).code, 2);
+    } finally {
+      const before = Deno.env.get("OBSKIT_STATE_DIR");
+      Deno.env.set("OBSKIT_STATE_DIR", state);
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true });
+    }
+  },
+});

@@ -146,3 +146,35 @@ Deno.test({
     assert.ok(join(toolsDir(), "bin", "otelcol-obskit") === bin || bin.length > 0);
   },
 });
+
+Deno.test("spinner: elapsed formatting", async () => {
+  const { formatElapsed } = await import("../scripts/lib/spinner.ts");
+  assert.equal(formatElapsed(850), "850ms");
+  assert.equal(formatElapsed(12_340), "12.3s");
+  assert.equal(formatElapsed(125_000), "2m05s");
+});
+
+Deno.test("spinner: without a terminal, a start line, 'still working' lines while it runs, one end line", async () => {
+  const { progress } = await import("../scripts/lib/spinner.ts");
+  const lines: string[] = [];
+  const p = progress("building", { tty: false, quietEveryMs: 100, write: (t) => lines.push(t) });
+  await new Promise((r) => setTimeout(r, 1250));
+  p.succeed("done it");
+  p.fail("ignored: already ended");
+  assert.equal(lines[0], "… building\n");
+  assert.ok(lines.some((l) => /^… building: still working \(1\.\d+s\)\n$/.test(l)), lines.join(""));
+  assert.match(lines.at(-1)!, /^✔ building: done it \(1\.\ds\)\n$/);
+  assert.equal(lines.filter((l) => l.startsWith("✔") || l.startsWith("✘")).length, 1);
+});
+
+Deno.test("spinner: on a terminal, the line is redrawn in place and ends with a newline", async () => {
+  const { progress } = await import("../scripts/lib/spinner.ts");
+  let text = "";
+  const p = progress("waiting", { tty: true, write: (t) => (text += t) });
+  await new Promise((r) => setTimeout(r, 350));
+  p.fail("timed out");
+  const clear = "\r\x1b[2K";
+  assert.ok(text.split(clear).length - 1 >= 3, "redrawn at least 3 times");
+  const last = text.slice(text.lastIndexOf(clear) + clear.length);
+  assert.match(last, /^✘ waiting: timed out \(\d+ms\)\n$/);
+});
