@@ -41,10 +41,17 @@ Deno.test("resolvePorts: flag beats environment beats the book's default", () =>
   );
 });
 
-Deno.test("freePorts: every port distinct", async () => {
+Deno.test("freePorts: every port distinct, bindable, below the ephemeral range", async () => {
   const ports = await freePorts();
   const values = Object.values(ports);
   assert.deepEqual(new Set(values).size, values.length);
+  const low = Number(
+    Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
+  );
+  for (const port of values) {
+    assert.ok(port >= 20000 && port < low, `${port} below ${low}`);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  }
 });
 
 Deno.test("renderPrometheusConfig: targets by job, absolute rule files, overlay, intervals", async () => {

@@ -191,18 +191,49 @@ export function resolvePorts(
   return ports;
 }
 
-/** A stack on free ports (for tests): every listening port and scrape target. */
-export async function freePorts(): Promise<StackPorts> {
-  const { freePort } = await import("./net.ts");
+/** The kernel's ephemeral port range (outgoing connections take their local port from it). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(
+      /\s+/,
+    ).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch { /* not Linux, or not readable */ }
+  return [32768, 60999];
+}
+
+/** True when 127.0.0.1:port can be bound right now. */
+function canBind(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A stack on free ports (for tests): every listening port and scrape target
+ * distinct and bindable. Ports are drawn below the ephemeral range, so an
+ * outgoing connection (which takes its local port from that range) cannot
+ * occupy one between this choice and the component's bind.
+ */
+export function freePorts(): Promise<StackPorts> {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 20000, high = Math.min(ephemeralLow - 1, 32767);
   const used = new Set<number>();
   const ports = defaultPorts();
   for (const s of PORT_SPECS) {
-    let port = freePort();
-    while (used.has(port)) port = freePort();
+    let port = 0;
+    for (let attempt = 0; attempt < 200 && !port; attempt++) {
+      const candidate = low + Math.floor(Math.random() * (high - low + 1));
+      if (!used.has(candidate) && canBind(candidate)) port = candidate;
+    }
+    if (!port) throw new Error("no free port found below the ephemeral range");
     used.add(port);
     ports[s.key] = port;
   }
-  return ports;
+  return Promise.resolve(ports);
 }
 
 export const COMPONENTS = ["jaeger", "collector", "alertmanager", "prometheus"] as const;
