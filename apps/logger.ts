@@ -42,14 +42,14 @@ const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 10;
 
 class BufferedStdout implements LogSink {
-  private pending: string[] = [];
-  private size = 0;
+  private pending = "";
   private scheduled = false;
+  // Reused for every flush: lines are encoded into it, not into a new array.
+  private bytes = new Uint8Array(4 * FLUSH_BYTES);
 
   write(line: string): void {
-    this.pending.push(line);
-    this.size += line.length;
-    if (this.size >= FLUSH_BYTES) this.flush();
+    this.pending += line;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(() => this.flush(), FLUSH_MS);
@@ -59,11 +59,13 @@ class BufferedStdout implements LogSink {
   flush(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
-    const data = encoder.encode(this.pending.join(""));
-    this.pending = [];
-    this.size = 0;
+    const text = this.pending;
+    this.pending = "";
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (text.length * 3 > this.bytes.length) this.bytes = new Uint8Array(text.length * 3);
+    const { written } = encoder.encodeInto(text, this.bytes);
     let off = 0;
-    while (off < data.length) off += Deno.stdout.writeSync(data.subarray(off));
+    while (off < written) off += Deno.stdout.writeSync(this.bytes.subarray(off, written));
   }
 }
 
@@ -112,7 +114,17 @@ function isoNow(): string {
 
 const RESERVED = new Set(["timestamp", "level", "message", "service"]);
 const RESERVED_WITH_SPAN = new Set([...RESERVED, "trace_id", "span_id"]);
-const HEX_ID = /^[0-9a-f]*$/;
+const keyPrefixes = new Map<string, string>();
+
+/** `,"key":` with the key JSON-escaped, remembered per key. */
+function keyPrefix(key: string): string {
+  let p = keyPrefixes.get(key);
+  if (p === undefined) {
+    p = `,${JSON.stringify(key)}:`;
+    if (keyPrefixes.size < 1000) keyPrefixes.set(key, p);
+  }
+  return p;
+}
 
 /** The record as JSON.stringify would write it, keys in insertion order. */
 function formatLine(
@@ -127,10 +139,7 @@ function formatLine(
     JSON.stringify(message)
   },"service":${serviceJson}`;
   if (span) {
-    const { traceId, spanId } = span;
-    line += HEX_ID.test(traceId) && HEX_ID.test(spanId)
-      ? `,"trace_id":"${traceId}","span_id":"${spanId}"`
-      : `,"trace_id":${JSON.stringify(traceId)},"span_id":${JSON.stringify(spanId)}`;
+    line += `,"trace_id":${JSON.stringify(span.traceId)},"span_id":${JSON.stringify(span.spanId)}`;
   }
   if (fields) {
     const reserved = span ? RESERVED_WITH_SPAN : RESERVED;
@@ -145,9 +154,10 @@ function formatLine(
       }
       const v = fields[key];
       const t = typeof v;
-      if (t === "string") line += `,${JSON.stringify(key)}:${JSON.stringify(v)}`;
-      else if (t === "number" || t === "boolean" || v === null) {
-        line += `,${JSON.stringify(key)}:${JSON.stringify(v)}`;
+      if (t === "string") line += keyPrefix(key) + JSON.stringify(v);
+      else if (t === "number") line += keyPrefix(key) + (Number.isFinite(v) ? String(v) : "null");
+      else if (t === "boolean" || v === null) {
+        line += keyPrefix(key) + String(v);
       } else if (t !== "undefined" && t !== "function" && t !== "symbol") {
         // Objects (and toJSON) serialize exactly as a property of the record would.
         const pair = JSON.stringify({ [key]: v });

@@ -250,17 +250,37 @@ const rateLimitedDiag: DiagLogger = {
 
 /**
  * Wraps an exporter to remember whether the last export succeeded, so a
- * short-lived program (the push demo) can tell the user that nothing arrived.
+ * short-lived program (the push demo) can tell the user that nothing arrived,
+ * and to pause exporting for EXPORT_PAUSE_MS after a failure.
  */
+/** How long span export pauses after a failed export (see ResultTrackingExporter). */
+export const EXPORT_PAUSE_MS = 1000;
+
 class ResultTrackingExporter implements SpanExporter {
   failures = 0;
   lastError?: string;
+  /** Until this time (ms since epoch) batches fail at once, without being serialized. */
+  private pausedUntil = 0;
   constructor(private readonly inner: SpanExporter) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    // After a failed export, the batches of the next EXPORT_PAUSE_MS are dropped
+    // at once (as they would most likely fail too) instead of each being encoded
+    // and sent: with no collector that encoding was most of the cost and garbage.
+    if (Date.now() < this.pausedUntil) {
+      this.failures++;
+      done({
+        code: ExportResultCode.FAILED,
+        error: new Error(`${this.lastError ?? "export failed"} (batch dropped, exporter paused)`),
+      });
+      return;
+    }
     this.inner.export(spans, (result) => {
       if (result.code !== ExportResultCode.SUCCESS) {
         this.failures++;
         this.lastError = result.error?.message ?? "export failed";
+        this.pausedUntil = Date.now() + EXPORT_PAUSE_MS;
+      } else {
+        this.pausedUntil = 0;
       }
       done(result);
     });
