@@ -408,7 +408,18 @@ export const ruleChecks: Check[] = [
   {
     cls: "TestAlertRules",
     name: "every alert has a firing and a silent test case",
-    run: (ctx) => withRules(ctx, (rules) => result(coverageProblems(ctx, rules))),
+    run: (ctx) =>
+      withRules(ctx, (rules) => {
+        let cases = 0;
+        for (const rel of ruleTestFiles(ctx.root)) {
+          try {
+            const doc = readYaml(ctx.root, rel).docs[0]?.toJS();
+            for (const t of doc?.tests ?? []) cases += (t?.alert_rule_test ?? []).length;
+          } catch { /* reported by coverageProblems */ }
+        }
+        const alerts = rules.filter((r) => r.rule?.alert).length;
+        return result(coverageProblems(ctx, rules), `${cases} alert cases for ${alerts} alerts`);
+      }),
   },
   {
     cls: "TestAlertRules",
