@@ -450,3 +450,13 @@ Deno.test("validate fault: a panel query Prometheus rejects (rate of an instant 
     /panel 'Cache Efficiency': Prometheus rejects the query: .*expected type range vector/,
   );
 });
+
+Deno.test("validate fault: an alert linking to a dashboard that does not exist", async () => {
+  await faultCase(
+    "TestAlertRules",
+    (d) => edit(d, "rules/alert-rules.yaml", "/d/obskit-security", "/d/security-dashboard"),
+    /alert dashboard links/,
+    "rules/alert-rules.yaml",
+    /alert CVEDetected links to dashboard 'security-dashboard', which no dashboards\/\*\.json has as uid/,
+  );
+});

@@ -375,6 +375,36 @@ export const ruleChecks: Check[] = [
   },
   {
     cls: "TestAlertRules",
+    name: "alert dashboard links point to shipped dashboards",
+    run: (ctx) =>
+      withRules(ctx, (rules) => {
+        const uids = new Set<string>();
+        for (const rel of listFiles(ctx.root, "dashboards", /\.json$/)) {
+          try {
+            const uid = JSON.parse(Deno.readTextFileSync(join(ctx.root, rel)))?.uid;
+            if (typeof uid === "string") uids.add(uid);
+          } catch { /* reported by TestGrafanaDashboard */ }
+        }
+        const problems: Problem[] = [];
+        for (const r of rules) {
+          const link = r.rule?.annotations?.dashboard;
+          if (!r.rule?.alert || typeof link !== "string") continue;
+          const uid = /\/d\/([^/?#\s]+)/.exec(link)?.[1];
+          if (!uid || !uids.has(uid)) {
+            problems.push({
+              file: r.src.file,
+              line: lineOf(r, "annotations", "dashboard"),
+              message: `alert ${r.rule.alert} links to dashboard '${
+                uid ?? link
+              }', which no dashboards/*.json has as uid`,
+            });
+          }
+        }
+        return result(problems, `uids: ${[...uids].sort().join(", ")}`);
+      }),
+  },
+  {
+    cls: "TestAlertRules",
     name: "promtool check rules",
     run: (ctx) =>
       withRules(
