@@ -64,7 +64,7 @@ function timingSafeEqual(a: string, b: string): boolean {
 }
 
 const utf8 = new TextEncoder();
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 byte length; ASCII text (nearly every answer) needs no encoding. */
 function utf8Length(text: string): number {
