@@ -88,7 +88,7 @@ Deno.test("dashboards: every panel and query uses the datasource variable", () =
       assert.deepEqual(v.datasource, { type: "prometheus", uid: "${datasource}" });
     }
     for (const p of panelsOf(dash)) {
-      assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" }, p.title);
+      assert.deepEqual(p.datasource, { type: "prometheus", uid: "${datasource}" }, p.title ?? "");
       const ts = targetsOf(p);
       assert.ok(ts.length > 0, `${p.title} has queries`);
       for (const t of ts) assert.deepEqual(t.datasource, p.datasource, `${p.title} ${t.refId}`);
