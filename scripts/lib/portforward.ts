@@ -133,7 +133,7 @@ export async function startBackground(
   while (Date.now() < deadline) {
     if (exited) break;
     if (await ready()) {
-      runner.say(`${name}: started (pid ${child.pid})`);
+      runner.say(`${name}: started (pid ${child.pid}; stop: ${stopWith})`);
       return "started";
     }
     await new Promise((r) => setTimeout(r, 200));
