@@ -194,6 +194,10 @@ export interface LatencyCaseResult {
   p99OverheadMs: number;
   /** The generator reached the rate (within 1 %, nothing dropped) in every run. */
   generatorKeptUp: boolean;
+  /** wrk with one connection (one request at a time): medians per variant. */
+  single: { variant: string; p50Ms: number; p99Ms: number }[];
+  singleP50OverheadMs: number;
+  singleP99OverheadMs: number;
 }
 
 export interface LoadgenCaseResult {
@@ -519,6 +523,35 @@ async function runLatency(
       dropped: mine.reduce((a, x) => a + x.dropped, 0),
     };
   });
+  // Closed loop, one connection: one request at a time, no queueing anywhere, so
+  // the difference is what instrumentation adds to each request's own latency.
+  const single: { variant: string; p50Ms: number; p99Ms: number }[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const app of roundOrder([off, on], r)) {
+      opts.signal?.throwIfAborted();
+      const w = await runWrk({
+        url: app.url + opts.path,
+        connections: 1,
+        threads: 1,
+        durationS: opts.durationS,
+        signal: opts.signal,
+      });
+      single.push({ variant: app.variant.name, p50Ms: w.latencyMs.p50, p99Ms: w.latencyMs.p99 });
+      opts.log(
+        `  round ${r + 1}/${opts.rounds} ${app.variant.name.padEnd(4)} wrk -c1: ${
+          w.rps.toFixed(0)
+        } rps  p50 ${w.latencyMs.p50.toFixed(3)}ms  p99 ${w.latencyMs.p99.toFixed(3)}ms`,
+      );
+    }
+  }
+  const singleSummary = [off, on].map((app) => {
+    const mine = single.filter((x) => x.variant === app.variant.name);
+    return {
+      variant: app.variant.name,
+      p50Ms: round(median(mine.map((x) => x.p50Ms)), 3),
+      p99Ms: round(median(mine.map((x) => x.p99Ms)), 3),
+    };
+  });
   return {
     rate,
     halfSaturation,
@@ -528,6 +561,9 @@ async function runLatency(
     generatorKeptUp: runs.every((x) =>
       x.achievedRate >= 0.99 * rate && x.dropped === 0 && x.errors === 0
     ),
+    single: singleSummary,
+    singleP50OverheadMs: round(singleSummary[1].p50Ms - singleSummary[0].p50Ms, 3),
+    singleP99OverheadMs: round(singleSummary[1].p99Ms - singleSummary[0].p99Ms, 3),
   };
 }
 
@@ -1002,6 +1038,14 @@ export function formatMarkdown(r: BenchResult): string {
           ? ""
           : " (the generator did not hold the rate in every run: latency includes its own queueing)"
       }.`,
+      "",
+      `One request at a time (wrk -c1, closed loop, no queueing): off p50 ${
+        fmt(l.single[0]?.p50Ms, 3)
+      } / p99 ${fmt(l.single[0]?.p99Ms, 3)} ms, on p50 ${fmt(l.single[1]?.p50Ms, 3)} / p99 ${
+        fmt(l.single[1]?.p99Ms, 3)
+      } ms: instrumentation adds ${fmt(l.singleP50OverheadMs, 3)} ms at p50 and ${
+        fmt(l.singleP99OverheadMs, 3)
+      } ms at p99.`,
     );
   }
   if (r.loadgen) {
