@@ -12,6 +12,8 @@ import {
   type Context,
   context,
   type Histogram as OtelHistogram,
+  INVALID_SPANID,
+  INVALID_TRACEID,
   type Meter,
   type ObservableResult,
   propagation,
@@ -358,6 +360,8 @@ function injectTraceContext(span: Span, ctx: Context, headers: Headers): void {
     return;
   }
   const sc = span.spanContext();
+  // As the propagator does: an invalid context (a no-op tracer's span) is not propagated.
+  if (sc.traceId === INVALID_TRACEID || sc.spanId === INVALID_SPANID) return;
   headers.set(
     "traceparent",
     `00-${sc.traceId}-${sc.spanId}-0${Number(sc.traceFlags || 0).toString(16)}`,
