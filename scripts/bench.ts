@@ -3,7 +3,7 @@
  * is. Prints a markdown table and writes JSON; never fails on timing. The
  * engine is scripts/lib/bench.ts.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import {
   durationFlag,
   intFlag,
@@ -44,6 +44,12 @@ const spec = {
         DEFAULT_EXTRA_VARIANTS.join(", ")
       }; known: ${VARIANT_NAMES.join(", ")})`,
       valueName: "name",
+    },
+    "compare-app": {
+      type: "string" as const,
+      description:
+        "another checkout's apps/instrument_app.ts: its off/on run as extra variants (code A/B)",
+      valueName: "path",
     },
     rounds: {
       type: "string" as const,
@@ -129,6 +135,7 @@ Examples:
 
 interface Flags {
   case?: string[];
+  "compare-app"?: string;
   variant?: string[];
   rounds: string;
   duration: string;
@@ -176,6 +183,13 @@ runMain(async () => {
     );
   }
   if (!flags.path.startsWith("/")) throw new UsageError(`--path must start with '/'`);
+  if (flags["compare-app"] !== undefined) {
+    try {
+      if (!Deno.statSync(flags["compare-app"]).isFile) throw new Error();
+    } catch {
+      throw new UsageError(`--compare-app: no such file '${flags["compare-app"]}'`);
+    }
+  }
   const workDir = join(stateDir(), "bench");
   Deno.mkdirSync(workDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -194,6 +208,7 @@ runMain(async () => {
     path: flags.path,
     collector: flags.collector,
     variants,
+    compareApp: flags["compare-app"] ? resolve(flags["compare-app"]) : undefined,
     series: intFlag("series", flags.series, 1, 1_000_000),
     loadgenRate: intFlag("loadgen-rate", flags["loadgen-rate"], 1, 100_000),
     startupRuns: intFlag("startup-runs", flags["startup-runs"], 1, 50),

@@ -42,6 +42,8 @@ export interface BenchOptions {
   collector: "stack" | "none" | string;
   /** Variants for the overhead case beyond off/on (names from VARIANT_NAMES). */
   variants: string[];
+  /** Another checkout's apps/instrument_app.ts: adds its off/on as variants "off@compare", "on@compare". */
+  compareApp?: string;
   /** Series on /metrics for the scrape case. */
   series: number;
   /** Load-generator accuracy check rate. */
@@ -877,6 +879,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         : opts.cases.includes("latency")
         ? ["off", "on"]
         : ["off"];
+      if (opts.compareApp && opts.cases.includes("overhead")) {
+        for (const base of ["off", "on"]) {
+          known[`${base}@compare`] = {
+            ...known[base],
+            name: `${base}@compare`,
+            description: `${known[base].description}, code from ${opts.compareApp}`,
+            script: opts.compareApp,
+          };
+          names.push(`${base}@compare`);
+        }
+      }
       for (const name of names) {
         const v = known[name];
         if (!v) throw new Error(`unknown variant '${name}'`);

@@ -5,7 +5,7 @@
  * shared machine was), and the collector + Jaeger of a private local stack
  * on free ports (scripts/lib/stack.ts with its own state folder).
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { waitForHttp } from "./net.ts";
 import { REPO_ROOT } from "./paths.ts";
 import { readProc } from "./process.ts";
@@ -54,6 +54,8 @@ export interface AppVariant {
   env?: Record<string, string>;
   /** Extra `deno run` flags placed before the script. */
   denoFlags?: string[];
+  /** Another checkout's apps/instrument_app.ts (to compare code versions); run from its repo root. */
+  script?: string;
 }
 
 export interface RunningApp {
@@ -83,7 +85,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
     "run",
     ...APP_PERMISSIONS,
     ...(variant.denoFlags ?? []),
-    APP_SCRIPT,
+    variant.script ?? APP_SCRIPT,
     "--port",
     String(port),
     "--host",
@@ -93,7 +95,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: REPO_ROOT,
+    cwd: variant.script ? resolve(dirname(variant.script), "..") : REPO_ROOT,
     env: { LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
     stdin: "null",
     stdout: "null",
