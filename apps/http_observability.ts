@@ -377,3 +377,66 @@ function portOf(url: URL): number {
   if (url.port) return Number(url.port);
   return url.protocol === "https:" ? 443 : 80;
 }
+
+/**
+ * Runs `fn` inside an active child span: exceptions are recorded and set the
+ * span's status to ERROR (then rethrown); the span always ends.
+ */
+export async function traced<T>(
+  tracer: Tracer,
+  name: string,
+  fn: (span: Span) => T | Promise<T>,
+  attributes?: Record<string, string | number | boolean>,
+  parent?: Context,
+): Promise<T> {
+  return await tracer.startActiveSpan(
+    name,
+    { attributes },
+    parent ?? context.active(),
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/**
+ * `traced` for synchronous work that starts nothing else: the child span of
+ * the active span is created and ended around `fn` without being made the
+ * active span (no context switch). Exceptions are recorded as in `traced`.
+ */
+export function tracedSync<T>(
+  tracer: Tracer,
+  name: string,
+  fn: (span: Span) => T,
+  attributes?: Record<string, string | number | boolean>,
+  parent?: Context,
+): T {
+  const span = tracer.startSpan(name, { attributes }, parent ?? context.active());
+  try {
+    return fn(span);
+  } catch (err) {
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "string") return err;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -6,7 +6,6 @@
 import { intFlag, parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
 import { createInstrumentedApp } from "./instrumented_app.ts";
 import { createLogger } from "./logger.ts";
-import { initializeObservability } from "./otel_setup.ts";
 import { resolvePort, runUntilSignal, startServer } from "./server.ts";
 
 const spec = {
@@ -53,8 +52,9 @@ if (import.meta.main) {
       throw new UsageError(`--instrumentation must be on or off, got '${flags.instrumentation}'`);
     }
     const serviceName = "platform-app";
+    // The OTel SDK is loaded only when it is used (--help and the baseline start faster).
     const observability = flags.instrumentation === "on"
-      ? initializeObservability({ serviceName })
+      ? (await import("./otel_setup.ts")).initializeObservability({ serviceName })
       : undefined;
     const logger = createLogger(
       Deno.env.get("OTEL_SERVICE_NAME") || Deno.env.get("SERVICE_NAME") || serviceName,

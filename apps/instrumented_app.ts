@@ -12,9 +12,9 @@ import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Counter, Histogram, Registry } from "prom-client";
-import { createHttpMetrics, observe } from "./http_observability.ts";
+import { createHttpMetrics, observe, traced, tracedSync } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { type Observability, traced, tracedSync } from "./otel_setup.ts";
+import type { Observability } from "./otel_setup.ts";
 
 export const MAX_DELAY_SECONDS = 5;
 

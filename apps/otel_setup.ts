@@ -9,15 +9,12 @@
  * speed with flat memory.
  */
 import {
-  type Context,
   context,
   diag,
   type DiagLogger,
   DiagLogLevel,
   type Meter,
   propagation,
-  type Span,
-  SpanStatusCode,
   trace,
   type Tracer,
 } from "@opentelemetry/api";
@@ -401,59 +398,6 @@ export function lastExportError(setup: TracingSetup): string | undefined {
   return setup.exporter.lastError;
 }
 
-/**
- * Runs `fn` inside an active child span: exceptions are recorded and set the
- * span's status to ERROR (then rethrown); the span always ends.
- */
-export async function traced<T>(
-  tracer: Tracer,
-  name: string,
-  fn: (span: Span) => T | Promise<T>,
-  attributes?: Record<string, string | number | boolean>,
-  parent?: Context,
-): Promise<T> {
-  return await tracer.startActiveSpan(
-    name,
-    { attributes },
-    parent ?? context.active(),
-    async (span) => {
-      try {
-        return await fn(span);
-      } catch (err) {
-        span.recordException(err instanceof Error ? err : String(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
-        throw err;
-      } finally {
-        span.end();
-      }
-    },
-  );
-}
-
-/**
- * `traced` for synchronous work that starts nothing else: the child span of
- * the active span is created and ended around `fn` without being made the
- * active span (no context switch). Exceptions are recorded as in `traced`.
- */
-export function tracedSync<T>(
-  tracer: Tracer,
-  name: string,
-  fn: (span: Span) => T,
-  attributes?: Record<string, string | number | boolean>,
-  parent?: Context,
-): T {
-  const span = tracer.startSpan(name, { attributes }, parent ?? context.active());
-  try {
-    return fn(span);
-  } catch (err) {
-    span.recordException(err instanceof Error ? err : String(err));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(err) });
-    throw err;
-  } finally {
-    span.end();
-  }
-}
-
 const HEX_CODES = Array.from("0123456789abcdef", (ch) => ch.charCodeAt(0));
 const idChars: number[] = new Array(32).fill(48);
 
@@ -491,4 +435,5 @@ function numberEnv(raw: string | undefined, fallback: number): number {
   return raw !== undefined && raw !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
+export { traced, tracedSync } from "./http_observability.ts";
 export { trace };
