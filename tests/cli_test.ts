@@ -49,3 +49,20 @@ Deno.test("exit codes follow the contract", () => {
   assert.equal(exitCodeFor(new MissingPrerequisite("kubectl not found", "install it")), 2);
   assert.equal(exitCodeFor(new Error("boom")), 1);
 });
+
+Deno.test("parse errors read as one plain sentence", () => {
+  const message = (args: string[]) => {
+    try {
+      parseFlags(spec, args);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "no error";
+  };
+  assert.equal(
+    message(["--port", "-5"]),
+    "--port needs a value (a value starting with '-' is written --port=-5); see 'deno task demo-task --help'",
+  );
+  assert.equal(message(["--port"]), "--port needs a value; see 'deno task demo-task --help'");
+  assert.equal(message(["extra"]), "unexpected argument 'extra'; see 'deno task demo-task --help'");
+});

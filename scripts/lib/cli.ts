@@ -108,12 +108,27 @@ export function parseFlags<T = Record<string, string | boolean | string[] | unde
     });
     return { flags: values as T, positionals };
   } catch (err) {
-    // node:util's messages are long and mention its own API; keep the gist.
-    const msg = (err as Error).message.split("\n")[0]
-      .replace(/\. To specify a positional argument.*$/, "")
-      .replace(/^Unknown option '(.*)'.*$/, "unknown option $1");
-    throw new UsageError(`${msg}; see 'deno task ${spec.name} --help'`);
+    throw new UsageError(
+      `${usageMessage((err as Error).message)}; see 'deno task ${spec.name} --help'`,
+    );
   }
+}
+
+/**
+ * node:util's parse errors are long, mention its own API and end in a
+ * period; say the same thing in our words.
+ */
+function usageMessage(raw: string): string {
+  const first = raw.split("\n")[0];
+  let m = /^Option '(--[\w-]+)'.* argument is ambiguous/.exec(first);
+  if (m) return `${m[1]} needs a value (a value starting with '-' is written ${m[1]}=-5)`;
+  m = /^Option '(--[\w-]+)[^']*' argument missing/.exec(first);
+  if (m) return `${m[1]} needs a value`;
+  m = /^Unknown option '([^']+)'/.exec(first);
+  if (m) return `unknown option ${m[1]}`;
+  m = /^Unexpected argument '([^']*)'/.exec(first);
+  if (m) return `unexpected argument '${m[1]}'`;
+  return first.replace(/\.$/, "");
 }
 
 /** Parses a positive integer flag value, naming the flag in the error. */
