@@ -98,7 +98,10 @@ Deno.test("load: a server that stalls 2 s does not lower the offered rate", asyn
       durationMs: 3000,
       concurrency: 1000,
       mix: pathsMix(["/"]),
+      // Bounded even if the generator were (wrongly) waiting on responses.
+      signal: AbortSignal.timeout(8000),
     });
+    assert.equal(r.interrupted, false);
     const tookS = (performance.now() - started) / 1000;
     // A closed model with 1 connection would have sent 2 requests; we sent all 300 on time.
     assert.equal(r.sent, 300);
@@ -126,7 +129,9 @@ Deno.test("load: the concurrency cap drops due requests instead of slowing down"
       durationMs: 3000,
       concurrency: 50,
       mix: pathsMix(["/"]),
+      signal: AbortSignal.timeout(8000),
     });
+    assert.equal(r.interrupted, false);
     const tookS = (performance.now() - started) / 1000;
     assert.equal(r.scheduled, 300, "every due request is accounted for");
     assert.equal(r.sent + r.dropped, 300);
