@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { UsageError } from "../scripts/lib/cli.ts";
 import { isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
+import { readProc } from "../scripts/lib/process.ts";
 import {
   defaultPorts,
   freePorts,
@@ -45,9 +46,9 @@ Deno.test("freePorts: every port distinct, bindable, below the ephemeral range",
   const ports = await freePorts();
   const values = Object.values(ports);
   assert.deepEqual(new Set(values).size, values.length);
-  const low = Number(
-    Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
-  );
+  // Deno wants --allow-all to read /proc directly; readProc falls back to cat.
+  const range = await readProc("/proc/sys/net/ipv4/ip_local_port_range");
+  const low = Number(range!.trim().split(/\s+/)[0]);
   for (const port of values) {
     assert.ok(port >= 20000 && port < low, `${port} below ${low}`);
     Deno.listen({ hostname: "127.0.0.1", port }).close();
