@@ -193,13 +193,20 @@ export function resolvePorts(
 
 /** The kernel's ephemeral port range (outgoing connections take their local port from it). */
 function ephemeralRange(): [number, number] {
+  const file = "/proc/sys/net/ipv4/ip_local_port_range";
+  let text = "";
   try {
-    const [lo, hi] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(
-      /\s+/,
-    ).map(Number);
-    if (lo > 0 && hi >= lo) return [lo, hi];
-  } catch { /* not Linux, or not readable */ }
-  return [32768, 60999];
+    text = Deno.readTextFileSync(file);
+  } catch {
+    // Deno wants --allow-all for /proc; `cat` needs only --allow-run.
+    try {
+      text = new TextDecoder().decode(
+        new Deno.Command("cat", { args: [file] }).outputSync().stdout,
+      );
+    } catch { /* not Linux */ }
+  }
+  const [lo, hi] = text.trim().split(/\s+/).map(Number);
+  return lo > 0 && hi >= lo ? [lo, hi] : [32768, 60999];
 }
 
 /** True when 127.0.0.1:port can be bound right now. */
