@@ -445,7 +445,18 @@ export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> 
   }
   Deno.mkdirSync(binDir(), { recursive: true });
   const rows: ToolRow[] = [];
-  if (only.includes("collector")) await installCollector(opts, rows);
+  if (only.includes("collector")) {
+    await installCollector(opts, rows);
+    const b = readStamp("builder");
+    if (b && existsSync(b.path)) {
+      rows.push({
+        component: "builder (ocb)",
+        version: b.version,
+        path: b.path,
+        state: "installed",
+      });
+    }
+  }
   if (only.includes("jaeger")) await installJaeger(opts, rows);
   if (only.includes("debian")) await installDebian(opts, rows);
   if (only.length === COMPONENT_GROUPS.length) {
