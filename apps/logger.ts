@@ -56,6 +56,8 @@ class BufferedStdout implements LogSink {
     }
   }
 
+  private closed = false;
+
   flush(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
@@ -64,8 +66,15 @@ class BufferedStdout implements LogSink {
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
     if (text.length * 3 > this.bytes.length) this.bytes = new Uint8Array(text.length * 3);
     const { written } = encoder.encodeInto(text, this.bytes);
+    if (this.closed) return;
     let off = 0;
-    while (off < written) off += Deno.stdout.writeSync(this.bytes.subarray(off, written));
+    try {
+      while (off < written) off += Deno.stdout.writeSync(this.bytes.subarray(off, written));
+    } catch (err) {
+      // stdout went away (`| head`, a closed terminal): keep serving, stop logging.
+      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+      this.closed = true;
+    }
   }
 }
 
@@ -88,6 +97,8 @@ export function flushLogs(): void {
 
 const LEVEL_ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
 
+let levelWarningGiven = false;
+
 function minLevel(): number {
   let raw: string | undefined;
   try {
@@ -95,7 +106,19 @@ function minLevel(): number {
   } catch {
     raw = undefined;
   }
-  const key = (raw ?? "INFO").toUpperCase() as LogLevel;
+  const key = (raw || "INFO").toUpperCase() as LogLevel;
+  if (LEVEL_ORDER[key] === undefined && !levelWarningGiven) {
+    levelWarningGiven = true;
+    // Written directly: the logger is being built and must not recurse.
+    sink.write(
+      JSON.stringify({
+        timestamp: new Date().toISOString(),
+        level: "WARN",
+        message: `LOG_LEVEL '${raw}' is not one of DEBUG, INFO, WARN, ERROR; using INFO`,
+        service: "obskit",
+      }) + "\n",
+    );
+  }
   return LEVEL_ORDER[key] ?? LEVEL_ORDER.INFO;
 }
 

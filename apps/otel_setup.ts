@@ -166,22 +166,65 @@ function safeHostname(): string {
   }
 }
 
-/** OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, as the spec names them. */
-export function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
-  const name = (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").toLowerCase();
-  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
-  const validRatio = Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1;
+const SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+];
+
+const noticesGiven = new Set<string>();
+
+/** A configuration problem is worth one warning per process, not one per use. */
+function warnOnce(key: string, message: string): void {
+  if (noticesGiven.has(key)) return;
+  noticesGiven.add(key);
+  logWarning(message);
+}
+
+/**
+ * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, as the spec names them. A
+ * value we do not know falls back to the default with a warning, never silently.
+ */
+export function samplerFromEnv(
+  env: Record<string, string | undefined>,
+  warn: (key: string, message: string) => void = warnOnce,
+): Sampler {
+  const raw = (env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
+  let name = raw || "parentbased_always_on";
+  if (!SAMPLERS.includes(name)) {
+    warn(
+      "sampler",
+      `OTEL_TRACES_SAMPLER '${env.OTEL_TRACES_SAMPLER}' is not one of ${
+        SAMPLERS.join(", ")
+      }; using parentbased_always_on`,
+    );
+    name = "parentbased_always_on";
+  }
+  let ratio = 1;
+  if (name.endsWith("traceidratio") && env.OTEL_TRACES_SAMPLER_ARG !== undefined) {
+    const parsed = Number(env.OTEL_TRACES_SAMPLER_ARG);
+    if (env.OTEL_TRACES_SAMPLER_ARG.trim() !== "" && parsed >= 0 && parsed <= 1) ratio = parsed;
+    else {
+      warn(
+        "sampler-arg",
+        `OTEL_TRACES_SAMPLER_ARG '${env.OTEL_TRACES_SAMPLER_ARG}' must be a ratio from 0 to 1; using 1`,
+      );
+    }
+  }
   switch (name) {
     case "always_on":
       return new AlwaysOnSampler();
     case "always_off":
       return new AlwaysOffSampler();
     case "traceidratio":
-      return new TraceIdRatioBasedSampler(validRatio);
+      return new TraceIdRatioBasedSampler(ratio);
     case "parentbased_always_off":
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(validRatio) });
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
@@ -291,9 +334,20 @@ class ResultTrackingExporter implements SpanExporter {
 }
 
 /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL; default http/json. */
-export function tracesProtocol(env: Record<string, string | undefined>): string {
-  const raw = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "";
-  return raw.trim().toLowerCase() === "http/protobuf" ? "http/protobuf" : "http/json";
+export function tracesProtocol(
+  env: Record<string, string | undefined>,
+  warn: (key: string, message: string) => void = warnOnce,
+): string {
+  const raw = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "")
+    .trim().toLowerCase();
+  if (raw === "http/protobuf") return "http/protobuf";
+  if (raw && raw !== "http/json") {
+    warn(
+      "protocol",
+      `OTLP protocol '${raw}' is not supported by this app (it exports OTLP over HTTP); using http/json`,
+    );
+  }
+  return "http/json";
 }
 
 export interface TracingSetup {

@@ -21,10 +21,20 @@ export function startServer(
   app: Hono,
   opts: { port: number; hostname: string },
 ): RunningServer {
-  const server = Deno.serve(
-    { port: opts.port, hostname: opts.hostname, onListen: () => {} },
-    app.fetch,
-  );
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { port: opts.port, hostname: opts.hostname, onListen: () => {} },
+      app.fetch,
+    );
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `port ${opts.port} on ${opts.hostname} is already in use: stop what holds it, or choose another with --port or PORT`,
+      );
+    }
+    throw err;
+  }
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {

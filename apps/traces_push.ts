@@ -3,10 +3,10 @@
  *
  *   deno task run-push [--user-id ID] [--action update] [--fail]
  */
-import { parseFlags, runMain } from "../scripts/lib/cli.ts";
+import { parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
 import { flushLogs } from "./logger.ts";
 import { normalizeOtlpEndpoint, setupTracing } from "./otel_setup.ts";
-import { processUserRequest, TRACE_DEMO_SERVICE } from "./trace_demo.ts";
+import { processUserRequest, TRACE_DEMO_SERVICE, VALID_ACTIONS } from "./trace_demo.ts";
 
 const spec = {
   name: "run-push",
@@ -48,7 +48,12 @@ if (import.meta.main) {
     >(spec);
     const timeoutS = Number(flags.timeout);
     if (!(timeoutS > 0 && timeoutS <= 60)) {
-      throw new Error(`--timeout must be 1..60 seconds, got '${flags.timeout}'`);
+      throw new UsageError(`--timeout must be 1..60 seconds, got '${flags.timeout}'`);
+    }
+    if (!(VALID_ACTIONS as readonly string[]).includes(flags.action)) {
+      throw new UsageError(
+        `--action must be one of ${VALID_ACTIONS.join(", ")}, got '${flags.action}'`,
+      );
     }
     const endpoint = normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"));
     const tracing = setupTracing({

@@ -196,10 +196,13 @@ Deno.test({
   ...spawning,
   async fn() {
     for (
-      const [task, args] of [["run-app", ["--port", "abc"]], ["run-pull", ["--nope"]], ["run-app", [
-        "--instrumentation",
-        "maybe",
-      ]]] as const
+      const [task, args] of [
+        ["run-app", ["--port", "abc"]],
+        ["run-pull", ["--nope"]],
+        ["run-app", ["--instrumentation", "maybe"]],
+        ["run-push", ["--action", "explode"]],
+        ["run-push", ["--timeout", "-1"]],
+      ] as const
     ) {
       const p = spawnTask(task, [...args]);
       const status = await p.done;
@@ -252,6 +255,29 @@ Deno.test({
     } finally {
       await stop(app);
       await stop(pull);
+    }
+  },
+});
+
+Deno.test({
+  name: "a port already in use is named in one line, with the flag that changes it",
+  ...spawning,
+  async fn() {
+    const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (holder.addr as Deno.NetAddr).port;
+    try {
+      const p = spawnTask("run-pull", ["--port", String(port), "--host", "127.0.0.1"]);
+      const status = await p.done;
+      assert.equal(status.code, 1);
+      const lines = p.stderr.join("").trim().split("\n");
+      assert.equal(lines.length, 1, p.stderr.join(""));
+      assert.match(
+        lines[0],
+        new RegExp(`^error: port ${port} on 127\\.0\\.0\\.1 is already in use`),
+      );
+      assert.match(lines[0], /--port/);
+    } finally {
+      holder.close();
     }
   },
 });

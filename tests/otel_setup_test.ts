@@ -1,5 +1,10 @@
 import { strict as assert } from "node:assert";
-import { buildResource, normalizeOtlpEndpoint, samplerFromEnv } from "../apps/otel_setup.ts";
+import {
+  buildResource,
+  normalizeOtlpEndpoint,
+  samplerFromEnv,
+  tracesProtocol,
+} from "../apps/otel_setup.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 
@@ -67,5 +72,27 @@ Deno.test({
         .toString(),
       /0\.1/,
     );
+  },
+});
+
+Deno.test({
+  name: "unknown sampler, ratio or protocol settings fall back with a warning, never silently",
+  ...unit,
+  fn() {
+    const warnings: string[] = [];
+    const warn = (_key: string, message: string) => warnings.push(message);
+    assert.match(samplerFromEnv({ OTEL_TRACES_SAMPLER: "bogus" }, warn).toString(), /ParentBased/);
+    assert.match(warnings.at(-1) ?? "", /OTEL_TRACES_SAMPLER 'bogus'/);
+    samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" }, warn);
+    assert.match(warnings.at(-1) ?? "", /OTEL_TRACES_SAMPLER_ARG '2'/);
+    assert.equal(tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, warn), "http/json");
+    assert.match(warnings.at(-1) ?? "", /'grpc' is not supported/);
+    const before = warnings.length;
+    assert.equal(
+      tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" }, warn),
+      "http/protobuf",
+    );
+    samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }, warn);
+    assert.equal(warnings.length, before, "valid settings warn about nothing");
   },
 });
