@@ -163,9 +163,18 @@ export async function runMain(main: () => Promise<number | void> | number | void
     code = exitCodeFor(err);
     const msg = err instanceof Error ? err.message : String(err);
     console.error(`error: ${msg}`);
-    if (Deno.env.get("OBSKIT_DEBUG")) console.error(err);
+    if (debugEnabled()) console.error(err);
   }
   Deno.exit(code);
+}
+
+/** OBSKIT_DEBUG=1 shows stack traces; a task without env permission simply has none. */
+function debugEnabled(): boolean {
+  try {
+    return Boolean(Deno.env.get("OBSKIT_DEBUG"));
+  } catch {
+    return false;
+  }
 }
 
 export function exitCodeFor(err: unknown): number {
