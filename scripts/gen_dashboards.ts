@@ -66,6 +66,9 @@ runMain(async () => {
           `(for another place: deno run --allow-read=. --allow-write=DIR scripts/gen_dashboards.ts --output-dir DIR)`,
       );
     }
+    if (err instanceof Deno.errors.AlreadyExists || err instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(`--output-dir ${dir} is a file, not a directory`);
+    }
     throw err;
   }
   const shown = (p: string) => {

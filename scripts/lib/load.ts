@@ -239,7 +239,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       dropped,
       errors,
       rps: e > 0 ? round(sent / e, 1) : 0,
-      p99Ms: hist.totalCount > 0 ? round(hist.getValueAtPercentile(99) / 1000) : null,
+      p99Ms: hist.totalCount > 0
+        ? round(Math.min(hist.getValueAtPercentile(99), hist.maxValue) / 1000)
+        : null,
       inFlight,
     });
   };
@@ -312,12 +314,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   opts.signal?.removeEventListener("abort", onAbort);
   const elapsedMs = elapsed();
 
+  // HDR reports a percentile as its bucket's upper edge, which can lie a
+  // hair above the exact maximum; no percentile may exceed the max.
+  const atMost = (q: number) => Math.min(hist.getValueAtPercentile(q), hist.maxValue);
   const latencyMs: LatencySummary | null = hist.totalCount > 0
     ? {
-      p50: round(hist.getValueAtPercentile(50) / 1000),
-      p90: round(hist.getValueAtPercentile(90) / 1000),
-      p95: round(hist.getValueAtPercentile(95) / 1000),
-      p99: round(hist.getValueAtPercentile(99) / 1000),
+      p50: round(atMost(50) / 1000),
+      p90: round(atMost(90) / 1000),
+      p95: round(atMost(95) / 1000),
+      p99: round(atMost(99) / 1000),
       max: round(hist.maxValue / 1000),
       mean: round(hist.mean / 1000),
     }
