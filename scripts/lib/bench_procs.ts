@@ -93,10 +93,17 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
     "--instrumentation",
     variant.instrumentation,
   ];
+  // OTEL_* from the caller's shell (a sampler, an endpoint) would change what a
+  // variant measures: each variant gets only its own.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("OTEL_")) env[k] = v;
+  }
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: variant.script ? resolve(dirname(variant.script), "..") : REPO_ROOT,
-    env: { LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
+    clearEnv: true,
+    env: { ...env, LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
