@@ -11,6 +11,7 @@ import {
   type ComponentName,
   COMPONENTS,
   PORT_SPECS,
+  purgeStackData,
   readState,
   resolvePorts,
   stackDown,
@@ -64,6 +65,10 @@ const spec = {
       default: "40",
     },
     follow: { type: "boolean" as const, short: "f", description: "logs: keep printing new lines" },
+    purge: {
+      type: "boolean" as const,
+      description: "down: also delete the stack's data, rendered config and logs",
+    },
     ...portFlags,
   },
   epilog: [
@@ -85,6 +90,7 @@ type Flags = Record<string, string | boolean | string[] | undefined> & {
   timeout: string;
   lines: string;
   follow?: boolean;
+  purge?: boolean;
 };
 
 async function logs(
@@ -193,6 +199,10 @@ if (import.meta.main) {
           throw new CheckFailed(
             `ports still listening after stop: ${res.stillListening.join(", ")}`,
           );
+        }
+        if (flags.purge) {
+          const removed = purgeStackData({ logs: true });
+          console.log(removed.length ? `removed: ${removed.join(", ")}` : "nothing to remove");
         }
         return 0;
       }

@@ -269,6 +269,8 @@ Deno.test({
       assert.match(text, new RegExp(`Jaeger\\s+http://localhost:${ports.jaegerQuery}`));
       const statePresent = await Deno.stat(`${state}/stack.json`).then(() => true, () => false);
       assert.equal(statePresent, false, "no stack recorded after the demo");
+      const dataLeft = await Deno.stat(`${state}/data`).then(() => true, () => false);
+      assert.equal(dataLeft, false, "no Prometheus/Alertmanager data left behind");
       for (const s of PORT_SPECS) {
         assert.equal(await isListening(ports[s.key]), false, `${s.flag} ${ports[s.key]} closed`);
       }

@@ -395,9 +395,17 @@ Deno.test({
       const again = await task("up", "prometheus");
       assert.equal(again.code, 0);
       assert.match(again.err, /already running; nothing to do/);
-      const down = await task("down");
+      assert.ok(
+        existsSync(join(state, "data", "prometheus")),
+        "Prometheus data in the state folder",
+      );
+      const down = await task("down", "--purge");
       assert.equal(down.code, 0, down.err);
       assert.match(down.out, /^stopped: prometheus$/m);
+      assert.match(down.out, /^removed: /m);
+      for (const left of ["data", "logs", "prometheus.yml", "stack.json"]) {
+        assert.equal(existsSync(join(state, left)), false, `${left} removed`);
+      }
       assert.equal(await isListening(ports.prometheus), false);
       const after = await task("status");
       assert.equal(after.code, 1);

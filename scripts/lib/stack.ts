@@ -772,3 +772,24 @@ export function stackUrls(ports: StackPorts): Record<string, string> {
 export function currentPorts(): StackPorts {
   return readState()?.ports ?? resolvePorts();
 }
+
+/**
+ * Removes what a stopped stack leaves in the state folder: Prometheus and
+ * Alertmanager data and the rendered Prometheus config, and with `logs`
+ * the logs too. Refuses while a stack is recorded.
+ */
+export function purgeStackData(opts: { logs?: boolean } = {}): string[] {
+  if (readState()) {
+    throw new Error("a local stack is still recorded: run 'deno task stack down' first");
+  }
+  const removed: string[] = [];
+  const targets = [join(stateDir(), "data"), join(stateDir(), "prometheus.yml")];
+  if (opts.logs) targets.push(join(stateDir(), "logs"));
+  for (const t of targets) {
+    try {
+      Deno.removeSync(t, { recursive: true });
+      removed.push(t);
+    } catch { /* not there */ }
+  }
+  return removed;
+}

@@ -7,7 +7,14 @@
 import { CheckFailed } from "./cli.ts";
 import { chapterMix, runLoad } from "./load.ts";
 import { formatElapsed, progress } from "./spinner.ts";
-import { type AppName, readState, stackDown, type StackPorts, stackUp } from "./stack.ts";
+import {
+  type AppName,
+  purgeStackData,
+  readState,
+  stackDown,
+  type StackPorts,
+  stackUp,
+} from "./stack.ts";
 import { runPush, startApp } from "./stack_apps.ts";
 import { installTools, toolsTable } from "./tools.ts";
 import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./verify.ts";
@@ -93,6 +100,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         p.fail(`ports still listening: ${res.stillListening.join(", ")}`);
         return;
       }
+      // Nothing left behind but the logs (kept for a look after a failure).
+      purgeStackData();
     }
     p.succeed();
   };
