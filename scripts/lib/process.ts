@@ -5,6 +5,7 @@
  * find who holds a TCP port. Linux only (reads /proc), like the stack.
  */
 import { existsSync } from "node:fs";
+import { MissingPrerequisite } from "./cli.ts";
 
 export interface Spawned {
   pid: number;
@@ -33,14 +34,25 @@ export async function spawnDetached(opts: SpawnOptions): Promise<Spawned> {
   try {
     Deno.removeSync(pidFile);
   } catch { /* not there */ }
-  const child = new Deno.Command("setsid", {
-    args: ["sh", "-c", script, "sh", opts.cmd, ...opts.args],
-    env: { ...(opts.env ?? {}), OBSKIT_PIDFILE: pidFile, OBSKIT_LOG: opts.logFile },
-    cwd: opts.cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("setsid", {
+      args: ["sh", "-c", script, "sh", opts.cmd, ...opts.args],
+      env: { ...(opts.env ?? {}), OBSKIT_PIDFILE: pidFile, OBSKIT_LOG: opts.logFile },
+      cwd: opts.cwd,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new MissingPrerequisite(
+        "setsid not found on PATH (the local stack starts each program in its own session)",
+        "install util-linux (Debian/Ubuntu: apt-get install util-linux); the local stack needs Linux",
+      );
+    }
+    throw err;
+  }
   child.unref();
   // Reap it if it exits while we are still running (avoids a zombie that
   // would look alive in /proc).
