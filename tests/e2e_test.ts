@@ -12,6 +12,7 @@
  *   listening port.
  */
 import { strict as assert } from "node:assert";
+import { runDoctor } from "../scripts/lib/doctor.ts";
 import { isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive } from "../scripts/lib/process.ts";
@@ -156,6 +157,16 @@ Deno.test({
             return r.every((x) => x.status === "ok") ? r : null;
           });
           assert.ok(results.length >= 8);
+          // doctor agrees (once the recording rules have been evaluated): nothing broken,
+          // both services known to Jaeger.
+          const lines = await eventually("doctor without failures", 60_000, async () => {
+            const ls = await runDoctor({ ports: p, prometheus: prom, jaeger });
+            return ls.some((l) => l.status === "fail") ? null : ls;
+          });
+          const services = lines.find((l) => l.check === "jaeger services");
+          assert.equal(services?.status, "ok", services?.detail);
+          assert.match(services!.detail, /platform-app/);
+          assert.match(services!.detail, /trace-demo-service/);
         },
       );
 
