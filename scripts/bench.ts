@@ -130,7 +130,7 @@ it could not run (missing wrk or collector, bad flags), 130 when interrupted.
 Examples:
   deno task bench                                  # all cases, about 4 minutes
   deno task bench --case overhead --variant proto  # JSON vs protobuf only
-  deno task bench --long --out /tmp/bench.json     # steadier figures, about 15 minutes`,
+  deno task bench --long --out /tmp/bench.json     # steadier figures, about 20 minutes`,
 };
 
 interface Flags {
