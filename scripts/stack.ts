@@ -10,7 +10,9 @@ import {
   componentLog,
   type ComponentName,
   COMPONENTS,
+  Interrupted,
   PORT_SPECS,
+  prometheusDuration,
   purgeStackData,
   readState,
   resolvePorts,
@@ -166,7 +168,10 @@ if (import.meta.main) {
             `unknown component '${component}' (choose from ${COMPONENTS.join(", ")})`,
           );
         }
-        if (flags["scrape-interval"]) durationFlag("scrape-interval", flags["scrape-interval"]);
+        const scrapeInterval = flags["scrape-interval"] !== undefined
+          ? prometheusDuration(flags["scrape-interval"])
+          : undefined;
+        const timeoutMs = durationFlag("timeout", flags.timeout);
         const existing = readState();
         const ports = resolvePorts(flags);
         if (existing && PORT_SPECS.some((s) => flags[s.flag] !== undefined)) {
@@ -174,20 +179,54 @@ if (import.meta.main) {
             "note: a stack is recorded in the state folder; it keeps its ports (run 'stack down' first to change them)",
           );
         }
-        const res = await stackUp({
-          ports,
-          scrapeInterval: flags["scrape-interval"],
-          rulesOverlay: flags["rules-overlay"],
-          timeoutMs: durationFlag("timeout", flags.timeout),
-          only,
-        });
+        // Ctrl-C (or SIGTERM) while starting: stop what this 'up' started, exit 130.
+        const controller = new AbortController();
+        const onSignal = () => controller.abort();
+        Deno.addSignalListener("SIGINT", onSignal);
+        Deno.addSignalListener("SIGTERM", onSignal);
+        let res;
+        try {
+          res = await stackUp({
+            ports,
+            scrapeInterval,
+            rulesOverlay: flags["rules-overlay"],
+            timeoutMs,
+            only,
+            signal: controller.signal,
+          });
+        } catch (err) {
+          if (!(err instanceof Interrupted)) throw err;
+          console.error(`\n${err.message}`);
+          const left = (await stackStatus()).filter((r) => r.running);
+          if (left.length) {
+            console.error(
+              `still running from before: ${
+                left.map((r) => r.component).join(", ")
+              } (stop with 'deno task stack down')`,
+            );
+          }
+          return 130;
+        } finally {
+          Deno.removeSignalListener("SIGINT", onSignal);
+          Deno.removeSignalListener("SIGTERM", onSignal);
+        }
         if (res.started.length === 0) console.error("already running; nothing to do");
-        console.log(statusTable(await stackStatus()));
+        const rows = await stackStatus();
+        console.log(statusTable(rows));
+        const wanted = new Set<string>(only ?? COMPONENTS);
+        const bad = rows.filter((r) => wanted.has(r.component) && !r.healthy);
         const urls = stackUrls(res.state.ports);
         console.log(
           `\nPrometheus ${urls.prometheus}  Alertmanager ${urls.alertmanager}  Jaeger ${urls.jaeger}\n` +
             `Send OTLP to ${urls.otlpHttp} (HTTP) or ${urls.otlpGrpc} (gRPC).`,
         );
+        if (bad.length) {
+          throw new CheckFailed(
+            `not healthy after 'up': ${
+              bad.map((r) => r.component).join(", ")
+            } (see 'deno task stack logs')`,
+          );
+        }
         return 0;
       }
       case "down": {
@@ -214,7 +253,16 @@ if (import.meta.main) {
           return 1;
         }
         console.log(statusTable(rows));
-        return rows.every((r) => r.healthy) ? 0 : 1;
+        const bad = rows.filter((r) => !r.healthy);
+        if (bad.length) {
+          console.error(
+            `not running or not healthy: ${
+              bad.map((r) => r.component).join(", ")
+            } (start with 'deno task stack up')`,
+          );
+          return 1;
+        }
+        return 0;
       }
       case "logs":
         return await logs(

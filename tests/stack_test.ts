@@ -15,7 +15,9 @@ import { readProc } from "../scripts/lib/process.ts";
 import {
   defaultPorts,
   freePorts,
+  lockPath,
   PORT_SPECS,
+  prometheusDuration,
   readState,
   renderPrometheusConfig,
   resolvePorts,
@@ -27,6 +29,7 @@ import { CheckFailed } from "../scripts/lib/cli.ts";
 import { existsSync } from "node:fs";
 import { parse } from "yaml";
 import { findTool, missing } from "./support.ts";
+import { demoTraffic } from "../scripts/lib/stack_demo.ts";
 
 Deno.test("resolvePorts: flag beats environment beats the book's default", () => {
   const env: Record<string, string> = { PROMETHEUS_PORT: "19090", OTELCOL_HEALTH_PORT: "23133" };
@@ -199,10 +202,11 @@ Deno.test({
       assert.deepEqual(again, pids, "the second up started nothing new");
 
       const status = await stackStatus();
-      assert.deepEqual(status.map((r) => [r.component, r.healthy]).sort(), [
-        ["alertmanager", true],
-        ["jaeger", true],
-        ["prometheus", true],
+      assert.deepEqual(status.map((r) => [r.component, r.healthy, r.pid === null]).sort(), [
+        ["alertmanager", true, false],
+        ["collector", false, true], // not started: listed, not running
+        ["jaeger", true, false],
+        ["prometheus", true, false],
       ]);
       // Prometheus scrapes itself and knows Alertmanager at the given port.
       const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alertmanagers`);
@@ -386,9 +390,18 @@ Deno.test({
       const up = await task("up", "prometheus", "--prometheus-port", String(ports.prometheus));
       assert.equal(up.code, 0, up.err);
       assert.match(up.out, new RegExp(`^prometheus\\s+\\d+\\s+${ports.prometheus}\\s+yes$`, "m"));
+      // Only Prometheus runs: status lists every component and fails.
       const status = await task("status");
-      assert.equal(status.code, 0, status.err);
+      assert.equal(status.code, 1, status.err);
       assert.match(status.out, /^component\s+pid\s+port\s+healthy$/m);
+      assert.match(
+        status.out,
+        new RegExp(`^prometheus\\s+\\d+\\s+${ports.prometheus}\\s+yes$`, "m"),
+      );
+      for (const name of ["jaeger", "collector", "alertmanager"]) {
+        assert.match(status.out, new RegExp(`^${name}\\s+-\\s+\\d+\\s+not running$`, "m"));
+      }
+      assert.match(status.err, /not running or not healthy: jaeger, collector, alertmanager/);
       const logs = await task("logs", "prometheus", "-n", "50");
       assert.equal(logs.code, 0);
       assert.match(logs.out, /Server is ready to receive web requests/);
@@ -419,5 +432,159 @@ Deno.test({
       else Deno.env.set("OBSKIT_STATE_DIR", before);
       await Deno.remove(state, { recursive: true });
     }
+  },
+});
+
+Deno.test("demoTraffic: even a 1 s run sends /error, a slow request and both admin calls; statuses add up", async () => {
+  const seen: string[] = [];
+  const handler = (req: Request) => {
+    const u = new URL(req.url);
+    const path = u.pathname + u.search;
+    seen.push(path + (req.headers.get("authorization") ? " (token)" : ""));
+    if (u.pathname === "/error") return new Response("boom", { status: 500 });
+    if (u.pathname === "/api/admin") {
+      return new Response("no", { status: req.headers.get("authorization") ? 403 : 401 });
+    }
+    return new Response("ok");
+  };
+  const app = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const pull = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  try {
+    const t = await demoTraffic({ app: app.addr.port, pull: pull.addr.port }, 1000, 2);
+    for (const want of ["/error", "/api/data?delay=0.5", "/api/admin", "/api/admin (token)"]) {
+      assert.ok(seen.includes(want), `${want} requested (saw ${seen.join(", ")})`);
+    }
+    assert.ok(t.statusCounts["500"] >= 1 && t.statusCounts["401"] >= 1);
+    assert.ok(t.statusCounts["403"] >= 1);
+    const sum = Object.values(t.statusCounts).reduce((a, b) => a + b, 0);
+    assert.equal(t.responses, sum);
+    assert.equal(t.responses, seen.length);
+  } finally {
+    await app.shutdown();
+    await pull.shutdown();
+  }
+});
+
+Deno.test("prometheusDuration: durationFlag's forms become Prometheus durations; bad ones are usage errors", () => {
+  assert.equal(prometheusDuration("5"), "5s");
+  assert.equal(prometheusDuration("5s"), "5s");
+  assert.equal(prometheusDuration("1.5s"), "1500ms");
+  assert.equal(prometheusDuration("90s"), "90s");
+  assert.equal(prometheusDuration("120s"), "2m");
+  assert.equal(prometheusDuration("2h"), "2h");
+  assert.equal(prometheusDuration("250ms"), "250ms");
+  for (const bad of ["5x", "", "-1s", "0", "0.5ms"]) {
+    assert.throws(() => prometheusDuration(bad), UsageError, bad);
+  }
+  const doc = parse(renderPrometheusConfig(defaultPorts(), { scrapeInterval: "5" }));
+  assert.equal(doc.global.scrape_interval, "5s");
+  assert.equal(doc.global.evaluation_interval, "5s");
+});
+
+Deno.test("stack up --scrape-interval: a bad value is exit 2 before anything starts; '5' is 5s", async () => {
+  const state = await Deno.makeTempDir({ prefix: "obskit-stack-si-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", "--scrape-interval", "5x"],
+      env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, err);
+    assert.equal(err.trim().split("\n").length, 1, err);
+    assert.match(err, /--scrape-interval must be a duration/);
+    assert.equal(existsSync(join(state, "stack.json")), false, "nothing started");
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "state lock: two concurrent ups start one Jaeger; a stale lock is taken over; a live one names its pid",
+  ignore: missing("jaeger"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async (dir) => {
+      const ports = await freePorts();
+      const [a, b] = await Promise.all([
+        stackUp({ ports, only: ["jaeger"], progress: quiet }),
+        stackUp({ ports, only: ["jaeger"], progress: quiet }),
+      ]);
+      assert.deepEqual([...a.started, ...b.started], ["jaeger"], "exactly one started it");
+      assert.deepEqual([...a.alreadyRunning, ...b.alreadyRunning], ["jaeger"]);
+      assert.equal(existsSync(lockPath()), false, "lock released");
+      const status = await stackStatus();
+      assert.equal(status.find((r) => r.component === "jaeger")?.healthy, true);
+      await stackDown();
+
+      // A lock left by a process that is gone is stale.
+      const dead = new Deno.Command("true").spawn();
+      await dead.status;
+      Deno.writeTextFileSync(join(dir, "stack.lock"), `${dead.pid}\n`);
+      const down = await stackDown({ lockWaitMs: 500 });
+      assert.deepEqual(down.stopped, []);
+
+      // A live holder: wait, then fail naming it.
+      const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+      try {
+        Deno.writeTextFileSync(join(dir, "stack.lock"), `${sleeper.pid}\n`);
+        const err = await stackUp({ ports, only: ["jaeger"], progress: quiet, lockWaitMs: 400 })
+          .then(() => null, (e: Error) => e);
+        assert.ok(err instanceof CheckFailed, `expected CheckFailed, got ${err}`);
+        assert.match(
+          err.message,
+          new RegExp(`another 'stack up' or 'stack down' \\(pid ${sleeper.pid}\\)`),
+        );
+        assert.equal(readState(), null, "nothing started");
+      } finally {
+        sleeper.kill("SIGKILL");
+        await sleeper.status;
+        Deno.removeSync(join(dir, "stack.lock"));
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "stack up interrupted (SIGINT): stops what it started, exits 130; status then fails",
+  ignore: missing("jaeger", "otelcol-obskit", "prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async (dir) => {
+      const ports = await freePorts();
+      const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", ...portArgs],
+        env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Interrupt once the first component is recorded (it is still being waited for).
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && !readState()?.components.jaeger) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(readState()?.components.jaeger, "jaeger recorded");
+      child.kill("SIGINT");
+      const out = await child.output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 130, err);
+      assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger/);
+      assert.equal(readState(), null, "no partial stack recorded");
+      for (const port of [ports.jaegerQuery, ports.otlpGrpc, ports.prometheus]) {
+        assert.equal(await isListening(port), false, `port ${port} closed`);
+      }
+      const status = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", repoPath("scripts", "stack.ts"), "status"],
+        env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(status.code, 1);
+    });
   },
 });

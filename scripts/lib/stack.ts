@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
+import { CheckFailed, durationFlag, MissingPrerequisite, UsageError } from "./cli.ts";
 import { isListening } from "./net.ts";
 import { repoPath, stateDir } from "./paths.ts";
 import {
@@ -281,6 +281,108 @@ export interface UpOptions {
   progress?: ProgressOptions;
   /** Only these components (default all). */
   only?: ComponentName[];
+  /** Aborted (Ctrl-C): stop what this call started and throw Interrupted. */
+  signal?: AbortSignal;
+  /** How long to wait for another 'up'/'down' on the same state folder (default 120 s). */
+  lockWaitMs?: number;
+}
+
+/** `stack up` was interrupted; what it had started is stopped again. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(readonly stopped: string[]) {
+    super(
+      `interrupted; stopped what this 'up' had started${
+        stopped.length ? ` (${stopped.join(", ")})` : " (nothing yet)"
+      }`,
+    );
+  }
+}
+
+/**
+ * A scrape/evaluation interval as Prometheus wants it ("5s", "1m",
+ * "500ms"), from any form durationFlag accepts ("5" is 5 s, "1.5s"
+ * 1500ms); a bad value is a UsageError naming the flag.
+ */
+export function prometheusDuration(raw: string, flag = "scrape-interval"): string {
+  const ms = durationFlag(flag, raw);
+  if (!Number.isInteger(ms)) {
+    throw new UsageError(`--${flag} must be a whole number of milliseconds, got '${raw}'`);
+  }
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+export function lockPath(): string {
+  return join(stateDir(), "stack.lock");
+}
+
+/**
+ * Runs `fn` holding the state folder's lock (stack.lock, created
+ * exclusively, holding our pid), so two `up`/`down` on one state folder do
+ * not race. A lock whose pid is gone is stale and taken over; a live holder
+ * is waited for up to `waitMs`, then CheckFailed names it.
+ */
+export async function withStackLock<T>(
+  fn: () => Promise<T>,
+  opts: { waitMs?: number; onWait?: (pid: number) => void; signal?: AbortSignal } = {},
+): Promise<T> {
+  Deno.mkdirSync(stateDir(), { recursive: true });
+  const path = lockPath();
+  const deadline = Date.now() + (opts.waitMs ?? 120_000);
+  let told = false;
+  while (true) {
+    try {
+      const f = Deno.openSync(path, { write: true, createNew: true });
+      try {
+        f.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+      } finally {
+        f.close();
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    let text = "";
+    let age = 0;
+    try {
+      text = Deno.readTextFileSync(path).trim();
+      age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now());
+    } catch {
+      continue; // released meanwhile
+    }
+    const holder = Number(text);
+    const alive = /^\d+$/.test(text) && await isAlive(holder);
+    // An empty lock is one being written right now, unless it is old (its writer died).
+    if (!alive && (text !== "" || age > 5000)) {
+      try {
+        // Only remove the stale lock we read (another waiter may have replaced it).
+        if (Deno.readTextFileSync(path).trim() === text) Deno.removeSync(path);
+      } catch { /* gone */ }
+      continue;
+    }
+    if (opts.signal?.aborted) throw new Interrupted([]);
+    if (Date.now() >= deadline) {
+      throw new CheckFailed(
+        `another 'stack up' or 'stack down' (pid ${holder || "?"}) is using ${stateDir()}; ` +
+          `wait for it to finish (or remove ${path} if that process is not ours)`,
+      );
+    }
+    if (!told && holder) {
+      told = true;
+      opts.onWait?.(holder);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (Deno.readTextFileSync(path).trim() === String(Deno.pid)) Deno.removeSync(path);
+    } catch { /* gone */ }
+  }
 }
 
 export function statePath(): string {
@@ -418,10 +520,11 @@ export function renderPrometheusConfig(
     alertmanagers: [{ static_configs: [{ targets: [`${HOST}:${ports.alertmanager}`] }] }],
   };
   if (opts.scrapeInterval) {
+    const interval = prometheusDuration(opts.scrapeInterval);
     doc.global = {
       ...(doc.global ?? {}),
-      scrape_interval: opts.scrapeInterval,
-      evaluation_interval: opts.scrapeInterval,
+      scrape_interval: interval,
+      evaluation_interval: interval,
     };
   }
   return `# Rendered by 'deno task stack up' from ${source}; do not edit.\n` + stringifyYaml(doc);
@@ -544,11 +647,16 @@ async function waitHealthy(
   entry: ComponentState,
   timeoutMs: number,
   opts: ProgressOptions,
+  signal?: AbortSignal,
 ): Promise<void> {
   const pr = progress(`${entry.name} on port ${entry.port}`, opts);
   const deadline = Date.now() + timeoutMs;
   let why = `not healthy within ${formatElapsed(timeoutMs)} (${entry.healthUrl})`;
   while (Date.now() < deadline) {
+    if (signal?.aborted) {
+      pr.fail("interrupted");
+      throw new Interrupted([]);
+    }
     if (!await isAlive(entry.pid, entry.startTime)) {
       why = "exited";
       break;
@@ -580,6 +688,19 @@ export interface UpResult {
  * a component does not come up, what this call started is stopped again.
  */
 export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
+  // Validate before waiting for the lock or starting anything.
+  if (opts.scrapeInterval) prometheusDuration(opts.scrapeInterval);
+  return await withStackLock(() => stackUpLocked(opts), {
+    waitMs: opts.lockWaitMs,
+    signal: opts.signal,
+    onWait: (pid) =>
+      (opts.progress?.write ?? ((t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t))))(
+        `waiting for pid ${pid} ('stack up' or 'stack down' on ${stateDir()}) to finish\n`,
+      ),
+  });
+}
+
+async function stackUpLocked(opts: UpOptions): Promise<UpResult> {
   const existing = readState();
   const ports = existing?.ports ?? opts.ports ?? resolvePorts();
   const scrapeInterval = existing?.scrapeInterval ?? opts.scrapeInterval ?? "";
@@ -619,6 +740,7 @@ export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
   const started: string[] = [];
   try {
     for (const plan of toStart) {
+      if (opts.signal?.aborted) throw new Interrupted([]);
       const logFile = logPath(plan.name);
       Deno.writeTextFileSync(logFile, `--- started ${new Date().toISOString()}\n`, {
         append: true,
@@ -645,9 +767,10 @@ export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
       state.components[plan.name] = entry;
       writeState(state);
       started.push(plan.name);
-      await waitHealthy(entry, opts.timeoutMs ?? 60_000, opts.progress ?? {});
+      await waitHealthy(entry, opts.timeoutMs ?? 60_000, opts.progress ?? {}, opts.signal);
     }
   } catch (err) {
+    const stopped = [...started];
     for (const name of started.reverse()) {
       const e = state.components[name];
       await stopProcess(e.pid, e.startTime);
@@ -655,6 +778,7 @@ export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
     }
     if (Object.keys(state.components).length === 0) removeState();
     else writeState(state);
+    if (err instanceof Interrupted) throw new Interrupted(stopped);
     throw err;
   }
   writeState(state);
@@ -674,7 +798,13 @@ export interface DownResult {
 }
 
 /** Stops every recorded process (apps first, then the stack in reverse start order). */
-export async function stackDown(opts: { only?: string[] } = {}): Promise<DownResult> {
+export async function stackDown(
+  opts: { only?: string[]; lockWaitMs?: number } = {},
+): Promise<DownResult> {
+  return await withStackLock(() => stackDownLocked(opts), { waitMs: opts.lockWaitMs });
+}
+
+async function stackDownLocked(opts: { only?: string[] }): Promise<DownResult> {
   const state = readState();
   if (!state) return { stopped: [], stillListening: [] };
   const order = Object.values(state.components)
@@ -717,11 +847,25 @@ export interface StatusRow {
   url: string;
 }
 
+/**
+ * One row per stack component (recorded or not: one never started, or
+ * stopped by an interrupted `up`, is "not running") and per recorded app.
+ * Healthy means the recorded pid is alive AND its health URL answers.
+ * Empty when no stack is recorded at all.
+ */
 export async function stackStatus(): Promise<StatusRow[]> {
   const state = readState();
   if (!state) return [];
   const rows: StatusRow[] = [];
-  for (const c of Object.values(state.components).sort((a, b) => rank(a.name) - rank(b.name))) {
+  const plans = notStartedRows(state);
+  const names = [...new Set([...COMPONENTS, ...Object.keys(state.components)])]
+    .sort((a, b) => rank(a) - rank(b));
+  for (const name of names) {
+    const c = state.components[name];
+    if (!c) {
+      rows.push(plans[name]);
+      continue;
+    }
     const running = await isAlive(c.pid, c.startTime);
     rows.push({
       component: c.name,
@@ -735,14 +879,34 @@ export async function stackStatus(): Promise<StatusRow[]> {
   return rows;
 }
 
+/** Rows for components the state does not record, on the state's ports. */
+function notStartedRows(state: StackState): Record<string, StatusRow> {
+  const main: Record<ComponentName, number> = {
+    jaeger: state.ports.jaegerQuery,
+    collector: state.ports.collectorHealth,
+    alertmanager: state.ports.alertmanager,
+    prometheus: state.ports.prometheus,
+  };
+  return Object.fromEntries(
+    COMPONENTS.map((name) => [name, {
+      component: name,
+      pid: null,
+      port: main[name],
+      running: false,
+      healthy: false,
+      url: "",
+    }]),
+  );
+}
+
 export function statusTable(rows: StatusRow[]): string {
   return formatTable(
     ["component", "pid", "port", "healthy"],
     rows.map((r) => [
       r.component,
-      r.running ? String(r.pid) : `${r.pid} (exited)`,
+      r.pid === null ? "-" : r.running ? String(r.pid) : `${r.pid} (exited)`,
       String(r.port),
-      r.healthy ? "yes" : "no",
+      r.pid === null ? "not running" : r.healthy ? "yes" : "no",
     ]),
   );
 }

@@ -40,34 +40,77 @@ export interface DemoResult {
   tornDown: boolean;
 }
 
+/** What the demo's traffic got back, all streams together. */
+export interface TrafficSummary {
+  /** HTTP responses received (the sum of the numeric keys of `statusCounts`). */
+  responses: number;
+  /** By HTTP status, plus "timeout" / "network-error" / "aborted" for requests without one. */
+  statusCounts: Record<string, number>;
+}
+
+/**
+ * Requests the verify step needs at least one of, whatever the duration and
+ * rate: the chapter's mix sends /error only every 50th request, so a short
+ * or slow run would otherwise leave every error-rate panel without data.
+ */
+export const GUARANTEED_REQUESTS: { path: string; headers?: Record<string, string> }[] = [
+  { path: "/error" },
+  { path: "/api/data?delay=0.5" },
+  { path: "/api/admin" },
+  { path: "/api/admin", headers: { authorization: "Bearer not-an-admin" } },
+];
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
 /**
  * The demo's traffic: the chapter's mix on the instrumented app, a steady
  * trickle on the pull app, and a few /api/admin calls without and with a
- * non-admin token (401s and 403s for the security panels).
+ * non-admin token (401s and 403s for the security panels). One /error, one
+ * slow request and both admin calls are sent first, so even a run of a
+ * second gives the error, latency and security panels data.
  */
-async function traffic(ports: StackPorts, durationMs: number, rate: number, signal?: AbortSignal) {
+export async function demoTraffic(
+  ports: Pick<StackPorts, "app" | "pull">,
+  durationMs: number,
+  rate: number,
+  signal?: AbortSignal,
+): Promise<TrafficSummary> {
   const app = `http://127.0.0.1:${ports.app}`;
   const pull = `http://127.0.0.1:${ports.pull}`;
   // Every 25th request (offset so it never replaces the mix's /error) is an unauthenticated admin call.
   const mix = (n: number) => (n % 25 === 12 ? "/api/admin" : chapterMix(n));
-  const admin = (async () => {
-    const deadline = Date.now() + durationMs;
-    while (Date.now() < deadline && !signal?.aborted) {
-      for (
-        const headers of [{}, { authorization: "Bearer not-an-admin" }] as Record<string, string>[]
-      ) {
-        try {
-          const res = await fetch(`${app}/api/admin`, {
-            headers,
-            signal: AbortSignal.timeout(2000),
-          });
-          await res.body?.cancel();
-        } catch { /* counted by the app or not at all */ }
+  const sideCounts: Record<string, number> = {};
+  const once = async (path: string, headers: Record<string, string> = {}) => {
+    const key = await (async () => {
+      try {
+        const res = await fetch(`${app}${path}`, {
+          headers,
+          signal: signal
+            ? AbortSignal.any([signal, AbortSignal.timeout(5000)])
+            : AbortSignal.timeout(5000),
+        });
+        await res.body?.cancel();
+        return String(res.status);
+      } catch (err) {
+        if (signal?.aborted) return "aborted";
+        return (err as Error).name === "TimeoutError" ? "timeout" : "network-error";
       }
+    })();
+    sideCounts[key] = (sideCounts[key] ?? 0) + 1;
+  };
+  const side = (async () => {
+    await Promise.all(GUARANTEED_REQUESTS.map((r) => once(r.path, r.headers)));
+    const deadline = Date.now() + durationMs;
+    while (!signal?.aborted) {
       await new Promise((r) => setTimeout(r, 1000));
+      if (Date.now() >= deadline || signal?.aborted) break;
+      await once("/api/admin");
+      await once("/api/admin", { authorization: "Bearer not-an-admin" });
     }
   })();
-  const [main, side] = await Promise.all([
+  const [main, pullRes] = await Promise.all([
     runLoad({ target: app, rate, durationMs, mix, signal }),
     runLoad({
       target: pull,
@@ -76,9 +119,14 @@ async function traffic(ports: StackPorts, durationMs: number, rate: number, sign
       mix: () => "/api/items",
       signal,
     }),
-    admin,
+    side,
   ]);
-  return { main, side };
+  const statusCounts: Record<string, number> = {};
+  for (const c of [main.statusCounts, pullRes.statusCounts, sideCounts]) addCounts(statusCounts, c);
+  const responses = Object.entries(statusCounts)
+    .filter(([k]) => /^\d+$/.test(k))
+    .reduce((n, [, v]) => n + v, 0);
+  return { responses, statusCounts };
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -136,12 +184,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const rate = opts.rate ?? 10;
     log(`\n== 5. traffic: ${formatElapsed(trafficMs)} at ${rate} req/s (the chapter's mix)`);
     const p = progress("sending traffic");
-    const t = await traffic(ports, trafficMs, rate, opts.signal);
-    p.succeed(
-      `${t.main.completed + t.side.completed} responses, statuses ${
-        JSON.stringify(t.main.statusCounts)
-      }`,
-    );
+    const t = await demoTraffic(ports, trafficMs, rate, opts.signal);
+    p.succeed(`${t.responses} responses, statuses ${JSON.stringify(t.statusCounts)}`);
     if (opts.signal?.aborted) throw new CheckFailed("interrupted");
     log("\n== 6. verify (phases 11 and 12)");
     let lastFailing = -1;
