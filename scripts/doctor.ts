@@ -6,6 +6,7 @@
 import { parseFlags, runMain } from "./lib/cli.ts";
 import { doctorReport, runDoctor } from "./lib/doctor.ts";
 import { currentPorts, PORT_SPECS, resolvePorts } from "./lib/stack.ts";
+import { baseUrl } from "./lib/verify.ts";
 
 const portKeys = ["collectorHealth", "otlpGrpc", "otlpHttp", "prometheus", "jaegerQuery"] as const;
 const portFlags = Object.fromEntries(
@@ -65,13 +66,23 @@ if (import.meta.main) {
       else if (Deno.env.get(s.env)) ports[s.key] = fromEnv[s.key];
     }
     const host = flags.host;
+    const url = (flag: string, env: string, dflt: string) => {
+      if (flags[flag] !== undefined) return baseUrl(`--${flag}`, flags[flag]!);
+      const fromEnv = Deno.env.get(env);
+      return fromEnv ? baseUrl(env, fromEnv) : dflt;
+    };
+    // Malformed URLs are usage errors (exit 2) before anything is checked.
+    const prometheus = url(
+      "prometheus-url",
+      "PROMETHEUS_URL",
+      `http://${host}:${ports.prometheus}`,
+    );
+    const jaeger = url("jaeger-url", "JAEGER_URL", `http://${host}:${ports.jaegerQuery}`);
     const lines = await runDoctor({
       ports,
       host,
-      prometheus: (flags["prometheus-url"] ?? Deno.env.get("PROMETHEUS_URL") ??
-        `http://${host}:${ports.prometheus}`).replace(/\/$/, ""),
-      jaeger: (flags["jaeger-url"] ?? Deno.env.get("JAEGER_URL") ??
-        `http://${host}:${ports.jaegerQuery}`).replace(/\/$/, ""),
+      prometheus,
+      jaeger,
       otlpEndpoint: Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
     });
     console.log(doctorReport(lines));

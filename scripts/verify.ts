@@ -5,7 +5,7 @@
  */
 import { durationFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { currentPorts } from "./lib/stack.ts";
-import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./lib/verify.ts";
+import { baseUrl, type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./lib/verify.ts";
 
 const spec = {
   name: "verify",
@@ -54,6 +54,15 @@ type Flags = {
   json?: boolean;
 };
 
+/** The flag's URL, else the environment's, else the local stack's; malformed is exit 2. */
+function urlFrom(flag: string | undefined, env: string, dflt: string): string {
+  const name = env === "PROMETHEUS_URL" ? "--prometheus-url" : "--jaeger-url";
+  if (flag !== undefined) return baseUrl(name, flag);
+  const fromEnv = Deno.env.get(env);
+  if (fromEnv) return baseUrl(env, fromEnv);
+  return dflt;
+}
+
 if (import.meta.main) {
   runMain(async () => {
     const { flags } = parseFlags<Flags>(spec);
@@ -64,10 +73,16 @@ if (import.meta.main) {
       throw new UsageError(`--trace-id must be 16 or 32 hex digits, got '${flags["trace-id"]}'`);
     }
     const ports = currentPorts();
-    const prometheus = (flags["prometheus-url"] ?? Deno.env.get("PROMETHEUS_URL") ??
-      `http://127.0.0.1:${ports.prometheus}`).replace(/\/$/, "");
-    const jaeger = (flags["jaeger-url"] ?? Deno.env.get("JAEGER_URL") ??
-      `http://127.0.0.1:${ports.jaegerQuery}`).replace(/\/$/, "");
+    const prometheus = urlFrom(
+      flags["prometheus-url"],
+      "PROMETHEUS_URL",
+      `http://127.0.0.1:${ports.prometheus}`,
+    );
+    const jaeger = urlFrom(
+      flags["jaeger-url"],
+      "JAEGER_URL",
+      `http://127.0.0.1:${ports.jaegerQuery}`,
+    );
     const waitMs = flags.wait ? durationFlag("wait", flags.wait) : 0;
     const results: CheckResult[] = await verifyUntil(
       {

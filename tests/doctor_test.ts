@@ -78,3 +78,23 @@ Deno.test("doctor CLI: exit 1 and a Fixes section when the pipeline is down", as
   );
   assert.match(text, /^Fixes:$/m);
 });
+
+Deno.test("doctor CLI: a malformed --prometheus-url / --jaeger-url / PROMETHEUS_URL is exit 2, one line", async () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [["--prometheus-url", "nope"], {}, /^error: --prometheus-url must be an http\(s\) URL/],
+    [["--jaeger-url", "nope"], {}, /^error: --jaeger-url must be an http\(s\) URL/],
+    [[], { PROMETHEUS_URL: "bad" }, /^error: PROMETHEUS_URL must be an http\(s\) URL/],
+  ];
+  for (const [args, env, want] of cases) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", repoPath("scripts", "doctor.ts"), ...args],
+      env: { NO_COLOR: "1", OBSKIT_STATE_DIR: "/nonexistent-obskit-state", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, err);
+    assert.equal(err.trim().split("\n").length, 1, err);
+    assert.match(err, want);
+  }
+});

@@ -238,4 +238,11 @@ Deno.test("verify CLI: unreachable services exit 1 with fixes; bad flags exit 2"
   assert.match(down.text, /FAIL\s+push demo trace in Jaeger/);
   assert.equal((await run(["--traces-only", "--metrics-only"])).code, 2);
   assert.equal((await run(["--trace-id", "xyz"])).code, 2);
+  // A malformed URL is a usage error (one line, exit 2), not "Prometheus is not running".
+  for (const args of [["--prometheus-url", "notaurl"], ["--jaeger-url", "ftp://x"]]) {
+    const bad = await run(args);
+    assert.equal(bad.code, 2, bad.text);
+    assert.equal(bad.text.trim().split("\n").length, 1, bad.text);
+    assert.match(bad.text, new RegExp(`^error: ${args[0]} must be an http\\(s\\) URL`));
+  }
 });

@@ -8,6 +8,7 @@
  * the instrumented app's spans.
  */
 import { join } from "node:path";
+import { UsageError } from "./cli.ts";
 import { repoPath } from "./paths.ts";
 import { referencedMetrics, substituteGrafanaVariables } from "./promql.ts";
 import { formatTable } from "./tools.ts";
@@ -27,6 +28,25 @@ export interface CheckResult {
 export interface Endpoints {
   prometheus: string;
   jaeger: string;
+}
+
+/**
+ * A service base URL from a flag or environment variable: http(s) with a
+ * host, trailing slash removed. Anything else is a UsageError naming where
+ * it came from (`--prometheus-url` or `PROMETHEUS_URL`), so a typo is exit
+ * 2, not "Prometheus is not running".
+ */
+export function baseUrl(source: string, raw: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch { /* below */ }
+  if (!url || !/^https?:$/.test(url.protocol) || !url.hostname) {
+    throw new UsageError(
+      `${source} must be an http(s) URL like http://127.0.0.1:PORT, got '${raw}'`,
+    );
+  }
+  return raw.replace(/\/+$/, "");
 }
 
 /** Prometheus jobs the local stack scrapes, and what to do when one is down. */
