@@ -234,12 +234,15 @@ async function bench(args: string[], env: Record<string, string> = {}) {
 }
 
 Deno.test({
-  name: "bench CLI: bad case exit 2; no wrk exit 2 naming the package",
+  name: "bench CLI: bad case or compare-app exit 2; no wrk exit 2 naming the package",
   permissions: { run: true, read: true, env: true },
   async fn() {
     const bad = await bench(["--case", "nope"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown case 'nope'/);
+    const noApp = await bench(["--compare-app", "/nonexistent/instrument_app.ts"]);
+    assert.equal(noApp.code, 2);
+    assert.match(noApp.stderr, /--compare-app: no such file/);
     const noWrk = await bench(["--case", "overhead", "--collector", "none"], {
       PATH: "/nonexistent-dir",
     });
