@@ -175,8 +175,14 @@ if (import.meta.main) {
         child.kill("SIGTERM");
       } catch { /* gone */ }
     };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    // Ctrl-C / SIGTERM: stop the collector and exit 130, like load, demo and verify.
+    let interrupted = false;
+    const onSignal = () => {
+      interrupted = true;
+      stop();
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
     const healthUrl = `http://127.0.0.1:${ports.collectorHealth}/`;
     const exited = child.status.then((s) => ({ exited: true as const, code: s.code }));
     const healthy = waitForHttp(healthUrl, timeoutMs).then(() => ({
@@ -190,6 +196,7 @@ if (import.meta.main) {
     if (first.exited || first.code !== 0) {
       stop();
       await child.status;
+      if (interrupted) return 130;
       const tail = stderrText.trim().split("\n").slice(-10).join("\n");
       throw new CheckFailed(
         `collector (health port ${ports.collectorHealth}) did not become healthy${
@@ -204,9 +211,10 @@ if (import.meta.main) {
     if (flags.check) {
       stop();
       await child.status;
-      return 0;
+      return interrupted ? 130 : 0;
     }
     const status = await child.status;
+    if (interrupted) return 130;
     return status.signal === "SIGTERM" || status.signal === "SIGINT" || status.code === 0 ? 0 : 1;
   });
 }

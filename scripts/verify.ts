@@ -94,7 +94,7 @@ if (import.meta.main) {
         traceId: flags["trace-id"],
       },
       waitMs,
-      (failing) => console.error(`… ${failing} check(s) not passing yet; retrying`),
+      retryReporter((line) => console.error(line)),
     );
     if (flags.json) console.log(JSON.stringify(results, null, 2));
     else {

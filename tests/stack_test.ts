@@ -588,3 +588,37 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "collector-local: Ctrl-C (SIGINT) stops the collector and exits 130",
+  ignore: missing("otelcol-obskit"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ports = await freePorts();
+    const flags = PORT_SPECS.filter((s) => s.component === "collector").flatMap((s) => [
+      `--${s.flag}`,
+      String(ports[s.key]),
+    ]);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", repoPath("scripts", "collector_local.ts"), ...flags],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    const reader = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) text += chunk;
+    })();
+    const deadline = Date.now() + 30_000;
+    while (!/collector healthy/.test(text) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(text, /collector healthy/);
+    child.kill("SIGINT");
+    const status = await child.status;
+    await reader;
+    assert.equal(status.code, 130, text.slice(-2000));
+    assert.equal(await isListening(ports.collectorHealth), false, "collector stopped");
+  },
+});

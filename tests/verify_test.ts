@@ -11,10 +11,16 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import {
+  checkCurrentSeries,
+  checkTargets,
   checkTraceShape,
+  currentSeriesQuery,
   dashboardQueries,
   type JaegerTrace,
   metricSource,
+  promQuery,
+  promTargets,
+  retryReporter,
   runnableQuery,
   runVerify,
 } from "../scripts/lib/verify.ts";
@@ -178,7 +184,7 @@ Deno.test({
       assert.equal(by("metrics-pull app requests scraped").status, "fail");
       assert.match(
         by("metrics-pull app requests scraped").fix!,
-        /^no data for http_requests_total\{job="metrics-pull"\}: is run-pull running\?/,
+        /^no data for last_over_time\(http_requests_total\{job="metrics-pull",instance=~"127\\\\\.0\\\\\.0\\\\\.1:\d+"\}\[1m\]\): is run-pull running\?/,
       );
       assert.equal(by("Fixture / Prometheus up").status, "ok");
       assert.equal(by("Fixture / Pods ready").status, "skip");
@@ -200,7 +206,7 @@ Deno.test({
       assert.match(text, /^ok\s+target prometheus up\s+up\s+up/m);
       assert.match(
         text,
-        /no data for http_requests_total\{job="metrics-pull"\}: is run-pull running\?/,
+        /no data for last_over_time\(http_requests_total\{job="metrics-pull",.*: is run-pull running\?/,
       );
     } finally {
       await stackDown();
@@ -245,4 +251,112 @@ Deno.test("verify CLI: unreachable services exit 1 with fixes; bad flags exit 2"
     assert.equal(bad.text.trim().split("\n").length, 1, bad.text);
     assert.match(bad.text, new RegExp(`^error: ${args[0]} must be an http\\(s\\) URL`));
   }
+});
+
+Deno.test("currentSeriesQuery: the job's current instances, exact, and samples of the last minute", () => {
+  assert.equal(
+    currentSeriesQuery("http_requests_total", "instrumented-app", ["127.0.0.1:8000"]),
+    'last_over_time(http_requests_total{job="instrumented-app",instance=~"127\\\\.0\\\\.0\\\\.1:8000"}[1m])',
+  );
+  assert.equal(
+    currentSeriesQuery("", "otel-collector", ["a:1", "b:2"], '__name__=~"x_.*"'),
+    'last_over_time({job="otel-collector",instance=~"a:1|b:2",__name__=~"x_.*"}[1m])',
+  );
+  assert.equal(currentSeriesQuery("up", "nope", []), null);
+});
+
+Deno.test({
+  name:
+    "verify after a restart on other ports with the same data folder: only the current target's series count",
+  ignore: missing("prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-verify-stale-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    const quiet = { write: () => {} };
+    const waitFor = async (what: string, cond: () => Promise<boolean>) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await cond())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    try {
+      const first = await freePorts();
+      await stackUp({ ports: first, only: ["prometheus"], scrapeInterval: "1s", progress: quiet });
+      const promA = `http://127.0.0.1:${first.prometheus}`;
+      const series = async (url: string) =>
+        await checkCurrentSeries(
+          url,
+          await promTargets(url),
+          "x",
+          "prometheus",
+          "prometheus_build_info",
+          "fix",
+        );
+      await waitFor(
+        "the first run's self-scrape",
+        async () => (await series(promA)).status === "ok",
+      );
+      await stackDown(); // keeps the data folder
+      let second = await freePorts();
+      while (second.prometheus === first.prometheus) second = await freePorts();
+      await stackUp({ ports: second, only: ["prometheus"], scrapeInterval: "1s", progress: quiet });
+      const promB = `http://127.0.0.1:${second.prometheus}`;
+      const oldInstance = `127.0.0.1:${first.prometheus}`;
+      const newInstance = `127.0.0.1:${second.prometheus}`;
+      // The earlier run's series are still there (what made verify pass on old data)...
+      const raw = await promQuery(promB, 'prometheus_build_info{job="prometheus"}');
+      assert.ok(
+        raw.some((r) => r.metric.instance === oldInstance),
+        `old series visible: ${JSON.stringify(raw)}`,
+      );
+      // ...but the check looks only at the current target.
+      let targets = await promTargets(promB);
+      const first2 = await checkCurrentSeries(
+        promB,
+        targets,
+        "x",
+        "prometheus",
+        "prometheus_build_info",
+        "fix",
+      );
+      // Right after start Prometheus may list no target yet, or one not scraped yet.
+      const health = targets.find((t) => t.labels.job === "prometheus")?.health ?? "unknown";
+      if (health === "unknown") {
+        assert.equal(first2.status, "fail", "not scraped yet: the old series do not count");
+        const t = (await checkTargets(promB, ["prometheus"], targets))[0];
+        assert.match(t.found, /^(not scraped yet|no targets yet)$/);
+        assert.match(t.fix!, /wait .*verify --wait/);
+      }
+      await waitFor("the second run's self-scrape", async () => {
+        targets = await promTargets(promB);
+        return targets.some((t) => t.labels.job === "prometheus" && t.health === "up");
+      });
+      const q = currentSeriesQuery(
+        "prometheus_build_info",
+        "prometheus",
+        targets.filter((t) => t.labels.job === "prometheus").map((t) => t.labels.instance),
+      )!;
+      await waitFor("current data", async () => (await promQuery(promB, q)).length > 0);
+      const current = await promQuery(promB, q);
+      assert.deepEqual([...new Set(current.map((r) => r.metric.instance))], [newInstance]);
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true });
+    }
+  },
+});
+
+Deno.test("retryReporter: at most one 'not passing yet' line per 10 s", () => {
+  let t = 0;
+  const lines: string[] = [];
+  const report = retryReporter((l) => lines.push(l), 10_000, () => t);
+  for (; t <= 25_000; t += 3000) report(4); // a retry every 3 s for 25 s
+  assert.deepEqual(lines.length, 3); // at 0, 12 and 24 s
+  assert.equal(lines[0], "… 4 check(s) not passing yet; retrying");
 });

@@ -68,7 +68,7 @@ async function getJson<T>(url: string, timeoutMs = 5000): Promise<T> {
   return await res.json() as T;
 }
 
-interface PromTarget {
+export interface PromTarget {
   labels: Record<string, string>;
   scrapeUrl: string;
   health: "up" | "down" | "unknown";
@@ -97,11 +97,23 @@ export async function promQuery(prometheus: string, query: string): Promise<any[
 export async function checkTargets(
   prometheus: string,
   jobs: string[] = Object.keys(TARGET_FIXES),
+  targets?: PromTarget[],
 ): Promise<CheckResult[]> {
-  const targets = await promTargets(prometheus);
+  const all = targets ?? await promTargets(prometheus);
   return jobs.map((job) => {
-    const ts = targets.filter((t) => t.labels.job === job);
+    const ts = all.filter((t) => t.labels.job === job);
     const check = `target ${job} up`;
+    if (all.length === 0) {
+      // Prometheus applies discovered targets a few seconds after it starts.
+      return {
+        check,
+        expected: "up",
+        found: "no targets yet",
+        status: "fail",
+        fix:
+          "Prometheus lists no targets yet (it applies them a few seconds after start): wait (verify --wait 60s)",
+      };
+    }
     if (ts.length === 0) {
       return {
         check,
@@ -111,16 +123,80 @@ export async function checkTargets(
         fix: `Prometheus has no job ${job}: is it running with config/prometheus.yml?`,
       };
     }
-    const down = ts.find((t) => t.health !== "up");
-    if (!down) return { check, expected: "up", found: "up", status: "ok" };
+    const down = ts.find((t) => t.health === "down");
+    if (down) {
+      return {
+        check,
+        expected: "up",
+        found: `down${down.lastError ? ` (${down.lastError})` : ""}`,
+        status: "fail",
+        fix: `${down.scrapeUrl} does not answer: ${TARGET_FIXES[job] ?? "check the target"}`,
+      };
+    }
+    const pending = ts.find((t) => t.health !== "up");
+    if (pending) {
+      // Health "unknown": Prometheus has not scraped it yet (just started or reloaded).
+      return {
+        check,
+        expected: "up",
+        found: "not scraped yet",
+        status: "fail",
+        fix:
+          `Prometheus has not scraped ${pending.scrapeUrl} yet: wait a scrape interval (verify --wait 60s)`,
+      };
+    }
+    return { check, expected: "up", found: "up", status: "ok" };
+  });
+}
+
+/** A label value as an exact-match regex inside a PromQL string literal. */
+function promRegexLiteral(value: string): string {
+  const re = value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return re.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+}
+
+/**
+ * A selector for `metric` of `job` limited to the instances Prometheus
+ * scrapes now (its active targets) and to samples of the last minute, so
+ * series left in a reused data folder by an earlier run on other ports do
+ * not count. Null when the job has no active target.
+ */
+export function currentSeriesQuery(
+  metric: string,
+  job: string,
+  instances: string[],
+  extra = "",
+): string | null {
+  if (instances.length === 0) return null;
+  const inst = instances.map(promRegexLiteral).join("|");
+  const sel = `${metric}{job="${job}",instance=~"${inst}"${extra ? `,${extra}` : ""}}`;
+  return `last_over_time(${sel}[1m])`;
+}
+
+/** Series of `metric` from `job`'s current targets with a sample in the last minute. */
+export async function checkCurrentSeries(
+  prometheus: string,
+  targets: PromTarget[],
+  check: string,
+  job: string,
+  metric: string,
+  fix: string,
+  extra = "",
+): Promise<CheckResult> {
+  const instances = [
+    ...new Set(targets.filter((t) => t.labels.job === job).map((t) => t.labels.instance)),
+  ];
+  const query = currentSeriesQuery(metric, job, instances, extra);
+  if (!query) {
     return {
       check,
-      expected: "up",
-      found: `${down.health}${down.lastError ? ` (${down.lastError})` : ""}`,
+      expected: "data",
+      found: `no target for job ${job}`,
       status: "fail",
-      fix: `${down.scrapeUrl} does not answer: ${TARGET_FIXES[job] ?? "check the target"}`,
+      fix: `Prometheus has no job ${job}: is it running with config/prometheus.yml?`,
     };
-  });
+  }
+  return await checkHasData(prometheus, check, query, fix);
 }
 
 /** A PromQL query that must return at least one series. */
@@ -153,26 +229,40 @@ export async function checkHasData(
   }
 }
 
-/** The scraped and the collector-exported metrics the chapter promises. */
-export async function checkCoreMetrics(prometheus: string): Promise<CheckResult[]> {
+/**
+ * The scraped and the collector-exported metrics the chapter promises, from
+ * the targets Prometheus scrapes now, with samples of the last minute.
+ */
+export async function checkCoreMetrics(
+  prometheus: string,
+  targets?: PromTarget[],
+): Promise<CheckResult[]> {
+  const ts = targets ?? await promTargets(prometheus);
   return await Promise.all([
-    checkHasData(
+    checkCurrentSeries(
       prometheus,
+      ts,
       "instrumented app requests scraped",
-      'http_requests_total{job="instrumented-app"}',
+      "instrumented-app",
+      "http_requests_total",
       "is run-app running? (deno task run-app) and has it had traffic? (deno task load)",
     ),
-    checkHasData(
+    checkCurrentSeries(
       prometheus,
+      ts,
       "metrics-pull app requests scraped",
-      'http_requests_total{job="metrics-pull"}',
+      "metrics-pull",
+      "http_requests_total",
       "is run-pull running? (deno task run-pull) and has it had traffic?",
     ),
-    checkHasData(
+    checkCurrentSeries(
       prometheus,
+      ts,
       "apps' OTLP metrics exported by the collector",
-      '{job="otel-collector", __name__=~"http_server_request_duration_seconds_count|http_server_.*"}',
+      "otel-collector",
+      "",
       "do the apps push OTLP to the collector? check OTEL_EXPORTER_OTLP_ENDPOINT and 'deno task doctor'",
+      '__name__=~"http_server_request_duration_seconds_count|http_server_.*"',
     ),
   ]);
 }
@@ -509,8 +599,9 @@ export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   if (opts.metrics !== false) {
     try {
-      results.push(...await checkTargets(opts.prometheus));
-      results.push(...await checkCoreMetrics(opts.prometheus));
+      const targets = await promTargets(opts.prometheus);
+      results.push(...await checkTargets(opts.prometheus, undefined, targets));
+      results.push(...await checkCoreMetrics(opts.prometheus, targets));
       if (opts.dashboards !== false) {
         results.push(
           ...await checkDashboards(opts.prometheus, {
@@ -553,6 +644,24 @@ export async function verifyUntil(
     onAttempt?.(failing);
     await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, deadline - Date.now()))));
   }
+}
+
+/**
+ * The "N check(s) not passing yet" line for retries, at most once per
+ * `everyMs` (the first attempt prints at once), so a log of `verify --wait`
+ * off a terminal is not one line per retry.
+ */
+export function retryReporter(
+  write: (line: string) => void,
+  everyMs = 10_000,
+  now: () => number = Date.now,
+): (failing: number) => void {
+  let last = -Infinity;
+  return (failing) => {
+    if (now() - last < everyMs) return;
+    last = now();
+    write(`… ${failing} check(s) not passing yet; retrying`);
+  };
 }
 
 export function verifyTable(results: CheckResult[]): string {
