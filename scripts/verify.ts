@@ -5,7 +5,14 @@
  */
 import { durationFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { currentPorts } from "./lib/stack.ts";
-import { baseUrl, type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./lib/verify.ts";
+import {
+  baseUrl,
+  type CheckResult,
+  retryReporter,
+  verifyFixes,
+  verifyTable,
+  verifyUntil,
+} from "./lib/verify.ts";
 
 const spec = {
   name: "verify",
