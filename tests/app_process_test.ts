@@ -156,9 +156,10 @@ Deno.test({
       const rssAfter = await rssKiB(pid);
       console.log(`no collector: ${rps.toFixed(0)} req/s, RSS ${rssMid} -> ${rssAfter} KiB`);
       assert.ok(rps > 200, `still serving at speed (${rps.toFixed(0)} req/s)`);
-      // Keeping 4,000 unexported spans (plus their log lines) would add tens of MB;
-      // the span queue is capped at 2,048 and dropped beyond.
-      assert.ok(rssAfter - rssMid < 20_000, `RSS grew ${rssAfter - rssMid} KiB`);
+      // A smoke check on the whole process (V8 grows its heap lazily, so RSS is
+      // noisy); the exact bound, 2,048 queued spans, is asserted in
+      // otel_setup_test.ts with an exporter that never answers.
+      assert.ok(rssAfter - rssMid < 40_000, `RSS grew ${rssAfter - rssMid} KiB`);
       await stop(app);
       const warnings = app.stdout.join("").split("\n").filter((l) =>
         l.includes('"level":"WARN"') && l.includes("telemetry export problem")

@@ -3,6 +3,7 @@ import {
   buildResource,
   normalizeOtlpEndpoint,
   samplerFromEnv,
+  setupTracing,
   tracesProtocol,
 } from "../apps/otel_setup.ts";
 
@@ -94,5 +95,46 @@ Deno.test({
     );
     samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }, warn);
     assert.equal(warnings.length, before, "valid settings warn about nothing");
+  },
+});
+
+Deno.test({
+  name:
+    "the span queue is bounded: with the exporter stuck, spans beyond 2,048 are dropped, not kept",
+  ...unit,
+  async fn() {
+    let received = 0;
+    const stuck: Array<(r: { code: number }) => void> = [];
+    const exporter = {
+      export(spans: unknown[], done: (r: { code: number }) => void) {
+        received += spans.length;
+        stuck.push(done); // a collector that never answers
+      },
+      shutdown: () => Promise.resolve(),
+      forceFlush: () => Promise.resolve(),
+    };
+    const tracing = setupTracing({
+      serviceName: "queue-test",
+      spanExporter: exporter as never,
+      exportTimeoutMs: 60_000,
+      env: { OTEL_BSP_SCHEDULE_DELAY: "1" },
+    });
+    for (let i = 0; i < 10_000; i++) tracing.tracer.startSpan(`s${i}`).end();
+    // Let the first batch reach the (stuck) exporter, then release everything.
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && stuck.length; i++) {
+      stuck.splice(0).forEach((done) => done({ code: 0 }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const flushed = tracing.provider.forceFlush();
+    for (let i = 0; i < 100; i++) {
+      stuck.splice(0).forEach((done) => done({ code: 0 }));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await flushed;
+    await tracing.provider.shutdown();
+    // At most one batch in flight (512) plus a full queue (2,048) survive.
+    assert.ok(received > 0, "spans were exported once the exporter answered");
+    assert.ok(received <= 2048 + 512, `${received} of 10,000 spans were kept`);
   },
 });
