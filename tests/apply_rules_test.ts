@@ -29,138 +29,199 @@ import {
 } from "../scripts/lib/prometheus_rule.ts";
 import { missing } from "./support.ts";
 
-Deno.test("the generated PrometheusRule validates against the CRD schema and carries exactly the rule file's groups", async () => {
-  const obj = parse(renderPrometheusRule());
-  assert.deepEqual(await validatePrometheusRule(obj), []);
-  assert.equal(obj.apiVersion, "monitoring.coreos.com/v1");
-  assert.equal(obj.kind, "PrometheusRule");
-  const source = parse(readFileSync(RULES_FILE, "utf8"));
-  assert.deepEqual(obj.spec.groups, source.groups);
-  assert.ok(obj.spec.groups.length >= 6, `${obj.spec.groups.length} groups`);
-  // Its labels include every label the values file's ruleSelector matches.
-  const selector = ruleSelectorLabels();
-  assert.deepEqual(selector, { release: "monitoring" });
-  for (const [k, v] of Object.entries(selector)) assert.equal(obj.metadata.labels[k], v);
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** The `yaml` package reads these two debug switches from the environment. */
+const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+/** Unit tests that read (and parse) the repository's rule, values and CRD files. */
+const readsRepo = {
+  permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },
+} as const;
+/** node:os tmpdir() consults TMPDIR, TMP and TEMP. */
+const TEMP_ENV = [...YAML_ENV, "TMPDIR", "TMP", "TEMP"];
+/** Reads the repository and writes a temporary copy. */
+const writesTemp = {
+  permissions: { ...readsRepo.permissions, write: true, env: TEMP_ENV },
+} as const;
+/** Runs a deno task as a subprocess in a temporary sandbox. */
+const task = {
+  permissions: { net: false, run: true, read: true, env: true, write: true },
+} as const;
+/** Starts a real Prometheus on a free loopback port and runs the task against it. */
+const realPrometheus = { permissions: { ...task.permissions, net: true } } as const;
+
+Deno.test({
+  name:
+    "the generated PrometheusRule validates against the CRD schema and carries exactly the rule file's groups",
+  ...readsRepo,
+  async fn() {
+    const obj = parse(renderPrometheusRule());
+    assert.deepEqual(await validatePrometheusRule(obj), []);
+    assert.equal(obj.apiVersion, "monitoring.coreos.com/v1");
+    assert.equal(obj.kind, "PrometheusRule");
+    const source = parse(readFileSync(RULES_FILE, "utf8"));
+    assert.deepEqual(obj.spec.groups, source.groups);
+    assert.ok(obj.spec.groups.length >= 6, `${obj.spec.groups.length} groups`);
+    // Its labels include every label the values file's ruleSelector matches.
+    const selector = ruleSelectorLabels();
+    assert.deepEqual(selector, { release: "monitoring" });
+    for (const [k, v] of Object.entries(selector)) assert.equal(obj.metadata.labels[k], v);
+  },
 });
 
-Deno.test("the CRD validation really rejects broken PrometheusRules", async () => {
-  const good = prometheusRule();
-  const broken = (edit: (o: ReturnType<typeof prometheusRule>) => void) => {
-    const o = structuredClone(good);
-    edit(o);
-    return o;
-  };
-  const cases: [string, RegExp][] = [];
-  const check = async (o: unknown, want: RegExp) => {
-    const problems = await validatePrometheusRule(o);
-    assert.ok(problems.some((p) => want.test(p)), `want ${want}, got ${JSON.stringify(problems)}`);
-    cases.push([JSON.stringify(problems[0]), want]);
-  };
-  await check(
-    broken((o) => delete o.spec.groups[0].name),
-    /spec\/groups\/0 must have required property name/,
-  );
-  await check(
-    broken((o) => delete o.spec.groups[1].rules[0].expr),
-    /rules\/0 must have required property expr/,
-  );
-  await check(
-    broken((o) => o.spec.groups[1].rules[0].for = "five minutes"),
-    /for must match pattern/,
-  );
-  await check(
-    broken((o) => o.spec.groups[1].rules[0].severity = "critical"),
-    /unknown field 'severity'/,
-  );
-  await check(broken((o) => o.spec.groups[0].rules[0].alert = "X"), /exactly one of alert, record/);
-  await check(broken((o) => o.spec.groups[1].name = o.spec.groups[0].name), /duplicate group name/);
-  await check(broken((o) => o.kind = "ConfigMap"), /kind is not PrometheusRule/);
-  assert.equal(cases.length, 7);
+Deno.test({
+  name: "the CRD validation really rejects broken PrometheusRules",
+  ...readsRepo,
+  async fn() {
+    const good = prometheusRule();
+    const broken = (edit: (o: ReturnType<typeof prometheusRule>) => void) => {
+      const o = structuredClone(good);
+      edit(o);
+      return o;
+    };
+    const cases: [string, RegExp][] = [];
+    const check = async (o: unknown, want: RegExp) => {
+      const problems = await validatePrometheusRule(o);
+      assert.ok(
+        problems.some((p) => want.test(p)),
+        `want ${want}, got ${JSON.stringify(problems)}`,
+      );
+      cases.push([JSON.stringify(problems[0]), want]);
+    };
+    await check(
+      broken((o) => delete o.spec.groups[0].name),
+      /spec\/groups\/0 must have required property name/,
+    );
+    await check(
+      broken((o) => delete o.spec.groups[1].rules[0].expr),
+      /rules\/0 must have required property expr/,
+    );
+    await check(
+      broken((o) => o.spec.groups[1].rules[0].for = "five minutes"),
+      /for must match pattern/,
+    );
+    await check(
+      broken((o) => o.spec.groups[1].rules[0].severity = "critical"),
+      /unknown field 'severity'/,
+    );
+    await check(
+      broken((o) => o.spec.groups[0].rules[0].alert = "X"),
+      /exactly one of alert, record/,
+    );
+    await check(
+      broken((o) => o.spec.groups[1].name = o.spec.groups[0].name),
+      /duplicate group name/,
+    );
+    await check(broken((o) => o.kind = "ConfigMap"), /kind is not PrometheusRule/);
+    assert.equal(cases.length, 7);
+  },
 });
 
-Deno.test("drift: the committed k8s/prometheus-rule.yaml equals the generator's output", () => {
-  assert.ok(existsSync(PROMETHEUS_RULE_FILE), "k8s/prometheus-rule.yaml is committed");
-  assert.equal(readFileSync(PROMETHEUS_RULE_FILE, "utf8"), renderPrometheusRule());
-  checkUpToDate();
+Deno.test({
+  name: "drift: the committed k8s/prometheus-rule.yaml equals the generator's output",
+  ...readsRepo,
+  fn() {
+    assert.ok(existsSync(PROMETHEUS_RULE_FILE), "k8s/prometheus-rule.yaml is committed");
+    assert.equal(readFileSync(PROMETHEUS_RULE_FILE, "utf8"), renderPrometheusRule());
+    checkUpToDate();
+  },
 });
 
-Deno.test("drift check fails on a stale copy and names the fix", () => {
-  const box = sandbox();
-  try {
-    const out = join(box.dir, "prometheus-rule.yaml");
-    writeFileSync(out, renderPrometheusRule().replace("for: 5m", "for: 6m"));
-    assert.throws(() => checkUpToDate({ out }), (e: Error) => {
-      assert.ok(e instanceof CheckFailed);
-      assert.match(e.message, /out of date .*run 'deno task apply-rules --generate'/);
-      return true;
-    });
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "drift check fails on a stale copy and names the fix",
+  ...writesTemp,
+  fn() {
+    const box = sandbox();
+    try {
+      const out = join(box.dir, "prometheus-rule.yaml");
+      writeFileSync(out, renderPrometheusRule().replace("for: 5m", "for: 6m"));
+      assert.throws(() => checkUpToDate({ out }), (e: Error) => {
+        assert.ok(e instanceof CheckFailed);
+        assert.match(e.message, /out of date .*run 'deno task apply-rules --generate'/);
+        return true;
+      });
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("phase 9 --dry-run prints its exact command lines and exits 0 without kubectl", async () => {
-  const box = sandbox();
-  const before = readFileSync(PROMETHEUS_RULE_FILE, "utf8");
-  try {
-    const r = await runTask("apply-rules", ["--dry-run"], box);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(commandLines(r.stdout), [
-      "kubectl apply -f k8s/prometheus-rule.yaml",
-      "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9090:9090 &",
-    ]);
-    const groups = readRuleGroups().map((g) => g.name).join(", ");
-    assert.ok(r.stdout.includes(`/api/v1/rules must list ${groups}`), r.stdout);
-    // Twice, identical (the commands are create-or-update).
-    const again = await runTask("apply-rules", ["--dry-run"], box);
-    assert.equal(again.stdout, r.stdout);
-    // With a Prometheus URL given, no port-forward.
-    const url = await runTask("apply-rules", [
-      "--dry-run",
-      "--context",
-      "kind-x",
-      "--prometheus-url",
-      "http://127.0.0.1:19090",
-    ], box);
-    assert.deepEqual(commandLines(url.stdout), [
-      "kubectl --context kind-x apply -f k8s/prometheus-rule.yaml",
-    ]);
-    assert.equal(readFileSync(PROMETHEUS_RULE_FILE, "utf8"), before, "dry run writes nothing");
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "phase 9 --dry-run prints its exact command lines and exits 0 without kubectl",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    const before = readFileSync(PROMETHEUS_RULE_FILE, "utf8");
+    try {
+      const r = await runTask("apply-rules", ["--dry-run"], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(commandLines(r.stdout), [
+        "kubectl apply -f k8s/prometheus-rule.yaml",
+        "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9090:9090 &",
+      ]);
+      const groups = readRuleGroups().map((g) => g.name).join(", ");
+      assert.ok(r.stdout.includes(`/api/v1/rules must list ${groups}`), r.stdout);
+      // Twice, identical (the commands are create-or-update).
+      const again = await runTask("apply-rules", ["--dry-run"], box);
+      assert.equal(again.stdout, r.stdout);
+      // With a Prometheus URL given, no port-forward.
+      const url = await runTask("apply-rules", [
+        "--dry-run",
+        "--context",
+        "kind-x",
+        "--prometheus-url",
+        "http://127.0.0.1:19090",
+      ], box);
+      assert.deepEqual(commandLines(url.stdout), [
+        "kubectl --context kind-x apply -f k8s/prometheus-rule.yaml",
+      ]);
+      assert.equal(readFileSync(PROMETHEUS_RULE_FILE, "utf8"), before, "dry run writes nothing");
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("phase 9 without --dry-run and without kubectl exits 2 naming it and how to install it", async () => {
-  const box = sandbox();
-  try {
-    const r = await runTask("apply-rules", [], box);
-    assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stderr, /^error: kubectl is not on PATH \(install kubectl: /m);
-    const check = await runTask("apply-rules", ["--check"], box);
-    assert.equal(check.code, 0, check.stderr);
-    const both = await runTask("apply-rules", ["--check", "--local"], box);
-    assert.equal(both.code, 2);
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "phase 9 without --dry-run and without kubectl exits 2 naming it and how to install it",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      const r = await runTask("apply-rules", [], box);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /^error: kubectl is not on PATH \(install kubectl: /m);
+      const check = await runTask("apply-rules", ["--check"], box);
+      assert.equal(check.code, 0, check.stderr);
+      const both = await runTask("apply-rules", ["--check", "--local"], box);
+      assert.equal(both.code, 2);
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("--local finds where Prometheus reads rules from its rule_files globs", () => {
-  assert.ok(globRegExp("/a/rules/*.yaml").test("/a/rules/alert-rules.yaml"));
-  assert.ok(!globRegExp("/a/rules/*.yaml").test("/a/rules/sub/x.yaml"));
-  assert.ok(globRegExp("/a/r?les/*rules.y[am]ml").test("/a/rules/alert-rules.yaml"));
-  assert.ok(!globRegExp("/a/rules/*.yml").test("/a/rules/alert-rules.yaml"));
-  // Read in place (the local stack's config points at the repository's rules/).
-  assert.deepEqual(planLocal([repoPath("rules", "*rules.yaml")], RULES_FILE).dest, null);
-  // Copied next to another glob's files.
-  assert.equal(
-    planLocal(["/srv/prom/rules/*.yaml"], RULES_FILE).dest,
-    "/srv/prom/rules/alert-rules.yaml",
-  );
-  // An explicit folder the globs do not read is refused.
-  assert.throws(() => planLocal(["/srv/prom/rules/*.yaml"], RULES_FILE, "/elsewhere"), UsageError);
-  assert.throws(() => planLocal([], RULES_FILE), /reads no rule file named alert-rules\.yaml/);
+Deno.test({
+  name: "--local finds where Prometheus reads rules from its rule_files globs",
+  ...unit,
+  fn() {
+    assert.ok(globRegExp("/a/rules/*.yaml").test("/a/rules/alert-rules.yaml"));
+    assert.ok(!globRegExp("/a/rules/*.yaml").test("/a/rules/sub/x.yaml"));
+    assert.ok(globRegExp("/a/r?les/*rules.y[am]ml").test("/a/rules/alert-rules.yaml"));
+    assert.ok(!globRegExp("/a/rules/*.yml").test("/a/rules/alert-rules.yaml"));
+    // Read in place (the local stack's config points at the repository's rules/).
+    assert.deepEqual(planLocal([repoPath("rules", "*rules.yaml")], RULES_FILE).dest, null);
+    // Copied next to another glob's files.
+    assert.equal(
+      planLocal(["/srv/prom/rules/*.yaml"], RULES_FILE).dest,
+      "/srv/prom/rules/alert-rules.yaml",
+    );
+    // An explicit folder the globs do not read is refused.
+    assert.throws(
+      () => planLocal(["/srv/prom/rules/*.yaml"], RULES_FILE, "/elsewhere"),
+      UsageError,
+    );
+    assert.throws(() => planLocal([], RULES_FILE), /reads no rule file named alert-rules\.yaml/);
+  },
 });
 
 // --- against a real Prometheus ----------------------------------------------
@@ -208,6 +269,7 @@ async function startPrometheus(dir: string, ruleGlob: string, lifecycle = true):
 Deno.test({
   name:
     "apply-rules --local loads every group into a real Prometheus, reloads it, and reruns cleanly",
+  ...realPrometheus,
   ignore: missing("prometheus"),
   fn: async () => {
     const box = sandbox();
@@ -252,6 +314,7 @@ Deno.test({
 Deno.test({
   name:
     "apply-rules --local: rules read in place (as the local stack does), and a Prometheus without the lifecycle API",
+  ...realPrometheus,
   ignore: missing("prometheus"),
   fn: async () => {
     const box = sandbox();
@@ -297,6 +360,7 @@ Deno.test({
 Deno.test({
   name:
     "acceptance: after 'apply-rules --local' the local stack's Prometheus lists every group (stack on free ports, isolated state)",
+  ...realPrometheus,
   ignore: missing("prometheus"),
   fn: async () => {
     const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack.ts");
