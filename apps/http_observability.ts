@@ -397,8 +397,7 @@ export async function traced<T>(
       try {
         return await fn(span);
       } catch (err) {
-        span.recordException(err instanceof Error ? err : String(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        markFailed(span, err);
         throw err;
       } finally {
         span.end();
@@ -423,15 +422,21 @@ export function tracedSync<T>(
   try {
     return fn(span);
   } catch (err) {
-    span.recordException(err instanceof Error ? err : String(err));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+    markFailed(span, err);
     throw err;
   } finally {
     span.end();
   }
 }
 
-function errorMessage(err: unknown): string {
+/** Records the exception on the span and sets its status to ERROR. */
+function markFailed(span: Span, err: unknown): void {
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+}
+
+/** A thrown value as one line of text, whatever was thrown. */
+export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === "string") return err;
   try {

@@ -47,6 +47,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { errorMessage } from "./http_observability.ts";
 import { logWarning, setKitService } from "./logger.ts";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
@@ -247,17 +248,7 @@ function installGlobals(): void {
     }),
   );
   diag.setLogger(rateLimitedDiag, DiagLogLevel.WARN);
-  setGlobalErrorHandler((err) => warnExportProblem(errorText(err)));
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === "string") return err;
-  try {
-    return JSON.stringify(err);
-  } catch {
-    return String(err);
-  }
+  setGlobalErrorHandler((err) => warnExportProblem(errorMessage(err)));
 }
 
 const WARN_INTERVAL_MS = 60_000;
@@ -281,8 +272,8 @@ export function warnExportProblem(message: string): void {
 }
 
 const rateLimitedDiag: DiagLogger = {
-  error: (msg, ...args) => warnExportProblem([msg, ...args.map(errorText)].join(" ")),
-  warn: (msg, ...args) => warnExportProblem([msg, ...args.map(errorText)].join(" ")),
+  error: (msg, ...args) => warnExportProblem([msg, ...args.map(errorMessage)].join(" ")),
+  warn: (msg, ...args) => warnExportProblem([msg, ...args.map(errorMessage)].join(" ")),
   info: () => {},
   debug: () => {},
   verbose: () => {},
