@@ -14,6 +14,22 @@ import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import { collectorValidate, componentType } from "../scripts/lib/validate/collector.ts";
 import { findTool, missing } from "./support.ts";
 
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** The `yaml` package reads these two debug switches from the environment. */
+const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+/** Unit tests that read (and parse) the repository's config and manifests. */
+const readsRepo = {
+  permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },
+} as const;
+/** Runs the real collector binary (found via PATH and OBSKIT_TOOLS_DIR). */
+const collector = {
+  permissions: { net: false, run: true, read: true, env: true, write: false },
+} as const;
+/** Runs the real collector on a config written to a temp folder. */
+const collectorWrites = { permissions: { ...collector.permissions, write: true } } as const;
+/** Runs the real collector (and Jaeger) on free loopback ports and talks to them. */
+const collectorNet = { permissions: { ...collectorWrites.permissions, net: true } } as const;
+
 const CONFIG = repoPath("config", "otel-collector-config.yaml");
 const LOCAL = repoPath("config", "otel-collector-local.yaml");
 // deno-lint-ignore no-explicit-any
@@ -40,78 +56,99 @@ const CONTRACT_VARS = new Set([
   "K8S_NODE_NAME",
 ]);
 
-Deno.test("collector config: the chapter's receivers, processors, exporters and extensions", () => {
-  const grpc = cfg.receivers.otlp.protocols.grpc.endpoint;
-  const http = cfg.receivers.otlp.protocols.http.endpoint;
-  assert.match(grpc, /OTELCOL_OTLP_GRPC_PORT:-4317\}$/);
-  assert.match(http, /OTELCOL_OTLP_HTTP_PORT:-4318\}$/);
-  assert.match(cfg.receivers.jaeger.protocols.grpc.endpoint, /:-14250\}$/);
-  assert.match(cfg.receivers.jaeger.protocols.thrift_http.endpoint, /:-14268\}$/);
-  assert.strictEqual(cfg.receivers.syslog.protocol, "rfc5424");
-  const jobs = cfg.receivers.prometheus.config.scrape_configs;
-  const pods = jobs.find((j: { kubernetes_sd_configs?: unknown }) => j.kubernetes_sd_configs);
-  assert(pods, "a Kubernetes pod-discovery job");
-  assert.strictEqual(pods.kubernetes_sd_configs[0].role, "pod");
-  const relabel = JSON.stringify(pods.relabel_configs);
-  for (const a of ["scrape", "path", "port", "scheme"]) {
-    assert(relabel.includes(`__meta_kubernetes_pod_annotation_prometheus_io_${a}`), a);
-  }
-  assert(
-    jobs.some((j: { static_configs?: { targets: string[] }[] }) =>
-      j.static_configs?.[0].targets[0].includes("OTELCOL_TELEMETRY_PORT:-8888")
-    ),
-    "the collector scrapes its own telemetry",
-  );
-  assert.match(cfg.exporters.prometheus.endpoint, /:-8889\}$/);
-  assert.match(cfg.extensions.health_check.endpoint, /:-13133\}$/);
-  assert.match(
-    cfg.processors.probabilistic_sampler.sampling_percentage,
-    /SAMPLING_PERCENTAGE:-100/,
-  );
-  for (const p of ["memory_limiter", "resource_detection", "attributes", "batch"]) {
-    assert(cfg.processors[p], p);
-  }
-  assert(cfg.exporters["otlp_http/loki"].endpoint.includes("LOKI_OTLP_ENDPOINT"));
-  assert(cfg.exporters.debug);
-});
-
-Deno.test("collector config: the Jaeger exporter retries and queues", () => {
-  const jaeger = cfg.exporters["otlp_grpc/jaeger"];
-  assert.strictEqual(jaeger.retry_on_failure.enabled, true);
-  assert.strictEqual(jaeger.sending_queue.enabled, true);
-  assert(jaeger.sending_queue.queue_size >= 1000);
-  assert.match(jaeger.endpoint, /^\$\{env:JAEGER_OTLP_ENDPOINT:-/);
-});
-
-Deno.test("collector config: every listener and endpoint goes through the env contract", () => {
-  const text = Deno.readTextFileSync(CONFIG).split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
-  const used = new Set([...text.matchAll(/\$\{env:([A-Z0-9_]+)(?::-[^}]*)?\}/g)].map((m) => m[1]));
-  for (const v of used) assert(CONTRACT_VARS.has(v), `${v} is not in the environment contract`);
-  const walk = (v: unknown, path: string) => {
-    if (v && typeof v === "object") {
-      for (const [k, c] of Object.entries(v)) walk(c, `${path}.${k}`);
-    } else if (/\.(endpoint|listen_address)$/.test(path) && typeof v === "string") {
-      assert.match(v, /\$\{env:[A-Z0-9_]+:-[^}]+\}/, `${path} = ${v}`);
+Deno.test({
+  name: "collector config: the chapter's receivers, processors, exporters and extensions",
+  ...unit,
+  fn() {
+    const grpc = cfg.receivers.otlp.protocols.grpc.endpoint;
+    const http = cfg.receivers.otlp.protocols.http.endpoint;
+    assert.match(grpc, /OTELCOL_OTLP_GRPC_PORT:-4317\}$/);
+    assert.match(http, /OTELCOL_OTLP_HTTP_PORT:-4318\}$/);
+    assert.match(cfg.receivers.jaeger.protocols.grpc.endpoint, /:-14250\}$/);
+    assert.match(cfg.receivers.jaeger.protocols.thrift_http.endpoint, /:-14268\}$/);
+    assert.strictEqual(cfg.receivers.syslog.protocol, "rfc5424");
+    const jobs = cfg.receivers.prometheus.config.scrape_configs;
+    const pods = jobs.find((j: { kubernetes_sd_configs?: unknown }) => j.kubernetes_sd_configs);
+    assert(pods, "a Kubernetes pod-discovery job");
+    assert.strictEqual(pods.kubernetes_sd_configs[0].role, "pod");
+    const relabel = JSON.stringify(pods.relabel_configs);
+    for (const a of ["scrape", "path", "port", "scheme"]) {
+      assert(relabel.includes(`__meta_kubernetes_pod_annotation_prometheus_io_${a}`), a);
     }
-  };
-  walk(cfg, "");
-  // Production sampling is set by the manifest.
-  const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
-  assert.match(manifest, /- name: SAMPLING_PERCENTAGE\n\s+value: "1"/);
+    assert(
+      jobs.some((j: { static_configs?: { targets: string[] }[] }) =>
+        j.static_configs?.[0].targets[0].includes("OTELCOL_TELEMETRY_PORT:-8888")
+      ),
+      "the collector scrapes its own telemetry",
+    );
+    assert.match(cfg.exporters.prometheus.endpoint, /:-8889\}$/);
+    assert.match(cfg.extensions.health_check.endpoint, /:-13133\}$/);
+    assert.match(
+      cfg.processors.probabilistic_sampler.sampling_percentage,
+      /SAMPLING_PERCENTAGE:-100/,
+    );
+    for (const p of ["memory_limiter", "resource_detection", "attributes", "batch"]) {
+      assert(cfg.processors[p], p);
+    }
+    assert(cfg.exporters["otlp_http/loki"].endpoint.includes("LOKI_OTLP_ENDPOINT"));
+    assert(cfg.exporters.debug);
+  },
 });
 
-Deno.test("collector build manifest: pinned once, same version as the k8s image", () => {
-  // deno-lint-ignore no-explicit-any
-  const man: any = parse(Deno.readTextFileSync(repoPath("config", "otelcol-builder.yaml")));
-  const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
-  const tag = /image: otel\/opentelemetry-collector-contrib:(\S+)/.exec(manifest)?.[1];
-  assert.strictEqual(tag, man.dist.version);
+Deno.test({
+  name: "collector config: the Jaeger exporter retries and queues",
+  ...unit,
+  fn() {
+    const jaeger = cfg.exporters["otlp_grpc/jaeger"];
+    assert.strictEqual(jaeger.retry_on_failure.enabled, true);
+    assert.strictEqual(jaeger.sending_queue.enabled, true);
+    assert(jaeger.sending_queue.queue_size >= 1000);
+    assert.match(jaeger.endpoint, /^\$\{env:JAEGER_OTLP_ENDPOINT:-/);
+  },
+});
+
+Deno.test({
+  name: "collector config: every listener and endpoint goes through the env contract",
+  ...readsRepo,
+  fn() {
+    const text = Deno.readTextFileSync(CONFIG).split("\n").filter((l) => !/^\s*#/.test(l)).join(
+      "\n",
+    );
+    const used = new Set(
+      [...text.matchAll(/\$\{env:([A-Z0-9_]+)(?::-[^}]*)?\}/g)].map((m) => m[1]),
+    );
+    for (const v of used) assert(CONTRACT_VARS.has(v), `${v} is not in the environment contract`);
+    const walk = (v: unknown, path: string) => {
+      if (v && typeof v === "object") {
+        for (const [k, c] of Object.entries(v)) walk(c, `${path}.${k}`);
+      } else if (/\.(endpoint|listen_address)$/.test(path) && typeof v === "string") {
+        assert.match(v, /\$\{env:[A-Z0-9_]+:-[^}]+\}/, `${path} = ${v}`);
+      }
+    };
+    walk(cfg, "");
+    // Production sampling is set by the manifest.
+    const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
+    assert.match(manifest, /- name: SAMPLING_PERCENTAGE\n\s+value: "1"/);
+  },
+});
+
+Deno.test({
+  name: "collector build manifest: pinned once, same version as the k8s image",
+  ...readsRepo,
+  fn() {
+    // deno-lint-ignore no-explicit-any
+    const man: any = parse(Deno.readTextFileSync(repoPath("config", "otelcol-builder.yaml")));
+    const manifest = Deno.readTextFileSync(repoPath("k8s", "otel-collector-deployment.yaml"));
+    const tag = /image: otel\/opentelemetry-collector-contrib:(\S+)/.exec(manifest)?.[1];
+    assert.strictEqual(tag, man.dist.version);
+  },
 });
 
 const BIN = "otelcol-obskit";
 
 Deno.test({
   name: "real collector: validate accepts the config and the local overlay",
+  ...collector,
   ignore: missing(BIN),
   async fn() {
     const bin = findTool(BIN)!;
@@ -124,6 +161,7 @@ Deno.test({
 
 Deno.test({
   name: "real collector: validate rejects a pipeline naming an undefined exporter",
+  ...collectorWrites,
   ignore: missing(BIN),
   async fn() {
     const dir = Deno.makeTempDirSync({ prefix: "obskit-colcfg-" });
@@ -148,6 +186,7 @@ Deno.test({
 Deno.test({
   name:
     "real collector: every type the config uses is a canonical component name (no deprecated alias)",
+  ...collector,
   ignore: missing(BIN),
   async fn() {
     const out = await new Deno.Command(findTool(BIN)!, {
@@ -268,6 +307,7 @@ async function poll<T>(
 Deno.test({
   name:
     "real collector: OTLP metrics come out under the catalog's names; otelcol_* telemetry matches the catalog",
+  ...collectorNet,
   ignore: missing(BIN),
   sanitizeResources: false,
   async fn() {
@@ -369,6 +409,7 @@ Deno.test({
 
 Deno.test({
   name: "real collector: syslog (RFC 5424 over TCP) reaches the logs pipeline",
+  ...collectorNet,
   ignore: missing(BIN),
   sanitizeResources: false,
   async fn() {
@@ -393,6 +434,7 @@ Deno.test({
 
 Deno.test({
   name: "real collector: traces sent while Jaeger is down arrive once it is back",
+  ...collectorNet,
   ignore: missing(BIN, "jaeger"),
   sanitizeResources: false,
   async fn() {
