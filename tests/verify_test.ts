@@ -166,7 +166,9 @@ Deno.test({
       });
       while (
         Date.now() < deadline &&
-        results.find((r) => r.check === "target prometheus up")?.status !== "ok"
+        (results.find((r) => r.check === "target prometheus up")?.status !== "ok" ||
+          // Every target scraped at least once (down ones are then "down", not "not scraped yet").
+          results.some((r) => /^(not scraped yet|no targets yet)$/.test(r.found)))
       ) {
         await new Promise((r) => setTimeout(r, 500));
         results = await runVerify({
