@@ -22,140 +22,168 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
 import { findTool, missing } from "./support.ts";
 
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** The `yaml` package reads these two debug switches from the environment. */
+const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+/** Reads and parses the repository's gate policy (YAML). */
+const readsPolicy = { permissions: { ...unit.permissions, read: true, env: YAML_ENV } } as const;
+/** Picks a free loopback port and runs gate.ts as a subprocess against it. */
+const cli = { permissions: { net: true, run: true, read: true, write: false } } as const;
+/** A real Prometheus (and the app, the collector) on loopback ports. */
+const realPrometheus = {
+  permissions: { net: true, run: true, read: true, env: true, write: true },
+} as const;
+
 // ---------------------------------------------------------------- unit tests
 
-Deno.test("gate: label matchers parse and print back", () => {
-  assert.deepEqual(parseMatchers('job="api"'), [{ name: "job", op: "=", value: "api" }]);
-  assert.deepEqual(parseMatchers('{env!~"dev|test", track=canary}'), [
-    { name: "env", op: "!~", value: "dev|test" },
-    { name: "track", op: "=", value: "canary" },
-  ]);
-  assert.equal(formatMatchers(parseMatchers('a="x\\"y",b!=z')), 'a="x\\"y",b!="z"');
-  assert.throws(() => parseMatchers("job"), UsageError);
-  assert.throws(() => parseMatchers('job="a" env="b"'), UsageError);
-  assert.throws(() => parseMatchers("1job=a"), UsageError);
+Deno.test({
+  name: "gate: label matchers parse and print back",
+  ...unit,
+  fn() {
+    assert.deepEqual(parseMatchers('job="api"'), [{ name: "job", op: "=", value: "api" }]);
+    assert.deepEqual(parseMatchers('{env!~"dev|test", track=canary}'), [
+      { name: "env", op: "!~", value: "dev|test" },
+      { name: "track", op: "=", value: "canary" },
+    ]);
+    assert.equal(formatMatchers(parseMatchers('a="x\\"y",b!=z')), 'a="x\\"y",b!="z"');
+    assert.throws(() => parseMatchers("job"), UsageError);
+    assert.throws(() => parseMatchers('job="a" env="b"'), UsageError);
+    assert.throws(() => parseMatchers("1job=a"), UsageError);
+  },
 });
 
-Deno.test("gate: every query the gate runs is valid PromQL over the contract metrics", () => {
-  const p = buildPolicy({}, {
-    job: "instrumented-app",
-    canaryLabel: "track=canary",
-    maxLatencyRatio: "1.2",
-    maxErrorRateIncrease: "0.01",
-  });
-  const qs = gateQueries(p);
-  assert.equal(qs.length, 8);
-  for (const q of qs) {
-    const a = analyzePromQL(q.expr);
-    assert.deepEqual(a.errors, [], `${q.expr}: ${JSON.stringify(a.errors)}`);
-    for (const m of a.metrics) {
-      assert.ok(
-        ["http_requests_total", "http_request_duration_seconds_bucket"].includes(m),
-        `${q.expr} uses ${m}`,
-      );
+Deno.test({
+  name: "gate: every query the gate runs is valid PromQL over the contract metrics",
+  ...unit,
+  fn() {
+    const p = buildPolicy({}, {
+      job: "instrumented-app",
+      canaryLabel: "track=canary",
+      maxLatencyRatio: "1.2",
+      maxErrorRateIncrease: "0.01",
+    });
+    const qs = gateQueries(p);
+    assert.equal(qs.length, 8);
+    for (const q of qs) {
+      const a = analyzePromQL(q.expr);
+      assert.deepEqual(a.errors, [], `${q.expr}: ${JSON.stringify(a.errors)}`);
+      for (const m of a.metrics) {
+        assert.ok(
+          ["http_requests_total", "http_request_duration_seconds_bucket"].includes(m),
+          `${q.expr} uses ${m}`,
+        );
+      }
     }
-  }
-  const canary = qs.find((q) => q.scope === "canary" && q.id === "p95_latency")!;
-  assert.match(canary.expr, /job="instrumented-app",track="canary"/);
-  const base = qs.find((q) => q.scope === "baseline" && q.id === "error_rate")!;
-  assert.match(base.expr, /track!="canary",status=~"5\.\."/);
-  assert.match(base.expr, /or vector\(0\)/);
+    const canary = qs.find((q) => q.scope === "canary" && q.id === "p95_latency")!;
+    assert.match(canary.expr, /job="instrumented-app",track="canary"/);
+    const base = qs.find((q) => q.scope === "baseline" && q.id === "error_rate")!;
+    assert.match(base.expr, /track!="canary",status=~"5\.\."/);
+    assert.match(base.expr, /or vector\(0\)/);
+  },
 });
 
-Deno.test("gate: policy file, flags override it, unknown keys and bad values are usage errors", async () => {
-  const file = parsePolicyFile(await Deno.readTextFile(repoPath("config/gate-policy.yaml")));
-  const p = buildPolicy(file, {});
-  assert.equal(formatMatchers(p.selector), 'job="instrumented-app"');
-  assert.equal(p.window, "5m");
-  assert.equal(p.maxErrorRate, 0.05);
-  const q = buildPolicy(file, { window: "30s", maxP99: "0.3", selector: 'service="x"' });
-  assert.equal(q.window, "30s");
-  assert.equal(q.maxP99Seconds, 0.3);
-  assert.equal(formatMatchers(q.selector), 'service="x"');
-  assert.throws(() => parsePolicyFile("treshold: 1\n"), /unknown key 'treshold'/);
-  assert.throws(() => parsePolicyFile("thresholds: {p90_seconds: 1}\n"), /unknown key/);
-  assert.throws(() => parsePolicyFile("a: [\n"), UsageError);
-  assert.throws(() => buildPolicy({}, {}), /--job/);
-  assert.throws(() => buildPolicy({}, { job: "a", window: "5 minutes" }), UsageError);
-  assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "5%" }), UsageError);
-  assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "2" }), UsageError);
-  assert.throws(() => buildPolicy({}, { job: "a", maxLatencyRatio: "1.2" }), /--canary-label/);
-  const off = buildPolicy(parsePolicyFile("job: a\nthresholds: {p99_seconds: off}\n"), {
-    maxP95: "off",
-  });
-  assert.equal(off.maxP99Seconds, undefined);
-  assert.equal(off.maxP95Seconds, undefined);
-  assert.equal(off.maxErrorRate, 0.05);
-  assert.deepEqual(
-    judge(off, new Map([["service/requests", 100], ["service/error_rate", 0]])).map((r) =>
-      r.metric
-    ),
-    ["requests", "error_rate"],
-  );
-  assert.throws(() => buildPolicy({}, { job: "a", canaryLabel: "track!=x" }), UsageError);
+Deno.test({
+  name: "gate: policy file, flags override it, unknown keys and bad values are usage errors",
+  ...readsPolicy,
+  async fn() {
+    const file = parsePolicyFile(await Deno.readTextFile(repoPath("config/gate-policy.yaml")));
+    const p = buildPolicy(file, {});
+    assert.equal(formatMatchers(p.selector), 'job="instrumented-app"');
+    assert.equal(p.window, "5m");
+    assert.equal(p.maxErrorRate, 0.05);
+    const q = buildPolicy(file, { window: "30s", maxP99: "0.3", selector: 'service="x"' });
+    assert.equal(q.window, "30s");
+    assert.equal(q.maxP99Seconds, 0.3);
+    assert.equal(formatMatchers(q.selector), 'service="x"');
+    assert.throws(() => parsePolicyFile("treshold: 1\n"), /unknown key 'treshold'/);
+    assert.throws(() => parsePolicyFile("thresholds: {p90_seconds: 1}\n"), /unknown key/);
+    assert.throws(() => parsePolicyFile("a: [\n"), UsageError);
+    assert.throws(() => buildPolicy({}, {}), /--job/);
+    assert.throws(() => buildPolicy({}, { job: "a", window: "5 minutes" }), UsageError);
+    assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "5%" }), UsageError);
+    assert.throws(() => buildPolicy({}, { job: "a", maxErrorRate: "2" }), UsageError);
+    assert.throws(() => buildPolicy({}, { job: "a", maxLatencyRatio: "1.2" }), /--canary-label/);
+    const off = buildPolicy(parsePolicyFile("job: a\nthresholds: {p99_seconds: off}\n"), {
+      maxP95: "off",
+    });
+    assert.equal(off.maxP99Seconds, undefined);
+    assert.equal(off.maxP95Seconds, undefined);
+    assert.equal(off.maxErrorRate, 0.05);
+    assert.deepEqual(
+      judge(off, new Map([["service/requests", 100], ["service/error_rate", 0]])).map((r) =>
+        r.metric
+      ),
+      ["requests", "error_rate"],
+    );
+    assert.throws(() => buildPolicy({}, { job: "a", canaryLabel: "track!=x" }), UsageError);
+  },
 });
 
-Deno.test("gate: verdicts at the threshold edges; too little traffic is inconclusive", () => {
-  const p = buildPolicy({}, { job: "a", maxErrorRate: "0.05", maxP95: "0.5", maxP99: "1" });
-  const vals = (n: number | null, err: number | null, p95: number | null, p99: number | null) =>
-    new Map<string, number | null>([
-      ["service/requests", n],
-      ["service/error_rate", err],
-      ["service/p95_latency", p95],
-      ["service/p99_latency", p99],
+Deno.test({
+  name: "gate: verdicts at the threshold edges; too little traffic is inconclusive",
+  ...unit,
+  fn() {
+    const p = buildPolicy({}, { job: "a", maxErrorRate: "0.05", maxP95: "0.5", maxP99: "1" });
+    const vals = (n: number | null, err: number | null, p95: number | null, p99: number | null) =>
+      new Map<string, number | null>([
+        ["service/requests", n],
+        ["service/error_rate", err],
+        ["service/p95_latency", p95],
+        ["service/p99_latency", p99],
+      ]);
+    const verdicts = (rows: CheckRow[]) => rows.map((r) => `${r.metric}:${r.verdict}`);
+    assert.equal(overall(judge(p, vals(100, 0.05, 0.5, 1))).exitCode, 0); // at the limit passes
+    const over = judge(p, vals(100, 0.0501, 0.5, 1));
+    assert.deepEqual(verdicts(over), [
+      "requests:pass",
+      "error_rate:fail",
+      "p95_latency:pass",
+      "p99_latency:pass",
     ]);
-  const verdicts = (rows: CheckRow[]) => rows.map((r) => `${r.metric}:${r.verdict}`);
-  assert.equal(overall(judge(p, vals(100, 0.05, 0.5, 1))).exitCode, 0); // at the limit passes
-  const over = judge(p, vals(100, 0.0501, 0.5, 1));
-  assert.deepEqual(verdicts(over), [
-    "requests:pass",
-    "error_rate:fail",
-    "p95_latency:pass",
-    "p99_latency:pass",
-  ]);
-  assert.equal(overall(over).exitCode, 1);
-  assert.equal(overall(judge(p, vals(100, 0, 0.51, 1))).exitCode, 1);
-  assert.equal(overall(judge(p, vals(9, 0, 0.1, 0.1))).exitCode, 2); // min_requests 10
-  assert.equal(overall(judge(p, vals(null, null, null, null))).exitCode, 2);
-  assert.equal(overall(judge(p, vals(100, 0, null, 0.1))).exitCode, 2);
-  assert.equal(overall([]).exitCode, 2);
+    assert.equal(overall(over).exitCode, 1);
+    assert.equal(overall(judge(p, vals(100, 0, 0.51, 1))).exitCode, 1);
+    assert.equal(overall(judge(p, vals(9, 0, 0.1, 0.1))).exitCode, 2); // min_requests 10
+    assert.equal(overall(judge(p, vals(null, null, null, null))).exitCode, 2);
+    assert.equal(overall(judge(p, vals(100, 0, null, 0.1))).exitCode, 2);
+    assert.equal(overall([]).exitCode, 2);
 
-  const c = buildPolicy({}, {
-    job: "a",
-    canaryLabel: "track=canary",
-    maxErrorRateIncrease: "0.01",
-    maxLatencyRatio: "1.5",
-  });
-  const cv = (cErr: number, bErr: number, cP95: number, bP95: number, bN = 100) =>
-    new Map<string, number | null>([
-      ["canary/requests", 100],
-      ["canary/error_rate", cErr],
-      ["canary/p95_latency", cP95],
-      ["canary/p99_latency", cP95],
-      ["baseline/requests", bN],
-      ["baseline/error_rate", bErr],
-      ["baseline/p95_latency", bP95],
-      ["baseline/p99_latency", bP95],
-    ]);
-  assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2))).exitCode, 0);
-  const worse = judge(c, cv(0.03, 0.015, 0.31, 0.2));
-  assert.equal(overall(worse).exitCode, 1);
-  assert.deepEqual(
-    worse.filter((r) => r.verdict === "fail").map((r) => r.metric),
-    ["error_rate_increase", "p95_ratio", "p99_ratio"],
-  );
-  assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2, 3))).exitCode, 2); // thin baseline
-  assert.match(
-    formatTable({
-      ...overall(worse),
-      prometheus: "x",
-      selector: 'job="a"',
-      window: "5m",
-      checks: worse,
-      queries: [],
-    }),
-    /p95_ratio\s+canary vs baseline\s+1\.55x\s+<= 1\.50x\s+FAIL/,
-  );
+    const c = buildPolicy({}, {
+      job: "a",
+      canaryLabel: "track=canary",
+      maxErrorRateIncrease: "0.01",
+      maxLatencyRatio: "1.5",
+    });
+    const cv = (cErr: number, bErr: number, cP95: number, bP95: number, bN = 100) =>
+      new Map<string, number | null>([
+        ["canary/requests", 100],
+        ["canary/error_rate", cErr],
+        ["canary/p95_latency", cP95],
+        ["canary/p99_latency", cP95],
+        ["baseline/requests", bN],
+        ["baseline/error_rate", bErr],
+        ["baseline/p95_latency", bP95],
+        ["baseline/p99_latency", bP95],
+      ]);
+    assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2))).exitCode, 0);
+    const worse = judge(c, cv(0.03, 0.015, 0.31, 0.2));
+    assert.equal(overall(worse).exitCode, 1);
+    assert.deepEqual(
+      worse.filter((r) => r.verdict === "fail").map((r) => r.metric),
+      ["error_rate_increase", "p95_ratio", "p99_ratio"],
+    );
+    assert.equal(overall(judge(c, cv(0.02, 0.015, 0.3, 0.2, 3))).exitCode, 2); // thin baseline
+    assert.match(
+      formatTable({
+        ...overall(worse),
+        prometheus: "x",
+        selector: 'job="a"',
+        window: "5m",
+        checks: worse,
+        queries: [],
+      }),
+      /p95_ratio\s+canary vs baseline\s+1\.55x\s+<= 1\.50x\s+FAIL/,
+    );
+  },
 });
 
 // ------------------------------------------------ against a real Prometheus
@@ -181,17 +209,27 @@ async function runGateCli(args: string[], readDirs: string[] = []) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("gate CLI: unreachable Prometheus is inconclusive (exit 2), also with --json", async () => {
-  const port = freePort(); // nothing listens
-  const r = await runGateCli(["--job", "x", "--prometheus", `http://127.0.0.1:${port}`]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /unreachable/);
-  const j = await runGateCli(["--job", "x", "--prometheus", `http://127.0.0.1:${port}`, "--json"]);
-  assert.equal(j.code, 2);
-  assert.equal(JSON.parse(j.stdout).verdict, "inconclusive");
-  const u = await runGateCli(["--prometheus", `http://127.0.0.1:${port}`]);
-  assert.equal(u.code, 2);
-  assert.match(u.stderr, /--job/);
+Deno.test({
+  name: "gate CLI: unreachable Prometheus is inconclusive (exit 2), also with --json",
+  ...cli,
+  async fn() {
+    const port = freePort(); // nothing listens
+    const r = await runGateCli(["--job", "x", "--prometheus", `http://127.0.0.1:${port}`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unreachable/);
+    const j = await runGateCli([
+      "--job",
+      "x",
+      "--prometheus",
+      `http://127.0.0.1:${port}`,
+      "--json",
+    ]);
+    assert.equal(j.code, 2);
+    assert.equal(JSON.parse(j.stdout).verdict, "inconclusive");
+    const u = await runGateCli(["--prometheus", `http://127.0.0.1:${port}`]);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /--job/);
+  },
 });
 
 /** Scrape health of every target, to explain an unexpected verdict. */
@@ -245,6 +283,7 @@ function check(json: string, scope: string, metric: string): CheckRow {
 Deno.test({
   name:
     "gate against the local stack's Prometheus (job instrumented-app): 2 without traffic, pass healthy, fail on errors, 2 when quiet",
+  ...realPrometheus,
   ignore: missing("prometheus"),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -329,6 +368,7 @@ Deno.test({
 
 Deno.test({
   name: "gate canary analysis on a real Prometheus: canary vs baseline by label; no series is 2",
+  ...realPrometheus,
   ignore: missing("prometheus"),
   async fn() {
     const [stable, canary] = await Promise.all([spawnInstrumentedApp(), spawnInstrumentedApp()]);
@@ -393,6 +433,7 @@ Deno.test({
 
 Deno.test({
   name: "gate on the OTel path: the app's OTLP metrics through the real collector into Prometheus",
+  ...realPrometheus,
   ignore: missing("otelcol-obskit", "prometheus"),
   sanitizeResources: false,
   sanitizeOps: false,
