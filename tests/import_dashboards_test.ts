@@ -15,6 +15,14 @@ import { runTask, sandbox } from "../scripts/lib/k8s_testing.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** Runs the import-dashboards task as a subprocess in a temporary sandbox. */
+const task = {
+  permissions: { net: false, run: true, read: true, env: true, write: true },
+} as const;
+/** The task against a recording HTTP server this test serves on loopback. */
+const contract = { permissions: { ...task.permissions, net: true } } as const;
+
 interface Recorded {
   method: string;
   path: string;
@@ -183,213 +191,238 @@ function writeDashboards(dir: string): void {
   );
 }
 
-Deno.test("contract: import-dashboards against a recording HTTP server (not Grafana): requests, folder once, datasource bound, rerun in place, token never printed", async () => {
-  const box = sandbox();
-  const server = recordingServer(`Bearer ${TOKEN}`);
-  const dir = join(box.dir, "dashboards");
-  writeDashboards(dir);
-  const env = { GRAFANA_TOKEN: TOKEN };
-  try {
-    const first = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box, env);
-    assert.equal(first.code, 0, first.stdout + first.stderr);
-    assert.deepEqual(server.requests.map((r) => `${r.method} ${r.path}`), [
-      "GET /api/health",
-      "GET /api/datasources",
-      "GET /api/folders/obskit",
-      "POST /api/folders",
-      "POST /api/dashboards/db",
-      "POST /api/dashboards/db",
-    ]);
-    for (const r of server.requests.slice(1)) {
-      assert.equal(r.authorization, `Bearer ${TOKEN}`, `${r.method} ${r.path} carries the token`);
-    }
-    for (const r of server.requests.filter((r) => r.method === "POST")) {
-      assert.equal(r.contentType, "application/json");
-    }
-    assert.deepEqual(server.requests[3].body, { uid: "obskit", title: "Observability Kit" });
-    const posts = server.requests.filter((r) => r.path === "/api/dashboards/db");
-    for (const p of posts) {
-      assert.deepEqual(Object.keys(p.body).sort(), [
-        "dashboard",
-        "folderUid",
-        "message",
-        "overwrite",
+Deno.test({
+  name:
+    "contract: import-dashboards against a recording HTTP server (not Grafana): requests, folder once, datasource bound, rerun in place, token never printed",
+  ...contract,
+  async fn() {
+    const box = sandbox();
+    const server = recordingServer(`Bearer ${TOKEN}`);
+    const dir = join(box.dir, "dashboards");
+    writeDashboards(dir);
+    const env = { GRAFANA_TOKEN: TOKEN };
+    try {
+      const first = await runTask(
+        "import-dashboards",
+        ["--url", server.url, "--dir", dir],
+        box,
+        env,
+      );
+      assert.equal(first.code, 0, first.stdout + first.stderr);
+      assert.deepEqual(server.requests.map((r) => `${r.method} ${r.path}`), [
+        "GET /api/health",
+        "GET /api/datasources",
+        "GET /api/folders/obskit",
+        "POST /api/folders",
+        "POST /api/dashboards/db",
+        "POST /api/dashboards/db",
       ]);
-      assert.equal(p.body.overwrite, true);
-      assert.equal(p.body.folderUid, "obskit");
-      assert.equal(p.body.dashboard.id, null, "id null: Grafana matches by uid");
-      assert.ok(!("dashboard" in p.body.dashboard), "the bare dashboard, not an export wrapper");
+      for (const r of server.requests.slice(1)) {
+        assert.equal(r.authorization, `Bearer ${TOKEN}`, `${r.method} ${r.path} carries the token`);
+      }
+      for (const r of server.requests.filter((r) => r.method === "POST")) {
+        assert.equal(r.contentType, "application/json");
+      }
+      assert.deepEqual(server.requests[3].body, { uid: "obskit", title: "Observability Kit" });
+      const posts = server.requests.filter((r) => r.path === "/api/dashboards/db");
+      for (const p of posts) {
+        assert.deepEqual(Object.keys(p.body).sort(), [
+          "dashboard",
+          "folderUid",
+          "message",
+          "overwrite",
+        ]);
+        assert.equal(p.body.overwrite, true);
+        assert.equal(p.body.folderUid, "obskit");
+        assert.equal(p.body.dashboard.id, null, "id null: Grafana matches by uid");
+        assert.ok(!("dashboard" in p.body.dashboard), "the bare dashboard, not an export wrapper");
+      }
+      const [dev, legacy] = posts.map((p) => p.body.dashboard);
+      assert.equal(dev.uid, "obskit-developer");
+      assert.deepEqual(dev.templating.list[0].current, {
+        selected: true,
+        text: "Prometheus",
+        value: "prom-main",
+      });
+      assert.deepEqual(dev.panels[0].datasource, { type: "prometheus", uid: "${datasource}" });
+      assert.equal(legacy.uid, "obskit-legacy");
+      assert.equal(legacy.templating.list[0].current.value, "prom-main");
+      assert.deepEqual(legacy.panels[0].datasource, { type: "prometheus", uid: "${ds}" });
+      assert.deepEqual(legacy.panels[1].panels[0].datasource, { type: "prometheus", uid: "${ds}" });
+      // Each dashboard's URL is printed; the token is not.
+      assert.ok(
+        first.stdout.includes(`${server.url}/d/obskit-developer/developer-view`),
+        first.stdout,
+      );
+      assert.ok(first.stdout.includes(`${server.url}/d/obskit-legacy/legacy-export`), first.stdout);
+      assert.ok(!(first.stdout + first.stderr).includes(TOKEN));
+
+      // Rerun: no new folder, same dashboards updated in place (version 2).
+      const before = server.requests.length;
+      const second = await runTask(
+        "import-dashboards",
+        ["--url", server.url, "--dir", dir],
+        box,
+        env,
+      );
+      assert.equal(second.code, 0, second.stdout + second.stderr);
+      const again = server.requests.slice(before).map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(again, [
+        "GET /api/health",
+        "GET /api/datasources",
+        "GET /api/folders/obskit",
+        "POST /api/dashboards/db",
+        "POST /api/dashboards/db",
+      ]);
+      assert.equal(server.requests.filter((r) => r.path === "/api/folders").length, 1);
+      assert.equal(server.dashboards.size, 2);
+      assert.deepEqual([...server.dashboards.values()].map((d) => d.version), [2, 2]);
+      assert.match(second.stdout, /version 2/);
+    } finally {
+      await server.close();
+      box.cleanup();
     }
-    const [dev, legacy] = posts.map((p) => p.body.dashboard);
-    assert.equal(dev.uid, "obskit-developer");
-    assert.deepEqual(dev.templating.list[0].current, {
-      selected: true,
-      text: "Prometheus",
-      value: "prom-main",
-    });
-    assert.deepEqual(dev.panels[0].datasource, { type: "prometheus", uid: "${datasource}" });
-    assert.equal(legacy.uid, "obskit-legacy");
-    assert.equal(legacy.templating.list[0].current.value, "prom-main");
-    assert.deepEqual(legacy.panels[0].datasource, { type: "prometheus", uid: "${ds}" });
-    assert.deepEqual(legacy.panels[1].panels[0].datasource, { type: "prometheus", uid: "${ds}" });
-    // Each dashboard's URL is printed; the token is not.
-    assert.ok(
-      first.stdout.includes(`${server.url}/d/obskit-developer/developer-view`),
-      first.stdout,
-    );
-    assert.ok(first.stdout.includes(`${server.url}/d/obskit-legacy/legacy-export`), first.stdout);
-    assert.ok(!(first.stdout + first.stderr).includes(TOKEN));
-
-    // Rerun: no new folder, same dashboards updated in place (version 2).
-    const before = server.requests.length;
-    const second = await runTask(
-      "import-dashboards",
-      ["--url", server.url, "--dir", dir],
-      box,
-      env,
-    );
-    assert.equal(second.code, 0, second.stdout + second.stderr);
-    const again = server.requests.slice(before).map((r) => `${r.method} ${r.path}`);
-    assert.deepEqual(again, [
-      "GET /api/health",
-      "GET /api/datasources",
-      "GET /api/folders/obskit",
-      "POST /api/dashboards/db",
-      "POST /api/dashboards/db",
-    ]);
-    assert.equal(server.requests.filter((r) => r.path === "/api/folders").length, 1);
-    assert.equal(server.dashboards.size, 2);
-    assert.deepEqual([...server.dashboards.values()].map((d) => d.version), [2, 2]);
-    assert.match(second.stdout, /version 2/);
-  } finally {
-    await server.close();
-    box.cleanup();
-  }
+  },
 });
 
-Deno.test("contract: basic auth from GRAFANA_USER/GRAFANA_PASSWORD, --datasource-uid, and an existing folder title", async () => {
-  const box = sandbox();
-  const password = "s3cret-Pa55word";
-  const basic = `Basic ${btoa(`admin:${password}`)}`;
-  const server = recordingServer(basic, { folders: { "made-by-hand": "Observability Kit" } });
-  const dir = join(box.dir, "dashboards");
-  writeDashboards(dir);
-  try {
-    const r = await runTask(
-      "import-dashboards",
-      ["--url", server.url, "--dir", dir, "--datasource-uid", "prom-old"],
-      box,
-      { GRAFANA_USER: "admin", GRAFANA_PASSWORD: password },
-    );
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.ok(server.requests.slice(1).every((q) => q.authorization === basic));
-    assert.ok(server.requests.some((q) => q.path === "/api/datasources/uid/prom-old"));
-    assert.ok(!server.requests.some((q) => q.path === "/api/datasources"));
-    const posts = server.requests.filter((q) => q.path === "/api/dashboards/db");
-    // The folder title existed under another uid: that folder is used.
-    assert.ok(posts.every((p) => p.body.folderUid === "made-by-hand"));
-    assert.ok(posts.every((p) => p.body.dashboard.templating.list[0].current.value === "prom-old"));
-    assert.ok(!(r.stdout + r.stderr).includes(password));
-    assert.ok(!(r.stdout + r.stderr).includes(btoa(`admin:${password}`)));
-  } finally {
-    await server.close();
-    box.cleanup();
-  }
+Deno.test({
+  name:
+    "contract: basic auth from GRAFANA_USER/GRAFANA_PASSWORD, --datasource-uid, and an existing folder title",
+  ...contract,
+  async fn() {
+    const box = sandbox();
+    const password = "s3cret-Pa55word";
+    const basic = `Basic ${btoa(`admin:${password}`)}`;
+    const server = recordingServer(basic, { folders: { "made-by-hand": "Observability Kit" } });
+    const dir = join(box.dir, "dashboards");
+    writeDashboards(dir);
+    try {
+      const r = await runTask(
+        "import-dashboards",
+        ["--url", server.url, "--dir", dir, "--datasource-uid", "prom-old"],
+        box,
+        { GRAFANA_USER: "admin", GRAFANA_PASSWORD: password },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(server.requests.slice(1).every((q) => q.authorization === basic));
+      assert.ok(server.requests.some((q) => q.path === "/api/datasources/uid/prom-old"));
+      assert.ok(!server.requests.some((q) => q.path === "/api/datasources"));
+      const posts = server.requests.filter((q) => q.path === "/api/dashboards/db");
+      // The folder title existed under another uid: that folder is used.
+      assert.ok(posts.every((p) => p.body.folderUid === "made-by-hand"));
+      assert.ok(
+        posts.every((p) => p.body.dashboard.templating.list[0].current.value === "prom-old"),
+      );
+      assert.ok(!(r.stdout + r.stderr).includes(password));
+      assert.ok(!(r.stdout + r.stderr).includes(btoa(`admin:${password}`)));
+    } finally {
+      await server.close();
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("contract: failures exit with a one-line reason and never echo credentials", async () => {
-  const box = sandbox();
-  const dir = join(box.dir, "dashboards");
-  writeDashboards(dir);
-  const server = recordingServer(`Bearer ${TOKEN}`, { failDashboards: true });
-  try {
-    // No credentials: exit 2 naming the variables, no request sent.
-    const none = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box);
-    assert.equal(none.code, 2);
-    assert.match(
-      none.stderr,
-      /^error: no Grafana credentials in the environment \(set GRAFANA_TOKEN/m,
-    );
-    assert.equal(server.requests.length, 0);
-    // Wrong token: exit 2, refused credentials, the wrong token not printed.
-    const wrong = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box, {
-      GRAFANA_TOKEN: "glsa_wrongToken_123",
-    });
-    assert.equal(wrong.code, 2, wrong.stderr);
-    assert.match(
-      wrong.stderr,
-      /refused the credentials from GRAFANA_TOKEN: GET \/api\/datasources answered HTTP 401/,
-    );
-    assert.ok(!(wrong.stdout + wrong.stderr).includes("glsa_wrongToken_123"));
-    // A server error that echoes the Authorization header: exit 1, redacted.
-    const fail = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box, {
-      GRAFANA_TOKEN: TOKEN,
-    });
-    assert.equal(fail.code, 1, fail.stderr);
-    assert.match(
-      fail.stderr,
-      /POST a-developer\.json: HTTP 500 internal error for request with Bearer \*\*\*/,
-    );
-    assert.ok(!(fail.stdout + fail.stderr).includes(TOKEN));
-    // An unknown --datasource-uid: exit 2.
-    const ds = await runTask(
-      "import-dashboards",
-      ["--url", server.url, "--dir", dir, "--datasource-uid", "nope"],
-      box,
-      { GRAFANA_TOKEN: TOKEN },
-    );
-    assert.equal(ds.code, 2);
-    assert.match(ds.stderr, /no datasource with uid 'nope'/);
-  } finally {
-    await server.close();
-  }
-  try {
-    // Nothing listening: exit 2 saying how to get Grafana there.
-    const down = await runTask(
-      "import-dashboards",
-      ["--url", `http://127.0.0.1:${freePort()}`, "--dir", dir],
-      box,
-      { GRAFANA_TOKEN: TOKEN },
-    );
-    assert.equal(down.code, 2);
-    assert.match(
-      down.stderr,
-      /Grafana does not answer at http:\/\/127\.0\.0\.1:\d+ .*deno task setup-monitoring/,
-    );
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "contract: failures exit with a one-line reason and never echo credentials",
+  ...contract,
+  async fn() {
+    const box = sandbox();
+    const dir = join(box.dir, "dashboards");
+    writeDashboards(dir);
+    const server = recordingServer(`Bearer ${TOKEN}`, { failDashboards: true });
+    try {
+      // No credentials: exit 2 naming the variables, no request sent.
+      const none = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box);
+      assert.equal(none.code, 2);
+      assert.match(
+        none.stderr,
+        /^error: no Grafana credentials in the environment \(set GRAFANA_TOKEN/m,
+      );
+      assert.equal(server.requests.length, 0);
+      // Wrong token: exit 2, refused credentials, the wrong token not printed.
+      const wrong = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box, {
+        GRAFANA_TOKEN: "glsa_wrongToken_123",
+      });
+      assert.equal(wrong.code, 2, wrong.stderr);
+      assert.match(
+        wrong.stderr,
+        /refused the credentials from GRAFANA_TOKEN: GET \/api\/datasources answered HTTP 401/,
+      );
+      assert.ok(!(wrong.stdout + wrong.stderr).includes("glsa_wrongToken_123"));
+      // A server error that echoes the Authorization header: exit 1, redacted.
+      const fail = await runTask("import-dashboards", ["--url", server.url, "--dir", dir], box, {
+        GRAFANA_TOKEN: TOKEN,
+      });
+      assert.equal(fail.code, 1, fail.stderr);
+      assert.match(
+        fail.stderr,
+        /POST a-developer\.json: HTTP 500 internal error for request with Bearer \*\*\*/,
+      );
+      assert.ok(!(fail.stdout + fail.stderr).includes(TOKEN));
+      // An unknown --datasource-uid: exit 2.
+      const ds = await runTask(
+        "import-dashboards",
+        ["--url", server.url, "--dir", dir, "--datasource-uid", "nope"],
+        box,
+        { GRAFANA_TOKEN: TOKEN },
+      );
+      assert.equal(ds.code, 2);
+      assert.match(ds.stderr, /no datasource with uid 'nope'/);
+    } finally {
+      await server.close();
+    }
+    try {
+      // Nothing listening: exit 2 saying how to get Grafana there.
+      const down = await runTask(
+        "import-dashboards",
+        ["--url", `http://127.0.0.1:${freePort()}`, "--dir", dir],
+        box,
+        { GRAFANA_TOKEN: TOKEN },
+      );
+      assert.equal(down.code, 2);
+      assert.match(
+        down.stderr,
+        /Grafana does not answer at http:\/\/127\.0\.0\.1:\d+ .*deno task setup-monitoring/,
+      );
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("import-dashboards --dry-run lists the requests and needs no credentials", async () => {
-  const box = sandbox();
-  const dir = join(box.dir, "dashboards");
-  writeDashboards(dir);
-  try {
-    const r = await runTask("import-dashboards", [
-      "--dry-run",
-      "--url",
-      "http://127.0.0.1:3999",
-      "--dir",
-      dir,
-    ], box);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(
-      r.stdout.trim().split("\n").filter((l) => !l.startsWith("#")).map((l) =>
-        l.replace(/\s{3}# .*$/, "")
-      ),
-      [
-        "GET http://127.0.0.1:3999/api/health",
-        "GET http://127.0.0.1:3999/api/datasources",
-        "GET http://127.0.0.1:3999/api/folders/obskit",
-        "POST http://127.0.0.1:3999/api/folders",
-        "POST http://127.0.0.1:3999/api/dashboards/db",
-        "POST http://127.0.0.1:3999/api/dashboards/db",
-      ],
-    );
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "import-dashboards --dry-run lists the requests and needs no credentials",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    const dir = join(box.dir, "dashboards");
+    writeDashboards(dir);
+    try {
+      const r = await runTask("import-dashboards", [
+        "--dry-run",
+        "--url",
+        "http://127.0.0.1:3999",
+        "--dir",
+        dir,
+      ], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        r.stdout.trim().split("\n").filter((l) => !l.startsWith("#")).map((l) =>
+          l.replace(/\s{3}# .*$/, "")
+        ),
+        [
+          "GET http://127.0.0.1:3999/api/health",
+          "GET http://127.0.0.1:3999/api/datasources",
+          "GET http://127.0.0.1:3999/api/folders/obskit",
+          "POST http://127.0.0.1:3999/api/folders",
+          "POST http://127.0.0.1:3999/api/dashboards/db",
+          "POST http://127.0.0.1:3999/api/dashboards/db",
+        ],
+      );
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
 const REPO_DASHBOARDS = repoPath("dashboards");
@@ -403,6 +436,7 @@ const repoDashboards = (() => {
 
 Deno.test({
   name: "contract: the repository's dashboards import with their datasource variable bound",
+  ...contract,
   ignore: repoDashboards.length === 0,
   fn: async () => {
     const box = sandbox();
@@ -428,19 +462,23 @@ Deno.test({
   },
 });
 
-Deno.test("bindDatasource leaves non-Prometheus and variable references alone; redact hides secrets", () => {
-  const ds = { uid: "p", name: "P", type: "prometheus" };
-  const { dashboard, variable, rewritten } = bindDatasource({
-    templating: { list: [{ name: "datasource", type: "datasource", query: "prometheus" }] },
-    panels: [
-      { datasource: { type: "loki", uid: "l1" } },
-      { datasource: { type: "prometheus", uid: "${datasource}" } },
-      { datasource: "-- Grafana --" },
-    ],
-  }, ds);
-  assert.equal(variable, "datasource");
-  assert.equal(rewritten, 0);
-  assert.deepEqual(dashboard.panels[0].datasource, { type: "loki", uid: "l1" });
-  assert.equal(redact("token abc123 and abc123", ["abc123"]), "token *** and ***");
-  assert.equal(redact("p%40ss", ["p@ss"]), "***");
+Deno.test({
+  name: "bindDatasource leaves non-Prometheus and variable references alone; redact hides secrets",
+  ...unit,
+  fn() {
+    const ds = { uid: "p", name: "P", type: "prometheus" };
+    const { dashboard, variable, rewritten } = bindDatasource({
+      templating: { list: [{ name: "datasource", type: "datasource", query: "prometheus" }] },
+      panels: [
+        { datasource: { type: "loki", uid: "l1" } },
+        { datasource: { type: "prometheus", uid: "${datasource}" } },
+        { datasource: "-- Grafana --" },
+      ],
+    }, ds);
+    assert.equal(variable, "datasource");
+    assert.equal(rewritten, 0);
+    assert.deepEqual(dashboard.panels[0].datasource, { type: "loki", uid: "l1" });
+    assert.equal(redact("token abc123 and abc123", ["abc123"]), "token *** and ***");
+    assert.equal(redact("p%40ss", ["p@ss"]), "***");
+  },
 });
