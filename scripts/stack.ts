@@ -77,12 +77,15 @@ const spec = {
     "Commands:",
     "  up                 start what is not running yet and wait until each one is healthy",
     "  down               stop the processes 'up' started (by pid) and check their ports closed",
-    "  status             component, pid, port, healthy (exit 1 when one is not healthy)",
+    "  status             every component with pid, port, healthy (pid alive and port answering);",
+    "                     exit 1 when one is not running or not healthy",
     "  logs [component]   last lines of each log (components: " + COMPONENTS.join(", ") +
     ", and apps started by the demo)",
     "",
     `State (pids, logs, data): ${stateDir()} (env OBSKIT_STATE_DIR).`,
     "Ports given to 'up' are remembered: status/down/verify/doctor use them.",
+    "Ctrl-C during 'up' stops what that 'up' started (exit 130). One 'up'/'down' at a time per",
+    "state folder (stack.lock): a second one waits for the first.",
   ].join("\n"),
 };
 
