@@ -13,6 +13,16 @@ import {
 import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
 import { findTool } from "./support.ts";
 
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** Sends load to a server this test serves on loopback. */
+const loopback = { permissions: { net: true, run: false, write: false } } as const;
+/** Runs scripts/load.ts as a subprocess. */
+const cli = { permissions: { net: false, run: true, read: true, write: false } } as const;
+/** Runs scripts/load.ts (or the instrumented app) against a loopback server. */
+const cliLoopback = { permissions: { ...cli.permissions, net: true } } as const;
+/** As cliLoopback, finding `script` on PATH. */
+const cliTerminal = { permissions: { ...cliLoopback.permissions, env: true } } as const;
+
 /** A loopback test server that records when each request arrives. */
 function testServer(handler: (req: Request) => Promise<Response> | Response) {
   const arrivals: number[] = [];
@@ -60,195 +70,223 @@ function within(actual: number, expected: number, fraction: number, what: string
   );
 }
 
-Deno.test("load: 200 rps for 3 s arrives at the server within 2 %", async () => {
-  const srv = testServer(() => new Response("ok"));
-  try {
-    const r = await runLoad({
-      target: srv.url,
-      rate: 200,
-      durationMs: 3000,
-      mix: pathsMix(["/"]),
-    });
-    assert.equal(r.scheduled, 600);
-    assert.equal(r.sent, 600);
-    assert.equal(r.dropped, 0);
-    assert.equal(r.completed, 600);
-    assert.deepEqual(r.statusCounts, { "200": 600 });
-    assert.equal(srv.arrivals.length, 600);
-    within(r.achievedRate, 200, 0.02, "achieved rate (client)");
-    within(srv.arrivalRate(), 200, 0.02, "arrival rate (server)");
-    assert.ok(r.latencyMs !== null);
-    assert.ok(r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
-    assert.match(formatReport(r), /p99 \d+\.\d\dms/);
-  } finally {
-    await srv.close();
-  }
+Deno.test({
+  name: "load: 200 rps for 3 s arrives at the server within 2 %",
+  ...loopback,
+  async fn() {
+    const srv = testServer(() => new Response("ok"));
+    try {
+      const r = await runLoad({
+        target: srv.url,
+        rate: 200,
+        durationMs: 3000,
+        mix: pathsMix(["/"]),
+      });
+      assert.equal(r.scheduled, 600);
+      assert.equal(r.sent, 600);
+      assert.equal(r.dropped, 0);
+      assert.equal(r.completed, 600);
+      assert.deepEqual(r.statusCounts, { "200": 600 });
+      assert.equal(srv.arrivals.length, 600);
+      within(r.achievedRate, 200, 0.02, "achieved rate (client)");
+      within(srv.arrivalRate(), 200, 0.02, "arrival rate (server)");
+      assert.ok(r.latencyMs !== null);
+      assert.ok(r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
+      assert.match(formatReport(r), /p99 \d+\.\d\dms/);
+    } finally {
+      await srv.close();
+    }
+  },
 });
 
-Deno.test("load: a server that stalls 2 s does not lower the offered rate", async () => {
-  const srv = testServer(async () => {
-    await sleep(2000);
-    return new Response("late");
-  });
-  try {
-    const started = performance.now();
-    const r = await runLoad({
-      target: srv.url,
-      rate: 100,
-      durationMs: 3000,
-      concurrency: 1000,
-      mix: pathsMix(["/"]),
-      // Bounded even if the generator were (wrongly) waiting on responses.
-      signal: AbortSignal.timeout(8000),
+Deno.test({
+  name: "load: a server that stalls 2 s does not lower the offered rate",
+  ...loopback,
+  async fn() {
+    const srv = testServer(async () => {
+      await sleep(2000);
+      return new Response("late");
     });
-    assert.equal(r.interrupted, false);
-    const tookS = (performance.now() - started) / 1000;
-    // A closed model with 1 connection would have sent 2 requests; we sent all 300 on time.
-    assert.equal(r.sent, 300);
-    assert.equal(r.dropped, 0);
-    within(srv.arrivalRate(), 100, 0.02, "arrival rate at a stalled server");
-    within(r.achievedRate, 100, 0.02, "achieved rate");
-    assert.ok(r.latencyMs !== null && r.latencyMs.p50 >= 2000, `p50 ${r.latencyMs?.p50}`);
-    // Scheduling took the duration; the wait afterwards is the stall of the last requests.
-    assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
-  } finally {
-    await srv.close();
-  }
+    try {
+      const started = performance.now();
+      const r = await runLoad({
+        target: srv.url,
+        rate: 100,
+        durationMs: 3000,
+        concurrency: 1000,
+        mix: pathsMix(["/"]),
+        // Bounded even if the generator were (wrongly) waiting on responses.
+        signal: AbortSignal.timeout(8000),
+      });
+      assert.equal(r.interrupted, false);
+      const tookS = (performance.now() - started) / 1000;
+      // A closed model with 1 connection would have sent 2 requests; we sent all 300 on time.
+      assert.equal(r.sent, 300);
+      assert.equal(r.dropped, 0);
+      within(srv.arrivalRate(), 100, 0.02, "arrival rate at a stalled server");
+      within(r.achievedRate, 100, 0.02, "achieved rate");
+      assert.ok(r.latencyMs !== null && r.latencyMs.p50 >= 2000, `p50 ${r.latencyMs?.p50}`);
+      // Scheduling took the duration; the wait afterwards is the stall of the last requests.
+      assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
+    } finally {
+      await srv.close();
+    }
+  },
 });
 
-Deno.test("load: the concurrency cap drops due requests instead of slowing down", async () => {
-  const srv = testServer(async () => {
-    await sleep(2000);
-    return new Response("late");
-  });
-  try {
-    const started = performance.now();
-    const r = await runLoad({
-      target: srv.url,
-      rate: 100,
-      durationMs: 3000,
-      concurrency: 50,
-      mix: pathsMix(["/"]),
-      signal: AbortSignal.timeout(8000),
+Deno.test({
+  name: "load: the concurrency cap drops due requests instead of slowing down",
+  ...loopback,
+  async fn() {
+    const srv = testServer(async () => {
+      await sleep(2000);
+      return new Response("late");
     });
-    assert.equal(r.interrupted, false);
-    const tookS = (performance.now() - started) / 1000;
-    assert.equal(r.scheduled, 300, "every due request is accounted for");
-    assert.equal(r.sent + r.dropped, 300);
-    assert.ok(r.dropped >= 100, `dropped ${r.dropped}`);
-    assert.ok(r.sent <= 160, `sent ${r.sent}`);
-    assert.equal(srv.arrivals.length, r.sent);
-    within(r.offeredRate, 100, 0.02, "offered rate");
-    assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
-  } finally {
-    await srv.close();
-  }
+    try {
+      const started = performance.now();
+      const r = await runLoad({
+        target: srv.url,
+        rate: 100,
+        durationMs: 3000,
+        concurrency: 50,
+        mix: pathsMix(["/"]),
+        signal: AbortSignal.timeout(8000),
+      });
+      assert.equal(r.interrupted, false);
+      const tookS = (performance.now() - started) / 1000;
+      assert.equal(r.scheduled, 300, "every due request is accounted for");
+      assert.equal(r.sent + r.dropped, 300);
+      assert.ok(r.dropped >= 100, `dropped ${r.dropped}`);
+      assert.ok(r.sent <= 160, `sent ${r.sent}`);
+      assert.equal(srv.arrivals.length, r.sent);
+      within(r.offeredRate, 100, 0.02, "offered rate");
+      assert.ok(tookS < 3 + 2 + 1.5, `run took ${tookS}s`);
+    } finally {
+      await srv.close();
+    }
+  },
 });
 
-Deno.test("load: --max-requests bounds the run and the chapter's mix is followed", async () => {
-  const srv = testServer((req) =>
-    new URL(req.url).pathname === "/error"
-      ? new Response("boom", { status: 500 })
-      : new Response("ok")
-  );
-  try {
-    const r = await runLoad({
-      target: srv.url,
-      rate: 500,
-      durationMs: 60_000,
-      maxRequests: 100,
-      mix: chapterMix,
-    });
-    assert.equal(r.sent, 100);
-    assert.ok(r.elapsedS < 5, `took ${r.elapsedS}s`);
-    const count = (p: string) => srv.paths.filter((x) => x === p).length;
-    assert.equal(count("/error"), 2); // 50th, 100th
-    assert.equal(count("/api/data?delay=0.5"), 4); // 20th, 40th, 60th, 80th
-    assert.equal(count("/api/data?delay=0.1"), 94);
-    assert.deepEqual(r.statusCounts, { "200": 98, "500": 2 });
-    assert.equal(r.errors, 2);
-  } finally {
-    await srv.close();
-  }
+Deno.test({
+  name: "load: --max-requests bounds the run and the chapter's mix is followed",
+  ...loopback,
+  async fn() {
+    const srv = testServer((req) =>
+      new URL(req.url).pathname === "/error"
+        ? new Response("boom", { status: 500 })
+        : new Response("ok")
+    );
+    try {
+      const r = await runLoad({
+        target: srv.url,
+        rate: 500,
+        durationMs: 60_000,
+        maxRequests: 100,
+        mix: chapterMix,
+      });
+      assert.equal(r.sent, 100);
+      assert.ok(r.elapsedS < 5, `took ${r.elapsedS}s`);
+      const count = (p: string) => srv.paths.filter((x) => x === p).length;
+      assert.equal(count("/error"), 2); // 50th, 100th
+      assert.equal(count("/api/data?delay=0.5"), 4); // 20th, 40th, 60th, 80th
+      assert.equal(count("/api/data?delay=0.1"), 94);
+      assert.deepEqual(r.statusCounts, { "200": 98, "500": 2 });
+      assert.equal(r.errors, 2);
+    } finally {
+      await srv.close();
+    }
+  },
 });
 
-Deno.test("load: requests past --timeout count as timeouts; an abort stops a slow schedule at once", async () => {
-  const srv = testServer(async () => {
-    await sleep(2000);
-    return new Response("late");
-  });
-  try {
-    const started = performance.now();
+Deno.test({
+  name: "load: requests past --timeout count as timeouts; an abort stops a slow schedule at once",
+  ...loopback,
+  async fn() {
+    const srv = testServer(async () => {
+      await sleep(2000);
+      return new Response("late");
+    });
+    try {
+      const started = performance.now();
+      const r = await runLoad({
+        target: srv.url,
+        rate: 20,
+        durationMs: 500,
+        timeoutMs: 300,
+        mix: pathsMix(["/"]),
+      });
+      assert.equal(r.sent, 10);
+      assert.equal(r.statusCounts["timeout"], 10);
+      assert.equal(r.errors, 10);
+      assert.equal(r.completed, 0);
+      assert.ok(performance.now() - started < 1500, "did not wait for the stalled responses");
+    } finally {
+      await srv.close();
+    }
+    // One request every 10 s: aborting after 200 ms must not wait for the next one.
+    const fast = testServer(() => new Response("ok"));
+    try {
+      const ctl = new AbortController();
+      setTimeout(() => ctl.abort(), 200);
+      const started = performance.now();
+      const r = await runLoad({
+        target: fast.url,
+        rate: 0.1,
+        durationMs: 60_000,
+        mix: pathsMix(["/"]),
+        signal: ctl.signal,
+      });
+      assert.ok(performance.now() - started < 1000, "abort ended the sleep");
+      assert.equal(r.interrupted, true);
+      assert.equal(r.sent, 1);
+    } finally {
+      await fast.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "load: an unreachable target counts network errors",
+  ...loopback,
+  async fn() {
+    const port = freePort(); // nothing listens here
     const r = await runLoad({
-      target: srv.url,
-      rate: 20,
-      durationMs: 500,
-      timeoutMs: 300,
+      target: `http://127.0.0.1:${port}`,
+      rate: 50,
+      durationMs: 200,
       mix: pathsMix(["/"]),
     });
     assert.equal(r.sent, 10);
-    assert.equal(r.statusCounts["timeout"], 10);
-    assert.equal(r.errors, 10);
     assert.equal(r.completed, 0);
-    assert.ok(performance.now() - started < 1500, "did not wait for the stalled responses");
-  } finally {
-    await srv.close();
-  }
-  // One request every 10 s: aborting after 200 ms must not wait for the next one.
-  const fast = testServer(() => new Response("ok"));
-  try {
-    const ctl = new AbortController();
-    setTimeout(() => ctl.abort(), 200);
-    const started = performance.now();
-    const r = await runLoad({
-      target: fast.url,
-      rate: 0.1,
-      durationMs: 60_000,
-      mix: pathsMix(["/"]),
-      signal: ctl.signal,
-    });
-    assert.ok(performance.now() - started < 1000, "abort ended the sleep");
-    assert.equal(r.interrupted, true);
-    assert.equal(r.sent, 1);
-  } finally {
-    await fast.close();
-  }
+    assert.equal(r.errors, 10);
+    assert.equal(r.statusCounts["network-error"], 10);
+    assert.equal(r.latencyMs, null);
+  },
 });
 
-Deno.test("load: an unreachable target counts network errors", async () => {
-  const port = freePort(); // nothing listens here
-  const r = await runLoad({
-    target: `http://127.0.0.1:${port}`,
-    rate: 50,
-    durationMs: 200,
-    mix: pathsMix(["/"]),
-  });
-  assert.equal(r.sent, 10);
-  assert.equal(r.completed, 0);
-  assert.equal(r.errors, 10);
-  assert.equal(r.statusCounts["network-error"], 10);
-  assert.equal(r.latencyMs, null);
-});
-
-Deno.test("load: validation refuses remote targets and bad values", async () => {
-  assert.ok(isLoopbackHost("127.0.0.1"));
-  assert.ok(isLoopbackHost("127.1.2.3"));
-  assert.ok(isLoopbackHost("localhost"));
-  assert.ok(isLoopbackHost("[::1]"));
-  assert.ok(!isLoopbackHost("example.com"));
-  assert.ok(!isLoopbackHost("10.0.0.1"));
-  assert.ok(!isLoopbackHost("128.0.0.1"));
-  assert.throws(() => parseTarget("http://example.com"), /--allow-remote/);
-  assert.equal(parseTarget("http://example.com", true).hostname, "example.com");
-  assert.throws(() => parseTarget("not a url"), UsageError);
-  assert.throws(() => parseTarget("ftp://127.0.0.1/"), UsageError);
-  assert.throws(() => pathsMix(["api"]), UsageError);
-  const base = { target: "http://127.0.0.1:1", durationMs: 100 };
-  await assert.rejects(runLoad({ ...base, target: "http://10.1.2.3:80", rate: 1 }), UsageError);
-  await assert.rejects(runLoad({ ...base, rate: 0 }), UsageError);
-  await assert.rejects(runLoad({ ...base, rate: 1, durationMs: 0 }), UsageError);
-  await assert.rejects(runLoad({ ...base, rate: 1, maxRequests: 0 }), UsageError);
-  await assert.rejects(runLoad({ ...base, rate: 1, concurrency: 0 }), UsageError);
+Deno.test({
+  name: "load: validation refuses remote targets and bad values",
+  ...unit,
+  async fn() {
+    assert.ok(isLoopbackHost("127.0.0.1"));
+    assert.ok(isLoopbackHost("127.1.2.3"));
+    assert.ok(isLoopbackHost("localhost"));
+    assert.ok(isLoopbackHost("[::1]"));
+    assert.ok(!isLoopbackHost("example.com"));
+    assert.ok(!isLoopbackHost("10.0.0.1"));
+    assert.ok(!isLoopbackHost("128.0.0.1"));
+    assert.throws(() => parseTarget("http://example.com"), /--allow-remote/);
+    assert.equal(parseTarget("http://example.com", true).hostname, "example.com");
+    assert.throws(() => parseTarget("not a url"), UsageError);
+    assert.throws(() => parseTarget("ftp://127.0.0.1/"), UsageError);
+    assert.throws(() => pathsMix(["api"]), UsageError);
+    const base = { target: "http://127.0.0.1:1", durationMs: 100 };
+    await assert.rejects(runLoad({ ...base, target: "http://10.1.2.3:80", rate: 1 }), UsageError);
+    await assert.rejects(runLoad({ ...base, rate: 0 }), UsageError);
+    await assert.rejects(runLoad({ ...base, rate: 1, durationMs: 0 }), UsageError);
+    await assert.rejects(runLoad({ ...base, rate: 1, maxRequests: 0 }), UsageError);
+    await assert.rejects(runLoad({ ...base, rate: 1, concurrency: 0 }), UsageError);
+  },
 });
 
 async function runScript(args: string[], opts: { sigintAfterMs?: number } = {}) {
@@ -275,40 +313,48 @@ async function runScript(args: string[], opts: { sigintAfterMs?: number } = {}) 
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("load CLI: usage errors exit 2 with one line", async () => {
-  for (
-    const args of [
-      ["--rate", "abc"],
-      ["--duration", "forever"],
-      ["--target", "http://192.0.2.10:8000", "--duration", "1s"],
-      ["--concurrency", "0"],
-      ["--nope"],
-    ]
-  ) {
-    const r = await runScript(args);
-    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.equal(r.stdout, "");
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /^error: /);
-  }
+Deno.test({
+  name: "load CLI: usage errors exit 2 with one line",
+  ...cli,
+  async fn() {
+    for (
+      const args of [
+        ["--rate", "abc"],
+        ["--duration", "forever"],
+        ["--target", "http://192.0.2.10:8000", "--duration", "1s"],
+        ["--concurrency", "0"],
+        ["--nope"],
+      ]
+    ) {
+      const r = await runScript(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /^error: /);
+    }
+  },
 });
 
-Deno.test("load CLI: Ctrl-C prints the summary so far", async () => {
-  const srv = testServer(() => new Response("ok"));
-  try {
-    const r = await runScript(
-      ["--target", srv.url, "--rate", "50", "--duration", "60s", "--path", "/", "--json"],
-      { sigintAfterMs: 2500 },
-    );
-    assert.equal(r.code, 130, r.stderr);
-    const report = JSON.parse(r.stdout);
-    assert.equal(report.interrupted, true);
-    assert.ok(report.sent > 10 && report.sent < 150, `sent ${report.sent}`);
-    assert.equal(report.statusCounts["200"], report.completed);
-    assert.equal(typeof report.latencyMs.p99, "number");
-  } finally {
-    await srv.close();
-  }
+Deno.test({
+  name: "load CLI: Ctrl-C prints the summary so far",
+  ...cliLoopback,
+  async fn() {
+    const srv = testServer(() => new Response("ok"));
+    try {
+      const r = await runScript(
+        ["--target", srv.url, "--rate", "50", "--duration", "60s", "--path", "/", "--json"],
+        { sigintAfterMs: 2500 },
+      );
+      assert.equal(r.code, 130, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.interrupted, true);
+      assert.ok(report.sent > 10 && report.sent < 150, `sent ${report.sent}`);
+      assert.equal(report.statusCounts["200"], report.completed);
+      assert.equal(typeof report.latencyMs.p99, "number");
+    } finally {
+      await srv.close();
+    }
+  },
 });
 
 /** Sums a counter family's samples in Prometheus text, optionally filtered by a label text. */
@@ -322,35 +368,40 @@ function counterSum(metrics: string, name: string, labelFilter = ""): number {
   return sum;
 }
 
-Deno.test("load CLI: 200 rps for 10 s against the instrumented app, within 2 %, prints p99", async () => {
-  const app = await spawnInstrumentedApp();
-  try {
-    const before = await (await fetch(`${app.url}/metrics`)).text();
-    const r = await runScript(["--target", app.url, "--rate", "200", "--duration", "10s"]);
-    assert.equal(r.code, 0, r.stderr);
-    const achieved = Number(/achieved ([\d.]+)\/s/.exec(r.stdout)?.[1]);
-    within(achieved, 200, 0.02, "achieved rate against the app");
-    const p99 = Number(/p99 ([\d.]+)ms/.exec(r.stdout)?.[1]);
-    // The chapter's mix: 5 % of requests take 0.5 s, so p99 is at least that.
-    assert.ok(p99 >= 500 && p99 < 2000, `p99 ${p99} ms\n${r.stdout}`);
-    assert.match(r.stdout, /sent 2000 +dropped 0/);
-    // Not a terminal: plain progress lines (every 5 s) on stderr, no cursor tricks.
-    assert.match(r.stderr, /^5\.\ds {2}sent \d+ {2}rps [\d.]+ {2}errors \d+ .* p99 [\d.]+ms$/m);
-    assert.ok(!r.stderr.includes("\x1b["), r.stderr);
-    assert.match(r.stdout, /200=1960 +500=40/);
-    // The app saw every one of them (its own counter, by route and status).
-    const after = await (await fetch(`${app.url}/metrics`)).text();
-    const delta = (f: string) =>
-      counterSum(after, "http_requests_total", f) - counterSum(before, "http_requests_total", f);
-    assert.equal(delta('endpoint="/api/data"'), 1960);
-    assert.equal(delta('status="500"'), 40);
-  } finally {
-    await app.stop();
-  }
+Deno.test({
+  name: "load CLI: 200 rps for 10 s against the instrumented app, within 2 %, prints p99",
+  ...cliLoopback,
+  async fn() {
+    const app = await spawnInstrumentedApp();
+    try {
+      const before = await (await fetch(`${app.url}/metrics`)).text();
+      const r = await runScript(["--target", app.url, "--rate", "200", "--duration", "10s"]);
+      assert.equal(r.code, 0, r.stderr);
+      const achieved = Number(/achieved ([\d.]+)\/s/.exec(r.stdout)?.[1]);
+      within(achieved, 200, 0.02, "achieved rate against the app");
+      const p99 = Number(/p99 ([\d.]+)ms/.exec(r.stdout)?.[1]);
+      // The chapter's mix: 5 % of requests take 0.5 s, so p99 is at least that.
+      assert.ok(p99 >= 500 && p99 < 2000, `p99 ${p99} ms\n${r.stdout}`);
+      assert.match(r.stdout, /sent 2000 +dropped 0/);
+      // Not a terminal: plain progress lines (every 5 s) on stderr, no cursor tricks.
+      assert.match(r.stderr, /^5\.\ds {2}sent \d+ {2}rps [\d.]+ {2}errors \d+ .* p99 [\d.]+ms$/m);
+      assert.ok(!r.stderr.includes("\x1b["), r.stderr);
+      assert.match(r.stdout, /200=1960 +500=40/);
+      // The app saw every one of them (its own counter, by route and status).
+      const after = await (await fetch(`${app.url}/metrics`)).text();
+      const delta = (f: string) =>
+        counterSum(after, "http_requests_total", f) - counterSum(before, "http_requests_total", f);
+      assert.equal(delta('endpoint="/api/data"'), 1960);
+      assert.equal(delta('status="500"'), 40);
+    } finally {
+      await app.stop();
+    }
+  },
 });
 
 Deno.test({
   name: "load CLI: on a terminal the progress line is redrawn in place",
+  ...cliTerminal,
   // `script` (util-linux) gives the command a pseudo-terminal.
   ignore: findTool("script") === null,
   async fn() {
