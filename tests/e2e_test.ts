@@ -164,7 +164,7 @@ Deno.test({
             return ls.some((l) => l.status === "fail") ? null : ls;
           });
           const services = lines.find((l) => l.check === "jaeger services");
-          assert.equal(services?.status, "ok", services?.detail);
+          assert.equal(services?.status, "ok", services?.detail ?? "");
           assert.match(services!.detail, /platform-app/);
           assert.match(services!.detail, /trace-demo-service/);
         },
