@@ -38,6 +38,28 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
 import { findTool, missing } from "./support.ts";
 
+const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** node:os tmpdir() consults TMPDIR, TMP and TEMP. */
+const TEMP_ENV = ["TMPDIR", "TMP", "TEMP"];
+/** The `yaml` package reads these two debug switches from the environment. */
+const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+const TEMP_YAML_ENV = [...TEMP_ENV, ...YAML_ENV];
+/** Reads and parses the repository's values file and manifests. */
+const readsRepo = { permissions: { ...unit.permissions, read: true, env: YAML_ENV } } as const;
+/** Parses manifests written to a temp sandbox, in-process. */
+const tempFiles = {
+  permissions: { ...unit.permissions, read: true, write: true, env: TEMP_YAML_ENV },
+} as const;
+/** Runs a phase's deno task as a subprocess in a temporary sandbox (no network). */
+const task = {
+  permissions: { net: false, run: true, read: true, env: true, write: true },
+} as const;
+/**
+ * Real subprocesses talking over loopback: background processes on free
+ * ports, or the real kubectl/helm against a stand-in API endpoint served here.
+ */
+const loopback = { permissions: { ...task.permissions, net: true } } as const;
+
 const PHASE0_LINES = [
   "helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
   "helm repo update prometheus-community",
@@ -47,116 +69,135 @@ const PHASE0_LINES = [
   "kubectl port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3000:80 &",
 ];
 
-Deno.test("phase 0 --dry-run prints its exact command lines and exits 0 without kubectl or helm", async () => {
-  const box = sandbox();
-  try {
-    const r = await runTask("setup-monitoring", ["--dry-run"], box);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(commandLines(r.stdout), PHASE0_LINES);
-    assert.match(r.stdout, /# preflight: helm is not on PATH \(install helm 3/);
-    assert.match(r.stdout, /# preflight: kubectl is not on PATH \(install kubectl/);
-    // The pid files go to the state folder the environment names.
-    assert.ok(r.stdout.includes(`pid in ${join(box.stateDir, "portforward-grafana.pid")}`));
-    assert.match(r.stdout, /# Grafana admin password: rerun with --show-password/);
-    assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
-  } finally {
-    box.cleanup();
-  }
-});
-
-Deno.test("phase 0 --dry-run follows its flags (context, ports, chart version, password)", async () => {
-  const box = sandbox();
-  try {
-    const r = await runTask("setup-monitoring", [
-      "--dry-run",
-      "--context",
-      "kind-obskit",
-      "--grafana-port",
-      "3300",
-      "--prometheus-port",
-      "9393",
-      "--chart-version",
-      "65.1.0",
-      "--timeout",
-      "10m",
-      "--show-password",
-    ], box);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(commandLines(r.stdout), [
-      "helm --kube-context kind-obskit repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
-      "helm --kube-context kind-obskit repo update prometheus-community",
-      "helm --kube-context kind-obskit upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --version 65.1.0 --timeout 10m",
-      "kubectl --context kind-obskit get pods --namespace monitoring --output json",
-      "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9393:9090 &",
-      "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3300:80 &",
-      "kubectl --context kind-obskit get secret monitoring-grafana --namespace monitoring --output jsonpath={.data.admin-password}",
-    ]);
-    const latest = await runTask(
-      "setup-monitoring",
-      ["--dry-run", "--chart-version", "latest"],
-      box,
-    );
-    assert.equal(latest.code, 0, latest.stderr);
-    assert.equal(
-      commandLines(latest.stdout)[2],
-      "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --timeout 5m",
-    );
-  } finally {
-    box.cleanup();
-  }
-});
-
-Deno.test("phases 0 and 1 are idempotent: a second dry run is identical and no command fails on 'already exists'", async () => {
-  const box = sandbox();
-  const manifest = writeManifest(box.dir, true);
-  try {
-    for (
-      const [task, args] of [["setup-monitoring", []], ["deploy-collector", [
-        "--manifest",
-        manifest,
-      ]]] as const
-    ) {
-      const first = await runTask(task, ["--dry-run", ...args], box);
-      const second = await runTask(task, ["--dry-run", ...args], box);
-      assert.equal(first.code, 0, first.stderr);
-      assert.equal(second.code, 0, second.stderr);
-      assert.equal(second.stdout, first.stdout);
-      const lines = commandLines(first.stdout);
-      assert.deepEqual(nonIdempotent(lines), [], `${task} has non-idempotent commands`);
-      // The checker does catch the chapter's commands.
-      assert.deepEqual(
-        nonIdempotent([
-          "helm install monitoring prometheus-community/kube-prometheus-stack",
-          "kubectl create configmap prometheus-rules --from-file=alert-rules.yaml",
-        ]).length,
-        2,
-      );
+Deno.test({
+  name: "phase 0 --dry-run prints its exact command lines and exits 0 without kubectl or helm",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      const r = await runTask("setup-monitoring", ["--dry-run"], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(commandLines(r.stdout), PHASE0_LINES);
+      assert.match(r.stdout, /# preflight: helm is not on PATH \(install helm 3/);
+      assert.match(r.stdout, /# preflight: kubectl is not on PATH \(install kubectl/);
+      // The pid files go to the state folder the environment names.
+      assert.ok(r.stdout.includes(`pid in ${join(box.stateDir, "portforward-grafana.pid")}`));
+      assert.match(r.stdout, /# Grafana admin password: rerun with --show-password/);
+      assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
+    } finally {
+      box.cleanup();
     }
-  } finally {
-    box.cleanup();
-  }
+  },
 });
 
-Deno.test("without --dry-run and without the tools, phases 0 and 1 exit 2 naming the tool and how to install it", async () => {
-  const box = sandbox();
-  const manifest = writeManifest(box.dir, true);
-  try {
-    const p0 = await runTask("setup-monitoring", [], box);
-    assert.equal(p0.code, 2, p0.stdout + p0.stderr);
-    assert.match(p0.stderr, /^error: helm is not on PATH \(install helm 3: https:\/\/helm\.sh/m);
-    const p1 = await runTask("deploy-collector", ["--manifest", manifest], box);
-    assert.equal(p1.code, 2, p1.stdout + p1.stderr);
-    assert.match(p1.stderr, /^error: kubectl is not on PATH \(install kubectl: /m);
-    // Nothing was started.
-    assert.equal(existsSync(join(box.stateDir, "portforward-collector.pid")), false);
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "phase 0 --dry-run follows its flags (context, ports, chart version, password)",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      const r = await runTask("setup-monitoring", [
+        "--dry-run",
+        "--context",
+        "kind-obskit",
+        "--grafana-port",
+        "3300",
+        "--prometheus-port",
+        "9393",
+        "--chart-version",
+        "65.1.0",
+        "--timeout",
+        "10m",
+        "--show-password",
+      ], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(commandLines(r.stdout), [
+        "helm --kube-context kind-obskit repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update",
+        "helm --kube-context kind-obskit repo update prometheus-community",
+        "helm --kube-context kind-obskit upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --version 65.1.0 --timeout 10m",
+        "kubectl --context kind-obskit get pods --namespace monitoring --output json",
+        "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/prometheus-operated 9393:9090 &",
+        "kubectl --context kind-obskit port-forward --namespace monitoring --address 127.0.0.1 svc/monitoring-grafana 3300:80 &",
+        "kubectl --context kind-obskit get secret monitoring-grafana --namespace monitoring --output jsonpath={.data.admin-password}",
+      ]);
+      const latest = await runTask(
+        "setup-monitoring",
+        ["--dry-run", "--chart-version", "latest"],
+        box,
+      );
+      assert.equal(latest.code, 0, latest.stderr);
+      assert.equal(
+        commandLines(latest.stdout)[2],
+        "helm upgrade --install monitoring prometheus-community/kube-prometheus-stack --namespace monitoring --create-namespace --values k8s/kube-prometheus-stack-values.yaml --timeout 5m",
+      );
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "phases 0 and 1 are idempotent: a second dry run is identical and no command fails on 'already exists'",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    const manifest = writeManifest(box.dir, true);
+    try {
+      for (
+        const [task, args] of [["setup-monitoring", []], ["deploy-collector", [
+          "--manifest",
+          manifest,
+        ]]] as const
+      ) {
+        const first = await runTask(task, ["--dry-run", ...args], box);
+        const second = await runTask(task, ["--dry-run", ...args], box);
+        assert.equal(first.code, 0, first.stderr);
+        assert.equal(second.code, 0, second.stderr);
+        assert.equal(second.stdout, first.stdout);
+        const lines = commandLines(first.stdout);
+        assert.deepEqual(nonIdempotent(lines), [], `${task} has non-idempotent commands`);
+        // The checker does catch the chapter's commands.
+        assert.deepEqual(
+          nonIdempotent([
+            "helm install monitoring prometheus-community/kube-prometheus-stack",
+            "kubectl create configmap prometheus-rules --from-file=alert-rules.yaml",
+          ]).length,
+          2,
+        );
+      }
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "without --dry-run and without the tools, phases 0 and 1 exit 2 naming the tool and how to install it",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    const manifest = writeManifest(box.dir, true);
+    try {
+      const p0 = await runTask("setup-monitoring", [], box);
+      assert.equal(p0.code, 2, p0.stdout + p0.stderr);
+      assert.match(p0.stderr, /^error: helm is not on PATH \(install helm 3: https:\/\/helm\.sh/m);
+      const p1 = await runTask("deploy-collector", ["--manifest", manifest], box);
+      assert.equal(p1.code, 2, p1.stdout + p1.stderr);
+      assert.match(p1.stderr, /^error: kubectl is not on PATH \(install kubectl: /m);
+      // Nothing was started.
+      assert.equal(existsSync(join(box.stateDir, "portforward-collector.pid")), false);
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
 Deno.test({
   name:
     "with the real kubectl but no kube context, phase 1 exits 2 saying how to point kubectl at a cluster",
+  ...task,
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox(["kubectl"]);
@@ -175,21 +216,25 @@ Deno.test({
   },
 });
 
-Deno.test("--stop with nothing running exits 0, twice", async () => {
-  const box = sandbox();
-  try {
-    for (let i = 0; i < 2; i++) {
-      const r0 = await runTask("setup-monitoring", ["--stop"], box);
-      assert.equal(r0.code, 0, r0.stderr);
-      assert.match(r0.stdout, /# prometheus: not running/);
-      assert.match(r0.stdout, /# grafana: not running/);
-      const r1 = await runTask("deploy-collector", ["--stop"], box);
-      assert.equal(r1.code, 0, r1.stderr);
-      assert.match(r1.stdout, /# collector: not running/);
+Deno.test({
+  name: "--stop with nothing running exits 0, twice",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r0 = await runTask("setup-monitoring", ["--stop"], box);
+        assert.equal(r0.code, 0, r0.stderr);
+        assert.match(r0.stdout, /# prometheus: not running/);
+        assert.match(r0.stdout, /# grafana: not running/);
+        const r1 = await runTask("deploy-collector", ["--stop"], box);
+        assert.equal(r1.code, 0, r1.stderr);
+        assert.match(r1.stdout, /# collector: not running/);
+      }
+    } finally {
+      box.cleanup();
     }
-  } finally {
-    box.cleanup();
-  }
+  },
 });
 
 // --- phase 1 manifest discovery ---------------------------------------------
@@ -210,55 +255,67 @@ function writeManifest(dir: string, withService: boolean): string {
   return path;
 }
 
-Deno.test("phase 1 --dry-run prints its exact command lines and exits 0 without kubectl", async () => {
-  const box = sandbox();
-  try {
-    const manifest = writeManifest(box.dir, true);
-    const r = await runTask("deploy-collector", ["--dry-run", "--manifest", manifest], box);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(commandLines(r.stdout), [
-      `kubectl apply -f ${manifest}`,
-      "kubectl rollout restart daemonset/otel-collector --namespace observability",
-      "kubectl rollout status daemonset/otel-collector --namespace observability --timeout=5m",
-      "kubectl port-forward --namespace observability --address 127.0.0.1 svc/otel-collector 4317:4317 4318:4318 13133:13133 &",
-    ]);
-    assert.match(r.stdout, /rollout restart .*# only when apply reports a ConfigMap 'configured'/);
-    assert.match(r.stdout, /# then: GET http:\/\/127\.0\.0\.1:13133\/ must answer 200/);
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "phase 1 --dry-run prints its exact command lines and exits 0 without kubectl",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      const manifest = writeManifest(box.dir, true);
+      const r = await runTask("deploy-collector", ["--dry-run", "--manifest", manifest], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(commandLines(r.stdout), [
+        `kubectl apply -f ${manifest}`,
+        "kubectl rollout restart daemonset/otel-collector --namespace observability",
+        "kubectl rollout status daemonset/otel-collector --namespace observability --timeout=5m",
+        "kubectl port-forward --namespace observability --address 127.0.0.1 svc/otel-collector 4317:4317 4318:4318 13133:13133 &",
+      ]);
+      assert.match(
+        r.stdout,
+        /rollout restart .*# only when apply reports a ConfigMap 'configured'/,
+      );
+      assert.match(r.stdout, /# then: GET http:\/\/127\.0\.0\.1:13133\/ must answer 200/);
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("phase 1 finds the collector workload and its Service in the manifest", () => {
-  const box = sandbox();
-  try {
-    const o = { ...defaultCollectorOptions(), otlpGrpcPort: 14317 };
-    const withSvc = collectorWorkload(writeManifest(box.dir, true));
-    assert.deepEqual(withSvc, {
-      kind: "daemonset",
-      name: "otel-collector",
-      namespace: "observability",
-      service: "otel-collector",
-    });
-    assert.equal(collectorForward(o, withSvc).resource, "svc/otel-collector");
-    assert.deepEqual(collectorForward(o, withSvc).ports, [[14317, 4317], [4318, 4318], [
-      13133,
-      13133,
-    ]]);
-    // Without a Service exposing all three ports, forward to the DaemonSet's pods.
-    const noSvc = collectorWorkload(writeManifest(box.dir, false));
-    assert.equal(collectorForward(o, noSvc).resource, "daemonset/otel-collector");
-    writeFileSync(join(box.dir, "bad.yaml"), "kind: ConfigMap\nmetadata: {name: x}\n");
-    assert.throws(() => collectorWorkload(join(box.dir, "bad.yaml")), UsageError);
-  } finally {
-    box.cleanup();
-  }
+Deno.test({
+  name: "phase 1 finds the collector workload and its Service in the manifest",
+  ...tempFiles,
+  fn() {
+    const box = sandbox();
+    try {
+      const o = { ...defaultCollectorOptions(), otlpGrpcPort: 14317 };
+      const withSvc = collectorWorkload(writeManifest(box.dir, true));
+      assert.deepEqual(withSvc, {
+        kind: "daemonset",
+        name: "otel-collector",
+        namespace: "observability",
+        service: "otel-collector",
+      });
+      assert.equal(collectorForward(o, withSvc).resource, "svc/otel-collector");
+      assert.deepEqual(collectorForward(o, withSvc).ports, [[14317, 4317], [4318, 4318], [
+        13133,
+        13133,
+      ]]);
+      // Without a Service exposing all three ports, forward to the DaemonSet's pods.
+      const noSvc = collectorWorkload(writeManifest(box.dir, false));
+      assert.equal(collectorForward(o, noSvc).resource, "daemonset/otel-collector");
+      writeFileSync(join(box.dir, "bad.yaml"), "kind: ConfigMap\nmetadata: {name: x}\n");
+      assert.throws(() => collectorWorkload(join(box.dir, "bad.yaml")), UsageError);
+    } finally {
+      box.cleanup();
+    }
+  },
 });
 
 const MANIFEST = repoPath("k8s", "otel-collector-deployment.yaml");
 
 Deno.test({
   name: "phase 1 --dry-run on the committed collector manifest",
+  ...task,
   ignore: !existsSync(MANIFEST),
   fn: async () => {
     const box = sandbox();
@@ -282,121 +339,139 @@ Deno.test({
 
 // --- pod progress ------------------------------------------------------------
 
-Deno.test("pod progress counts Ready and finished pods and names what the rest wait for", () => {
-  const pod = (name: string, status: PodJson["status"]) => ({ metadata: { name }, status });
-  const p = podProgress({
-    items: [
-      pod("grafana-1", { phase: "Running", conditions: [{ type: "Ready", status: "True" }] }),
-      pod("prometheus-0", {
-        phase: "Pending",
-        conditions: [{ type: "Ready", status: "False" }],
-        containerStatuses: [{ state: { waiting: { reason: "ContainerCreating" } } }],
-      }),
-      pod("operator-1", {
-        phase: "Running",
-        conditions: [{ type: "Ready", status: "False" }],
-        containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }],
-      }),
-      pod("admission-patch", { phase: "Succeeded" }),
-    ],
-  });
-  assert.equal(p.ready, 2);
-  assert.equal(p.total, 4);
-  assert.equal(
-    progressLine(p),
-    "pods Ready 2/4 (waiting: prometheus-0 ContainerCreating, operator-1 CrashLoopBackOff)",
-  );
-  assert.equal(progressLine(podProgress({ items: [] })), "pods Ready 0/0");
+Deno.test({
+  name: "pod progress counts Ready and finished pods and names what the rest wait for",
+  ...unit,
+  fn() {
+    const pod = (name: string, status: PodJson["status"]) => ({ metadata: { name }, status });
+    const p = podProgress({
+      items: [
+        pod("grafana-1", { phase: "Running", conditions: [{ type: "Ready", status: "True" }] }),
+        pod("prometheus-0", {
+          phase: "Pending",
+          conditions: [{ type: "Ready", status: "False" }],
+          containerStatuses: [{ state: { waiting: { reason: "ContainerCreating" } } }],
+        }),
+        pod("operator-1", {
+          phase: "Running",
+          conditions: [{ type: "Ready", status: "False" }],
+          containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }],
+        }),
+        pod("admission-patch", { phase: "Succeeded" }),
+      ],
+    });
+    assert.equal(p.ready, 2);
+    assert.equal(p.total, 4);
+    assert.equal(
+      progressLine(p),
+      "pods Ready 2/4 (waiting: prometheus-0 ContainerCreating, operator-1 CrashLoopBackOff)",
+    );
+    assert.equal(progressLine(podProgress({ items: [] })), "pods Ready 0/0");
+  },
 });
 
 // --- background processes with pid files (a real process, not kubectl) -------
 
-Deno.test("background processes: start once, reuse when running, refuse a busy port, stop idempotently", async () => {
-  const box = sandbox();
-  const before = Deno.env.get("OBSKIT_STATE_DIR");
-  Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
-  const port = freePort();
-  const cmd = [
-    Deno.execPath(),
-    "eval",
-    `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
-  ];
-  const lines: string[] = [];
-  const runner = new Runner(false, (l) => lines.push(l));
-  const ready = () => isListening(port);
-  try {
-    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
-    const rec = JSON.parse(readFileSync(pidFile("test-bg"), "utf8"));
-    assert.ok(await isListening(port));
-    // Second start: same process, not a second one.
-    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "running");
-    assert.equal(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
-    // Another name on the same busy port: refused with a usage error.
-    await assert.rejects(startBackground(runner, "other", cmd, ready, 2000), UsageError);
-    assert.equal(await stopBackground(runner, "test-bg"), true);
-    assert.equal(await isListening(port), false);
-    assert.equal(existsSync(pidFile("test-bg")), false);
-    assert.equal(await stopBackground(runner, "test-bg"), false);
-    // A stale pid file (recorded process gone) is replaced on start.
-    writeFileSync(pidFile("test-bg"), JSON.stringify({ pid: rec.pid, cmd }));
-    assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
-    assert.notEqual(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
-    assert.equal(await stopBackground(runner, "test-bg"), true);
-    assert.ok(lines.includes(`# test-bg: already running (pid ${rec.pid})`), lines.join("\n"));
-  } finally {
-    await stopBackground(runner, "test-bg").catch(() => {});
-    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-    else Deno.env.set("OBSKIT_STATE_DIR", before);
-    box.cleanup();
-  }
+Deno.test({
+  name:
+    "background processes: start once, reuse when running, refuse a busy port, stop idempotently",
+  ...loopback,
+  async fn() {
+    const box = sandbox();
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
+    const port = freePort();
+    const cmd = [
+      Deno.execPath(),
+      "eval",
+      `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
+    ];
+    const lines: string[] = [];
+    const runner = new Runner(false, (l) => lines.push(l));
+    const ready = () => isListening(port);
+    try {
+      assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
+      const rec = JSON.parse(readFileSync(pidFile("test-bg"), "utf8"));
+      assert.ok(await isListening(port));
+      // Second start: same process, not a second one.
+      assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "running");
+      assert.equal(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
+      // Another name on the same busy port: refused with a usage error.
+      await assert.rejects(startBackground(runner, "other", cmd, ready, 2000), UsageError);
+      assert.equal(await stopBackground(runner, "test-bg"), true);
+      assert.equal(await isListening(port), false);
+      assert.equal(existsSync(pidFile("test-bg")), false);
+      assert.equal(await stopBackground(runner, "test-bg"), false);
+      // A stale pid file (recorded process gone) is replaced on start.
+      writeFileSync(pidFile("test-bg"), JSON.stringify({ pid: rec.pid, cmd }));
+      assert.equal(await startBackground(runner, "test-bg", cmd, ready, 20_000), "started");
+      assert.notEqual(JSON.parse(readFileSync(pidFile("test-bg"), "utf8")).pid, rec.pid);
+      assert.equal(await stopBackground(runner, "test-bg"), true);
+      assert.ok(lines.includes(`# test-bg: already running (pid ${rec.pid})`), lines.join("\n"));
+    } finally {
+      await stopBackground(runner, "test-bg").catch(() => {});
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      box.cleanup();
+    }
+  },
 });
 
-Deno.test("a background process that exits at once is reported with the command to rerun", async () => {
-  const box = sandbox();
-  const before = Deno.env.get("OBSKIT_STATE_DIR");
-  Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
-  const port = freePort();
-  try {
-    await assert.rejects(
-      startBackground(
-        new Runner(false, () => {}),
-        "dies",
-        ["sh", "-c", "exit 7"],
-        () => isListening(port),
-        10_000,
-      ),
-      /dies: 'sh -c 'exit 7'' exited with code 7; run that command by hand/,
-    );
-    assert.equal(existsSync(pidFile("dies")), false);
-  } finally {
-    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-    else Deno.env.set("OBSKIT_STATE_DIR", before);
-    box.cleanup();
-  }
+Deno.test({
+  name: "a background process that exits at once is reported with the command to rerun",
+  ...loopback,
+  async fn() {
+    const box = sandbox();
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);
+    const port = freePort();
+    try {
+      await assert.rejects(
+        startBackground(
+          new Runner(false, () => {}),
+          "dies",
+          ["sh", "-c", "exit 7"],
+          () => isListening(port),
+          10_000,
+        ),
+        /dies: 'sh -c 'exit 7'' exited with code 7; run that command by hand/,
+      );
+      assert.equal(existsSync(pidFile("dies")), false);
+    } finally {
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      box.cleanup();
+    }
+  },
 });
 
 // --- the kube-prometheus-stack values file -----------------------------------
 
 const VALUES = repoPath("k8s", "kube-prometheus-stack-values.yaml");
 
-Deno.test("values: rules are selected by label and the collector's 8889 and 8888 are scraped", () => {
-  const v = parse(readFileSync(VALUES, "utf8"));
-  const spec = v.prometheus.prometheusSpec;
-  assert.equal(spec.ruleSelectorNilUsesHelmValues, false);
-  assert.deepEqual(spec.ruleSelector, { matchLabels: { release: "monitoring" } });
-  const jobs = Object.fromEntries(
-    spec.additionalScrapeConfigs.map((j: { job_name: string }) => [j.job_name, j]),
-  );
-  const portOf = (job: string) =>
-    jobs[job].relabel_configs.find((r: { source_labels: string[] }) =>
-      r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
-    ).regex;
-  assert.equal(portOf("otel-collector"), "8889");
-  assert.equal(portOf("otel-collector-telemetry"), "8888");
+Deno.test({
+  name: "values: rules are selected by label and the collector's 8889 and 8888 are scraped",
+  ...readsRepo,
+  fn() {
+    const v = parse(readFileSync(VALUES, "utf8"));
+    const spec = v.prometheus.prometheusSpec;
+    assert.equal(spec.ruleSelectorNilUsesHelmValues, false);
+    assert.deepEqual(spec.ruleSelector, { matchLabels: { release: "monitoring" } });
+    const jobs = Object.fromEntries(
+      spec.additionalScrapeConfigs.map((j: { job_name: string }) => [j.job_name, j]),
+    );
+    const portOf = (job: string) =>
+      jobs[job].relabel_configs.find((r: { source_labels: string[] }) =>
+        r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
+      ).regex;
+    assert.equal(portOf("otel-collector"), "8889");
+    assert.equal(portOf("otel-collector-telemetry"), "8888");
+  },
 });
 
 Deno.test({
   name: "values: promtool accepts the additional scrape configs' jobs and relabel rules",
+  ...task,
   ignore: missing("promtool"),
   fn: async () => {
     const box = sandbox();
@@ -436,6 +511,7 @@ Deno.test({
 
 Deno.test({
   name: "values: the scrape jobs select the committed collector DaemonSet's pods and ports",
+  ...readsRepo,
   ignore: !existsSync(MANIFEST),
   fn: () => {
     const v = parse(readFileSync(VALUES, "utf8"));
@@ -497,6 +573,7 @@ Deno.test({
 Deno.test({
   name:
     "pod wait shows progress from the real kubectl's output until every pod is Ready (stand-in API endpoint)",
+  ...loopback,
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
@@ -524,6 +601,7 @@ Deno.test({
 Deno.test({
   name:
     "pod wait times out naming the stuck pods and the command to look closer (stand-in API endpoint)",
+  ...loopback,
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
@@ -559,6 +637,7 @@ Deno.test({
 Deno.test({
   name:
     "the Grafana admin password is read and printed only with --show-password (real kubectl, stand-in API endpoint)",
+  ...loopback,
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
@@ -594,42 +673,48 @@ Deno.test({
   },
 });
 
-Deno.test("setup-monitoring --stop stops a recorded port-forward process with the task's own permissions", async () => {
-  // The state folder under .stack/: the task may write only there.
-  const box = sandbox(["ps", "kill"], { stateInRepo: true });
-  const port = freePort();
-  const cmd = [
-    Deno.execPath(),
-    "eval",
-    `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
-  ];
-  const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" })
-    .spawn();
-  try {
-    for (let i = 0; i < 100 && !await isListening(port); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    writeFileSync(
-      join(box.stateDir, "portforward-grafana.pid"),
-      JSON.stringify({ pid: child.pid, cmd }),
-    );
-    const r = await runTask("setup-monitoring", ["--stop"], box);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, new RegExp(`# grafana: stopped \\(pid ${child.pid}\\)`));
-    assert.match(r.stdout, /# prometheus: not running/);
-    assert.equal((await child.status).signal, "SIGTERM");
-    assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
-  } finally {
+Deno.test({
+  name:
+    "setup-monitoring --stop stops a recorded port-forward process with the task's own permissions",
+  ...loopback,
+  async fn() {
+    // The state folder under .stack/: the task may write only there.
+    const box = sandbox(["ps", "kill"], { stateInRepo: true });
+    const port = freePort();
+    const cmd = [
+      Deno.execPath(),
+      "eval",
+      `Deno.serve({ hostname: "127.0.0.1", port: ${port}, onListen() {} }, () => new Response("ok"))`,
+    ];
+    const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" })
+      .spawn();
     try {
-      child.kill("SIGKILL");
-    } catch { /* stopped */ }
-    box.cleanup();
-  }
+      for (let i = 0; i < 100 && !await isListening(port); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      writeFileSync(
+        join(box.stateDir, "portforward-grafana.pid"),
+        JSON.stringify({ pid: child.pid, cmd }),
+      );
+      const r = await runTask("setup-monitoring", ["--stop"], box);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`# grafana: stopped \\(pid ${child.pid}\\)`));
+      assert.match(r.stdout, /# prometheus: not running/);
+      assert.equal((await child.status).signal, "SIGTERM");
+      assert.equal(existsSync(join(box.stateDir, "portforward-grafana.pid")), false);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* stopped */ }
+      box.cleanup();
+    }
+  },
 });
 
 Deno.test({
   name:
     "every kubectl line the dry runs of phases 0, 1 and 9 print is accepted by the real kubectl and addresses the intended object (stand-in API endpoint)",
+  ...loopback,
   ignore: !onPath("kubectl"),
   fn: async () => {
     const box = sandbox();
@@ -690,9 +775,13 @@ Deno.test({
   },
 });
 
-Deno.test("splitCommandLine undoes commandLine's quoting", () => {
-  const words = ["kubectl", "get", "a b", "it's", "jsonpath={.data.admin-password}", "$X"];
-  assert.deepEqual(splitCommandLine(commandLine(words)), words);
+Deno.test({
+  name: "splitCommandLine undoes commandLine's quoting",
+  ...unit,
+  fn() {
+    const words = ["kubectl", "get", "a b", "it's", "jsonpath={.data.admin-password}", "$X"];
+    assert.deepEqual(splitCommandLine(commandLine(words)), words);
+  },
 });
 
 const HELM = findTool("helm");
@@ -701,6 +790,7 @@ if (!HELM) console.warn("skipping the helm command-line test: helm is not instal
 Deno.test({
   name:
     "with the real helm (when installed): phase 0's helm lines parse, and a real run passes preflight against a stand-in API endpoint",
+  ...loopback,
   ignore: !HELM,
   fn: async () => {
     const box = sandbox();
