@@ -27,20 +27,18 @@ import {
   ruleSelectorLabels,
   validatePrometheusRule,
 } from "../scripts/lib/prometheus_rule.ts";
-import { missing } from "./support.ts";
+import { missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Unit tests that read (and parse) the repository's rule, values and CRD files. */
 const readsRepo = {
   permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },
 } as const;
 /** node:os tmpdir() consults TMPDIR, TMP and TEMP. */
-const TEMP_ENV = [...YAML_ENV, "TMPDIR", "TMP", "TEMP"];
+const YAML_AND_TEMP_ENV = [...YAML_ENV, ...TEMP_ENV];
 /** Reads the repository and writes a temporary copy. */
 const writesTemp = {
-  permissions: { ...readsRepo.permissions, write: true, env: TEMP_ENV },
+  permissions: { ...readsRepo.permissions, write: true, env: YAML_AND_TEMP_ENV },
 } as const;
 /** Runs a deno task as a subprocess in a temporary sandbox. */
 const task = {

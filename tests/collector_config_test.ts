@@ -12,11 +12,9 @@ import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import { collectorValidate, componentType } from "../scripts/lib/validate/collector.ts";
-import { findTool, missing } from "./support.ts";
+import { findTool, missing, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Unit tests that read (and parse) the repository's config and manifests. */
 const readsRepo = {
   permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },

@@ -15,13 +15,11 @@ import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_targe
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL, inFamilies } from "../scripts/lib/promql.ts";
 import { knownFamilies, loadCatalog } from "../scripts/lib/validate/catalog.ts";
-import { findTool, missing } from "./support.ts";
+import { findTool, missing, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 /** Reads the committed dashboards. */
 const readsRepo = { permissions: { ...unit.permissions, read: true } } as const;
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Reads and parses the repository's metric catalog (YAML). */
 const readsCatalog = { permissions: { ...readsRepo.permissions, env: YAML_ENV } } as const;
 /** Runs gen_dashboards.ts as a subprocess writing into a temp folder. */

@@ -20,11 +20,9 @@ import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_targe
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
-import { findTool, missing } from "./support.ts";
+import { findTool, missing, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Reads and parses the repository's gate policy (YAML). */
 const readsPolicy = { permissions: { ...unit.permissions, read: true, env: YAML_ENV } } as const;
 /** Picks a free loopback port and runs gate.ts as a subprocess against it. */

@@ -36,13 +36,9 @@ import {
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
-import { findTool, missing } from "./support.ts";
+import { findTool, missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** node:os tmpdir() consults TMPDIR, TMP and TEMP. */
-const TEMP_ENV = ["TMPDIR", "TMP", "TEMP"];
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 const TEMP_YAML_ENV = [...TEMP_ENV, ...YAML_ENV];
 /** Reads and parses the repository's values file and manifests. */
 const readsRepo = { permissions: { ...unit.permissions, read: true, env: YAML_ENV } } as const;

@@ -8,10 +8,9 @@ import {
   unknownMetrics,
 } from "../scripts/lib/promql.ts";
 import { knownFamilies, loadCatalog, parseCatalog } from "../scripts/lib/validate/catalog.ts";
+import { YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Unit tests that parse YAML (and read the repository's catalog). */
 const yamlUnit = { permissions: { net: false, run: false, write: false, env: YAML_ENV } } as const;
 const readsRepo = { permissions: { ...yamlUnit.permissions, read: true } } as const;

@@ -30,3 +30,9 @@ export function missing(...tools: string[]): boolean {
   console.warn(`skipping: ${msg}`);
   return true;
 }
+
+/** Variables the npm `yaml` package reads: tests that parse YAML grant them by name. */
+export const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+
+/** Variables node:os tmpdir() reads: tests that make temporary folders grant them. */
+export const TEMP_ENV = ["TMPDIR", "TMP", "TEMP"];

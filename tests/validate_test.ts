@@ -11,13 +11,9 @@ import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import { syncConfigMap } from "../scripts/lib/validate/k8s.ts";
-import { IN_CI, missing } from "./support.ts";
+import { IN_CI, missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** node:os tmpdir() consults TMPDIR, TMP and TEMP. */
-const TEMP_ENV = ["TMPDIR", "TMP", "TEMP"];
-/** The `yaml` package reads these two debug switches from the environment. */
-const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 const TEMP_YAML_ENV = [...TEMP_ENV, ...YAML_ENV];
 /** Runs validate.ts as a subprocess on the repository. */
 const cli = { permissions: { net: false, run: true, read: true, write: false } } as const;
