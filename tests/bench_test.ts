@@ -21,8 +21,7 @@ import {
 import { processCpuMs, startApp } from "../scripts/lib/bench_procs.ts";
 import { findWrk, parseWrkDuration, parseWrkOutput, runWrk } from "../scripts/lib/bench_wrk.ts";
 import { freePort } from "../scripts/lib/net.ts";
-import { REPO_ROOT } from "../scripts/lib/paths.ts";
-import { missing } from "./support.ts";
+import { missing, runScript } from "./support.ts";
 
 // A real `wrk --latency` report (Debian wrk 4.1.0), from this machine.
 const WRK_REPORT = `Running 4s test @ http://127.0.0.1:18101/api/data
@@ -212,25 +211,13 @@ Deno.test({
   },
 });
 
-async function bench(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-run",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-sys",
-      join(REPO_ROOT, "scripts", "bench.ts"),
-      ...args,
-    ],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function bench(args: string[], env: Record<string, string> = {}) {
+  return runScript(
+    "scripts/bench.ts",
+    ["--allow-run", "--allow-env", "--allow-read", "--allow-write", "--allow-net", "--allow-sys"],
+    args,
+    { env },
+  );
 }
 
 Deno.test({

@@ -15,7 +15,7 @@ import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_targe
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL, inFamilies } from "../scripts/lib/promql.ts";
 import { knownFamilies, loadCatalog } from "../scripts/lib/validate/catalog.ts";
-import { findTool, missing, YAML_ENV } from "./support.ts";
+import { findTool, missing, runScript, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 /** Reads the committed dashboards. */
@@ -235,22 +235,12 @@ Deno.test({
   },
 });
 
-async function runGen(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=OBSKIT_DEBUG",
-      repoPath("scripts/gen_dashboards.ts"),
-      ...args,
-    ],
-    cwd: repoPath(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runGen(args: string[]) {
+  return runScript(
+    "scripts/gen_dashboards.ts",
+    ["--allow-read", "--allow-write", "--allow-env=OBSKIT_DEBUG"],
+    args,
+  );
 }
 
 Deno.test({

@@ -20,7 +20,7 @@ import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_targe
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
-import { findTool, missing, YAML_ENV } from "./support.ts";
+import { findTool, missing, runScript, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 /** Reads and parses the repository's gate policy (YAML). */
@@ -189,22 +189,12 @@ Deno.test({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs scripts/gate.ts with the task's permissions (plus read access to `readDirs`). */
-async function runGateCli(args: string[], readDirs: string[] = []) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      `--allow-read=${[".", ...readDirs].join(",")}`,
-      repoPath("scripts/gate.ts"),
-      ...args,
-    ],
-    cwd: repoPath(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runGateCli(args: string[], readDirs: string[] = []) {
+  return runScript(
+    "scripts/gate.ts",
+    ["--allow-net", "--allow-env", `--allow-read=${[".", ...readDirs].join(",")}`],
+    args,
+  );
 }
 
 Deno.test({

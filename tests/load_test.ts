@@ -11,7 +11,7 @@ import {
   runLoad,
 } from "../scripts/lib/load.ts";
 import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
-import { findTool } from "./support.ts";
+import { findTool, runScript } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 /** Sends load to a server this test serves on loopback. */
@@ -289,28 +289,13 @@ Deno.test({
   },
 });
 
-async function runScript(args: string[], opts: { sigintAfterMs?: number } = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read=.",
-      repoPath("scripts/load.ts"),
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    cwd: repoPath(),
-  }).spawn();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (opts.sigintAfterMs !== undefined) {
-    timer = setTimeout(() => child.kill("SIGINT"), opts.sigintAfterMs);
-  }
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runLoadCli(args: string[], opts: { sigintAfterMs?: number } = {}) {
+  return runScript(
+    "scripts/load.ts",
+    ["--allow-net", "--allow-env", "--allow-read=."],
+    args,
+    opts,
+  );
 }
 
 Deno.test({
@@ -326,7 +311,7 @@ Deno.test({
         ["--nope"],
       ]
     ) {
-      const r = await runScript(args);
+      const r = await runLoadCli(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.equal(r.stdout, "");
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -341,7 +326,7 @@ Deno.test({
   async fn() {
     const srv = testServer(() => new Response("ok"));
     try {
-      const r = await runScript(
+      const r = await runLoadCli(
         ["--target", srv.url, "--rate", "50", "--duration", "60s", "--path", "/", "--json"],
         { sigintAfterMs: 2500 },
       );
@@ -375,7 +360,7 @@ Deno.test({
     const app = await spawnInstrumentedApp();
     try {
       const before = await (await fetch(`${app.url}/metrics`)).text();
-      const r = await runScript(["--target", app.url, "--rate", "200", "--duration", "10s"]);
+      const r = await runLoadCli(["--target", app.url, "--rate", "200", "--duration", "10s"]);
       assert.equal(r.code, 0, r.stderr);
       const achieved = Number(/achieved ([\d.]+)\/s/.exec(r.stdout)?.[1]);
       within(achieved, 200, 0.02, "achieved rate against the app");

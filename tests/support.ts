@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { toolsDir } from "../scripts/lib/paths.ts";
+import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
 
 export const IN_CI = Deno.env.get("CI") === "true";
 
@@ -36,3 +36,37 @@ export const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 
 /** Variables node:os tmpdir() reads: tests that make temporary folders grant them. */
 export const TEMP_ENV = ["TMPDIR", "TMP", "TEMP"];
+
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one of our scripts in a child Deno with exactly `permissionFlags`
+ * (so the test also proves the script needs no more), from the repository
+ * root, and returns its exit code and output. `sigintAfterMs` interrupts it
+ * like a Ctrl-C.
+ */
+export async function runScript(
+  script: string,
+  permissionFlags: string[],
+  args: string[],
+  opts: { env?: Record<string, string>; sigintAfterMs?: number } = {},
+): Promise<ScriptResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissionFlags, repoPath(script), ...args],
+    cwd: repoPath(),
+    env: opts.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = opts.sigintAfterMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGINT"), opts.sigintAfterMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
