@@ -28,7 +28,7 @@ import {
 import { CheckFailed } from "../scripts/lib/cli.ts";
 import { existsSync } from "node:fs";
 import { parse } from "yaml";
-import { findTool, missing } from "./support.ts";
+import { findTool, missing, runScript } from "./support.ts";
 import { demoTraffic } from "../scripts/lib/stack_demo.ts";
 
 Deno.test("resolvePorts: flag beats environment beats the book's default", () => {
@@ -309,30 +309,26 @@ Deno.test({
   },
 });
 
-Deno.test("collector-local --docker without the docker CLI: exit 2 saying what to install", async () => {
+/** `collector-local --docker --check` on free ports; only the docker preflight can answer. */
+async function collectorLocalDocker(env: Record<string, string>) {
   const ports = await freePorts();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      repoPath("scripts", "collector_local.ts"),
-      "--docker",
-      "--check",
-      "--health-port",
-      String(ports.collectorHealth),
-      "--otlp-grpc-port",
-      String(ports.otlpGrpc),
-      "--otlp-http-port",
-      String(ports.otlpHttp),
-    ],
-    // PATH without docker (and without anything else: the script needs none before the check).
-    env: { NO_COLOR: "1", PATH: "/nonexistent" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 2, text);
-  assert.match(text, /docker not found on PATH \(install Docker/);
+  return runScript("scripts/collector_local.ts", ["-A"], [
+    "--docker",
+    "--check",
+    "--health-port",
+    String(ports.collectorHealth),
+    "--otlp-grpc-port",
+    String(ports.otlpGrpc),
+    "--otlp-http-port",
+    String(ports.otlpHttp),
+  ], { env: { NO_COLOR: "1", ...env } });
+}
+
+Deno.test("collector-local --docker without the docker CLI: exit 2 saying what to install", async () => {
+  // PATH without docker (and without anything else: the script needs none before the check).
+  const out = await collectorLocalDocker({ PATH: "/nonexistent" });
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, /docker not found on PATH \(install Docker/);
 });
 
 Deno.test({
@@ -340,28 +336,11 @@ Deno.test({
   // Runs where a docker client exists without a daemon (as on our CI machines).
   ignore: findTool("docker") === null || existsSync("/var/run/docker.sock"),
   async fn() {
-    const ports = await freePorts();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        repoPath("scripts", "collector_local.ts"),
-        "--docker",
-        "--check",
-        "--health-port",
-        String(ports.collectorHealth),
-        "--otlp-grpc-port",
-        String(ports.otlpGrpc),
-        "--otlp-http-port",
-        String(ports.otlpHttp),
-      ],
-      env: { NO_COLOR: "1", DOCKER_HOST: `unix://${join(Deno.cwd(), "no-such-docker.sock")}` },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 2, text);
-    assert.match(text, /no Docker engine answers \(.*\) \(start the Docker daemon/);
+    const out = await collectorLocalDocker({
+      DOCKER_HOST: `unix://${join(Deno.cwd(), "no-such-docker.sock")}`,
+    });
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(out.stderr, /no Docker engine answers \(.*\) \(start the Docker daemon/);
   },
 });
 
