@@ -4,6 +4,7 @@
  * Prometheus unreachable) or bad usage. The logic is scripts/lib/gate.ts.
  */
 import { parseFlags, runMain, UsageError } from "./lib/cli.ts";
+import { currentPorts } from "./lib/stack.ts";
 import {
   buildPolicy,
   EXIT_INCONCLUSIVE,
@@ -13,6 +14,19 @@ import {
   runGate,
 } from "./lib/gate.ts";
 
+/**
+ * The Prometheus of a local stack started with other ports (`stack up
+ * --prometheus-port`), else the book's 9090. The state folder may lie outside
+ * what this task may read: then the book's port.
+ */
+function localPrometheus(): string {
+  let port = 9090;
+  try {
+    port = currentPorts().prometheus;
+  } catch { /* no readable stack state */ }
+  return `http://127.0.0.1:${port}`;
+}
+
 const spec = {
   name: "gate",
   summary:
@@ -21,9 +35,9 @@ const spec = {
   flags: {
     prometheus: {
       type: "string" as const,
-      description: "Prometheus base URL (env PROMETHEUS_URL)",
+      description: "Prometheus base URL (env PROMETHEUS_URL, else a running local stack's)",
       valueName: "url",
-      default: Deno.env.get("PROMETHEUS_URL") ?? "http://127.0.0.1:9090",
+      default: Deno.env.get("PROMETHEUS_URL") ?? localPrometheus(),
     },
     policy: {
       type: "string" as const,
