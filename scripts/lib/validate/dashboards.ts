@@ -24,6 +24,7 @@ import {
 } from "./source.ts";
 import {
   type Check,
+  denoCheckSource,
   fail,
   memo,
   missingTool,
@@ -288,44 +289,27 @@ export async function schemaProblems(ds: JsonSource[]): Promise<Problem[]> {
     lines.push(...body);
     ranges.push({ file: d.file, start, end: lines.length });
   });
-  const dir = Deno.makeTempDirSync({ prefix: "obskit-dashboard-schema-" });
-  const file = join(dir, "dashboards_schema_check.ts");
-  try {
-    Deno.writeTextFileSync(file, lines.join("\n") + "\n");
-    const { code, output } = await runTool(Deno.execPath(), [
-      "check",
-      "--no-config",
-      "--no-lock",
-      "-q",
-      file,
-    ], {
-      env: { NO_COLOR: "1" },
-      timeoutMs: 180_000,
+  const { code, output, errors } = await denoCheckSource(
+    "dashboards_schema_check",
+    lines.join("\n") + "\n",
+  );
+  if (code === 0) return [];
+  const problems: Problem[] = errors.map((e) => {
+    const r = ranges.find((x) => e.line >= x.start && e.line <= x.end);
+    return {
+      file: r?.file ?? "dashboards/",
+      line: r ? e.line - r.start + 1 : undefined,
+      message: `Grafana schema: ${schemaMessage(e.message)}`,
+    };
+  });
+  if (problems.length === 0) {
+    const first = output.split("\n").find((l) => /error/i.test(l)) ?? `deno check exited ${code}`;
+    problems.push({
+      file: "dashboards/",
+      message: `schema check could not run: ${first.trim()}`,
     });
-    if (code === 0) return [];
-    const problems: Problem[] = [];
-    // "TS2353 [ERROR]: message\n ...\n    at file:///.../x.ts:LINE:COL"
-    const re = /(TS\d+) \[ERROR\]: ([^\n]*)[\s\S]*?at file:\/\/[^\n]*?:(\d+):(\d+)/g;
-    for (const m of output.matchAll(re)) {
-      const ln = Number(m[3]);
-      const r = ranges.find((x) => ln >= x.start && ln <= x.end);
-      problems.push({
-        file: r?.file ?? "dashboards/",
-        line: r ? ln - r.start + 1 : undefined,
-        message: `Grafana schema: ${schemaMessage(m[2])}`,
-      });
-    }
-    if (problems.length === 0) {
-      const first = output.split("\n").find((l) => /error/i.test(l)) ?? `deno check exited ${code}`;
-      problems.push({
-        file: "dashboards/",
-        message: `schema check could not run: ${first.trim()}`,
-      });
-    }
-    return problems;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
   }
+  return problems;
 }
 
 /**

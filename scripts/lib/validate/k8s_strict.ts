@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { REPO_ROOT } from "../paths.ts";
 import { isMap, type Json, lineAt, type Problem } from "./source.ts";
-import { runTool } from "./types.ts";
+import { denoCheckSource } from "./types.ts";
 import type { ManifestDoc } from "./k8s.ts";
 
 /** apiVersion/kind → module path inside its npm package, and the package's import key. */
@@ -110,45 +110,29 @@ export async function unknownFieldProblems(
   if (body.length === 0) return [];
   const head = [...imports.values()];
   const text = [...head, ...body].join("\n") + "\n";
-  const dir = Deno.makeTempDirSync({ prefix: "obskit-k8s-strict-" });
-  const file = join(dir, "manifests_strict_check.ts");
-  try {
-    Deno.writeTextFileSync(file, text);
-    const { code, output } = await runTool(Deno.execPath(), [
-      "check",
-      "--no-config",
-      "--no-lock",
-      "-q",
-      file,
-    ], {
-      env: { NO_COLOR: "1" },
-      timeoutMs: 180_000,
+  const { code, output, errors } = await denoCheckSource("manifests_strict_check", text);
+  if (code === 0) return [];
+  const problems: Problem[] = [];
+  // TS2353 / TS2561: an object literal names a property the type does not have.
+  for (const e of errors.filter((e) => e.code === "TS2353" || e.code === "TS2561")) {
+    const owner = owners[e.line - 1 - head.length];
+    const field = /'"?([^'"]+)"?' does not exist/.exec(e.message)?.[1] ?? "?";
+    const hint = /Did you mean to write '"?([^'"]+)"?'\?/.exec(e.message)?.[1];
+    if (!owner) continue;
+    const o = owner.doc.obj;
+    problems.push({
+      file: owner.doc.src.file,
+      line: lineAt(owner.doc.src, owner.path, owner.doc.index),
+      message: `${o.kind} ${o.metadata?.name}: unknown field '${field}' at /${
+        owner.path.slice(0, -1).join("/")
+      }${hint ? ` (did you mean '${hint}'?)` : ""}`,
     });
-    if (code === 0) return [];
-    const problems: Problem[] = [];
-    const re = /TS(2353|2561) \[ERROR\]: ([^\n]*)[\s\S]*?at file:\/\/[^\n]*?:(\d+):\d+/g;
-    for (const m of output.matchAll(re)) {
-      const owner = owners[Number(m[3]) - 1 - head.length];
-      const field = /'"?([^'"]+)"?' does not exist/.exec(m[2])?.[1] ?? "?";
-      const hint = /Did you mean to write '"?([^'"]+)"?'\?/.exec(m[2])?.[1];
-      if (!owner) continue;
-      const o = owner.doc.obj;
-      problems.push({
-        file: owner.doc.src.file,
-        line: lineAt(owner.doc.src, owner.path, owner.doc.index),
-        message: `${o.kind} ${o.metadata?.name}: unknown field '${field}' at /${
-          owner.path.slice(0, -1).join("/")
-        }${hint ? ` (did you mean '${hint}'?)` : ""}`,
-      });
-    }
-    // A module or type that cannot be resolved means the check did not run.
-    const broken = /(TS2307|TS2305|TS2724|TS2614) \[ERROR\]: ([^\n]*)/.exec(output);
-    if (broken || (problems.length === 0 && !/TS\d+ \[ERROR\]/.test(output))) {
-      const why = broken?.[2] ?? output.trim().split("\n")[0];
-      problems.push({ file: "k8s/", message: `strict field check could not run: ${why}` });
-    }
-    return problems;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
   }
+  // A module or type that cannot be resolved means the check did not run.
+  const broken = /(TS2307|TS2305|TS2724|TS2614) \[ERROR\]: ([^\n]*)/.exec(output);
+  if (broken || (problems.length === 0 && !/TS\d+ \[ERROR\]/.test(output))) {
+    const why = broken?.[2] ?? output.trim().split("\n")[0];
+    problems.push({ file: "k8s/", message: `strict field check could not run: ${why}` });
+  }
+  return problems;
 }

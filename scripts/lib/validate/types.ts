@@ -5,6 +5,7 @@
  * line) or skip (a real tool is missing; CI turns that into a failure).
  */
 import type { Problem } from "./source.ts";
+import { join } from "node:path";
 
 export const CHECK_CLASSES = [
   "TestOTELCollector",
@@ -96,4 +97,43 @@ export function missingTool(
   return ctx.ci
     ? fail([{ file, message: `CI=true and a real component is missing: ${msg}` }])
     : skip(msg);
+}
+
+export interface TypeScriptError {
+  /** e.g. "TS2353" */
+  code: string;
+  message: string;
+  /** 1-based line in the checked text */
+  line: number;
+}
+
+/**
+ * Type-checks generated TypeScript with `deno check` in a temporary file
+ * (no config, no lock) and returns the exit code, the raw output and the
+ * errors with their lines. Used where a published type is the schema.
+ */
+export async function denoCheckSource(
+  name: string,
+  text: string,
+): Promise<{ code: number; output: string; errors: TypeScriptError[] }> {
+  const dir = Deno.makeTempDirSync({ prefix: `obskit-${name}-` });
+  const file = join(dir, `${name}.ts`);
+  try {
+    Deno.writeTextFileSync(file, text);
+    const { code, output } = await runTool(
+      Deno.execPath(),
+      ["check", "--no-config", "--no-lock", "-q", file],
+      { env: { NO_COLOR: "1" }, timeoutMs: 180_000 },
+    );
+    // "TS2353 [ERROR]: message\n ...\n    at file:///.../x.ts:LINE:COL"
+    const re = /(TS\d+) \[ERROR\]: ([^\n]*)[\s\S]*?at file:\/\/[^\n]*?:(\d+):\d+/g;
+    const errors = [...output.matchAll(re)].map((m) => ({
+      code: m[1],
+      message: m[2],
+      line: Number(m[3]),
+    }));
+    return { code, output, errors };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 }
