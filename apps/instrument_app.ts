@@ -21,8 +21,9 @@ const spec = {
     },
     host: {
       type: "string" as const,
-      description: "address to bind",
-      default: "0.0.0.0",
+      description: "address to bind (0.0.0.0 for every interface, e.g. in a container)",
+      // Loopback unless asked: on a laptop the app is not offered to the network.
+      default: "127.0.0.1",
       valueName: "ADDR",
     },
     instrumentation: {

@@ -17,8 +17,9 @@ const spec = {
     port: { type: "string" as const, description: "port to listen on (env PORT)", valueName: "N" },
     host: {
       type: "string" as const,
-      description: "address to bind",
-      default: "0.0.0.0",
+      description: "address to bind (0.0.0.0 for every interface, e.g. in a container)",
+      // Loopback unless asked: on a laptop the app is not offered to the network.
+      default: "127.0.0.1",
       valueName: "ADDR",
     },
   },
