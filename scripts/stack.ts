@@ -15,11 +15,13 @@ import {
   prometheusDuration,
   purgeStackData,
   readState,
+  readStateFile,
   resolvePorts,
   stackDown,
   stackStatus,
   stackUp,
   stackUrls,
+  statePath,
   statusTable,
 } from "./lib/stack.ts";
 
@@ -84,10 +86,15 @@ const spec = {
     "",
     `State (pids, logs, data): ${stateDir()} (env OBSKIT_STATE_DIR).`,
     "Ports given to 'up' are remembered: status/down/verify/doctor use them.",
-    "Ctrl-C during 'up' stops what that 'up' started (exit 130). One 'up'/'down' at a time per",
-    "state folder (stack.lock): a second one waits for the first.",
+    "Ctrl-C during 'up' stops what that 'up' started (exit 130; SIGTERM 143, SIGHUP 129). One",
+    "'up'/'down' at a time per state folder (stack.lock): a second one waits for the first.",
+    "Each started process also has a pid file (pids/<name>.json): 'down' stops what they name",
+    "even when stack.json is damaged, and exits 1 when it cannot tell what runs.",
   ].join("\n"),
 };
+
+/** Signals that roll back an 'up' in progress, with the exit code each gives (128 + number). */
+const UP_SIGNALS: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
 
 type Flags = Record<string, string | boolean | string[] | undefined> & {
   "scrape-interval"?: string;
@@ -182,11 +189,18 @@ if (import.meta.main) {
             "note: a stack is recorded in the state folder; it keeps its ports (run 'stack down' first to change them)",
           );
         }
-        // Ctrl-C (or SIGTERM) while starting: stop what this 'up' started, exit 130.
+        // Ctrl-C, SIGTERM, or SIGHUP (the terminal closed) while starting: stop
+        // what this 'up' started, exit 128 + the signal's number (130 for Ctrl-C).
         const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        Deno.addSignalListener("SIGINT", onSignal);
-        Deno.addSignalListener("SIGTERM", onSignal);
+        let exitCode = 130;
+        const handlers = UP_SIGNALS.map(([sig, code]) => {
+          const on = () => {
+            if (!controller.signal.aborted) exitCode = code;
+            controller.abort();
+          };
+          Deno.addSignalListener(sig, on);
+          return [sig, on] as const;
+        });
         let res;
         try {
           res = await stackUp({
@@ -198,20 +212,24 @@ if (import.meta.main) {
             signal: controller.signal,
           });
         } catch (err) {
-          if (!(err instanceof Interrupted)) throw err;
-          console.error(`\n${err.message}`);
-          const left = (await stackStatus()).filter((r) => r.running);
-          if (left.length) {
-            console.error(
-              `still running from before: ${
-                left.map((r) => r.component).join(", ")
-              } (stop with 'deno task stack down')`,
-            );
-          }
-          return 130;
+          // After a hang-up, writing to the gone terminal can fail too; the
+          // rollback in stackUp has run either way.
+          if (!(err instanceof Interrupted) && !controller.signal.aborted) throw err;
+          const message = err instanceof Interrupted ? err.message : `interrupted (${err})`;
+          try {
+            console.error(`\n${message}`);
+            const left = (await stackStatus()).filter((r) => r.running);
+            if (left.length) {
+              console.error(
+                `still running from before: ${
+                  left.map((r) => r.component).join(", ")
+                } (stop with 'deno task stack down')`,
+              );
+            }
+          } catch { /* no terminal to tell */ }
+          return exitCode;
         } finally {
-          Deno.removeSignalListener("SIGINT", onSignal);
-          Deno.removeSignalListener("SIGTERM", onSignal);
+          for (const [sig, on] of handlers) Deno.removeSignalListener(sig, on);
         }
         if (res.started.length === 0) console.error("already running; nothing to do");
         const rows = await stackStatus();
@@ -234,14 +252,25 @@ if (import.meta.main) {
       }
       case "down": {
         if (component) throw new UsageError("down stops the whole stack; it takes no component");
-        const res = await stackDown();
-        if (res.stopped.length === 0) console.log("nothing to stop (no local stack recorded)");
-        else console.log(`stopped: ${res.stopped.join(", ")}`);
-        if (res.stillListening.length > 0) {
-          throw new CheckFailed(
-            `ports still listening after stop: ${res.stillListening.join(", ")}`,
-          );
+        // A closed terminal must not cut 'down' short: finish stopping, then exit.
+        const ignore = () => {};
+        Deno.addSignalListener("SIGHUP", ignore);
+        let res;
+        try {
+          res = await stackDown();
+        } finally {
+          Deno.removeSignalListener("SIGHUP", ignore);
         }
+        for (const note of res.notes) console.error(`note: ${note}`);
+        if (res.details.length > 0) console.log(`stopped: ${res.details.join(", ")}`);
+        else if (res.failures.length === 0) {
+          console.log("nothing to stop (no local stack recorded)");
+        }
+        const problems = [...res.failures];
+        if (res.stillListening.length > 0) {
+          problems.push(`ports still listening after stop: ${res.stillListening.join(", ")}`);
+        }
+        if (problems.length > 0) throw new CheckFailed(problems.join("; "));
         if (flags.purge) {
           const removed = purgeStackData({ logs: true });
           console.log(removed.length ? `removed: ${removed.join(", ")}` : "nothing to remove");
@@ -250,6 +279,12 @@ if (import.meta.main) {
       }
       case "status": {
         if (component) throw new UsageError("status takes no component");
+        const file = readStateFile();
+        if (file.damaged) {
+          throw new CheckFailed(
+            `${statePath()} is damaged (${file.damaged}); 'deno task stack down' stops what it started`,
+          );
+        }
         const rows = await stackStatus();
         if (rows.length === 0) {
           console.log("the local stack is not running (run 'deno task stack up')");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { UsageError } from "../scripts/lib/cli.ts";
 import { isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
-import { readProc } from "../scripts/lib/process.ts";
+import { isAlive, readProc, stopProcess } from "../scripts/lib/process.ts";
 import {
   defaultPorts,
   freePorts,
@@ -393,7 +393,7 @@ Deno.test({
       );
       const down = await task("down", "--purge");
       assert.equal(down.code, 0, down.err);
-      assert.match(down.out, /^stopped: prometheus$/m);
+      assert.match(down.out, /^stopped: prometheus \(pid \d+\)$/m);
       assert.match(down.out, /^removed: /m);
       for (const left of ["data", "logs", "prometheus.yml", "stack.json"]) {
         assert.equal(existsSync(join(state, left)), false, `${left} removed`);
@@ -599,5 +599,108 @@ Deno.test({
     await reader;
     assert.equal(status.code, 130, text.slice(-2000));
     assert.equal(await isListening(ports.collectorHealth), false, "collector stopped");
+  },
+});
+
+/** `deno task stack ...` with the task's deno.json permissions, on a given state folder. */
+async function stackTask(state: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "--config", repoPath("deno.json"), "stack", ...args],
+    env: { OBSKIT_STATE_DIR: state, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name:
+    "stack down with a truncated stack.json: finds what up started (pid files), says so, closes every port",
+  ignore: missing("prometheus", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async (dir) => {
+      const ports = await freePorts();
+      const up = await stackUp({ ports, only: ["alertmanager", "prometheus"], progress: quiet });
+      const started = Object.values(up.state.components);
+      const text = Deno.readTextFileSync(join(dir, "stack.json"));
+      Deno.writeTextFileSync(join(dir, "stack.json"), text.slice(0, text.length >> 1));
+      const down = await stackTask(dir, "down");
+      assert.equal(down.code, 0, down.out + down.err);
+      assert.match(down.err, /stack\.json is damaged/);
+      assert.match(down.out, /^stopped: prometheus \(pid \d+\), alertmanager \(pid \d+\)$/m);
+      for (const c of started) {
+        for (const port of c.ports) assert.equal(await isListening(port), false, `${port} closed`);
+      }
+      assert.equal(existsSync(join(dir, "stack.json")), false, "damaged state removed");
+      assert.equal(readState(), null);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "stack down with a garbled stack.json and no pid files: exit 1 saying it could not find what runs",
+  ignore: missing("prometheus"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async (dir) => {
+      const ports = await freePorts();
+      const up = await stackUp({ ports, only: ["prometheus"], progress: quiet });
+      const prom = up.state.components.prometheus;
+      try {
+        Deno.writeTextFileSync(join(dir, "stack.json"), '{"version": 1, "ports": {"otl');
+        Deno.removeSync(join(dir, "pids"), { recursive: true });
+        const down = await stackTask(dir, "down");
+        assert.equal(down.code, 1, down.out + down.err);
+        assert.match(down.err, /stack\.json is damaged/);
+        assert.match(down.err, /could not tell what 'stack up' started/);
+        assert.doesNotMatch(down.out, /nothing to stop/);
+        assert.equal(existsSync(join(dir, "stack.json")), true, "the evidence is kept");
+      } finally {
+        await stopProcess(prom.pid, prom.startTime);
+        Deno.removeSync(join(dir, "stack.json"));
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "stack up hung up (SIGHUP): stops what it started like Ctrl-C, exits 129, lock released",
+  ignore: missing("jaeger", "otelcol-obskit"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withStateDir(async (dir) => {
+      const ports = await freePorts();
+      const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", ...portArgs],
+        env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Hang up once the collector is recorded: Jaeger is healthy, the collector starting.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && !readState()?.components.collector) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(readState()?.components.collector, "collector recorded");
+      const pids = Object.values(readState()!.components);
+      child.kill("SIGHUP");
+      const out = await child.output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 129, err);
+      assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger, collector\)/);
+      assert.equal(readState(), null, "no partial stack recorded");
+      assert.equal(existsSync(lockPath()), false, "lock released");
+      for (const c of pids) assert.equal(await isAlive(c.pid, c.startTime), false, c.name);
+      for (const port of [ports.jaegerQuery, ports.otlpGrpc, ports.collectorHealth]) {
+        assert.equal(await isListening(port), false, `port ${port} closed`);
+      }
+    });
   },
 });

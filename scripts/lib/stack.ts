@@ -4,6 +4,11 @@
  * overridable so a test can run a complete second stack on free ports next
  * to a user's. Pids, logs, the rendered Prometheus config and data live in
  * stateDir() (git-ignored); `down` stops only the pids recorded there.
+ *
+ * Each started process is recorded twice: in stack.json (ports, settings,
+ * every component) and in its own pids/<name>.json, written before
+ * stack.json. A damaged stack.json then costs the ports of a stopped stack,
+ * never the knowledge of what runs: `down` stops what the pid files name.
  */
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -393,30 +398,116 @@ export function logPath(name: string): string {
   return join(stateDir(), "logs", `${name}.log`);
 }
 
+/** The recorded stack, or null when there is none or stack.json is damaged (see readStateFile). */
 export function readState(): StackState | null {
+  return readStateFile().state;
+}
+
+/**
+ * stack.json as found: `damaged` says why it cannot be used (truncated,
+ * not JSON, wrong shape) while the file is there; both null when absent.
+ */
+export function readStateFile(): { state: StackState | null; damaged: string | null } {
+  let text: string;
   try {
-    return JSON.parse(Deno.readTextFileSync(statePath())) as StackState;
-  } catch {
-    return null;
+    text = Deno.readTextFileSync(statePath());
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { state: null, damaged: null };
+    return { state: null, damaged: `unreadable: ${(err as Error).message}` };
   }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { state: null, damaged: `not valid JSON: ${(err as Error).message}` };
+  }
+  const d = doc as Partial<StackState> | null;
+  if (
+    !d || typeof d !== "object" || typeof d.ports !== "object" || d.ports === null ||
+    typeof d.components !== "object" || d.components === null ||
+    !Object.values(d.components).every(isComponentState)
+  ) {
+    return { state: null, damaged: "not a stack record (ports or components missing or wrong)" };
+  }
+  return { state: d as StackState, damaged: null };
+}
+
+function isComponentState(v: unknown): v is ComponentState {
+  const c = v as Partial<ComponentState> | null;
+  return !!c && typeof c === "object" && typeof c.name === "string" &&
+    /^[a-z0-9-]+$/.test(c.name) && Number.isInteger(c.pid) && (c.pid ?? 0) > 1 &&
+    typeof c.startTime === "number" && Array.isArray(c.ports) &&
+    c.ports.every((p) => Number.isInteger(p));
+}
+
+/** Writes `text` to `path` atomically (a reader sees the old or the new file, never half). */
+function writeAtomic(path: string, text: string): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  Deno.writeTextFileSync(tmp, text);
+  Deno.renameSync(tmp, path);
 }
 
 function writeState(state: StackState): void {
-  Deno.mkdirSync(stateDir(), { recursive: true });
-  const tmp = `${statePath()}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(state, null, 2) + "\n");
-  Deno.renameSync(tmp, statePath());
+  writeAtomic(statePath(), JSON.stringify(state, null, 2) + "\n");
+}
+
+/** One file per started process, so `down` finds it whatever happens to stack.json. */
+export function pidsDir(): string {
+  return join(stateDir(), "pids");
+}
+
+function pidFile(name: string): string {
+  return join(pidsDir(), `${name}.json`);
+}
+
+function writePidFile(entry: ComponentState): void {
+  writeAtomic(pidFile(entry.name), JSON.stringify(entry) + "\n");
+}
+
+function removePidFile(name: string): void {
+  try {
+    Deno.removeSync(pidFile(name));
+  } catch { /* gone */ }
+}
+
+/** Every pid file: the usable entries, and the files that are damaged (with why). */
+export function readPidFiles(): { entries: ComponentState[]; damaged: string[] } {
+  const entries: ComponentState[] = [];
+  const damaged: string[] = [];
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(pidsDir())]
+      .filter((e) => e.isFile && e.name.endsWith(".json"))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return { entries, damaged };
+  }
+  for (const name of names) {
+    const path = join(pidsDir(), name);
+    try {
+      const entry = JSON.parse(Deno.readTextFileSync(path));
+      if (isComponentState(entry) && `${entry.name}.json` === name) entries.push(entry);
+      else damaged.push(`${path} (not a process record)`);
+    } catch (err) {
+      damaged.push(`${path} (${(err as Error).message})`);
+    }
+  }
+  return { entries, damaged };
 }
 
 /** Adds or replaces one entry in the state file (used for apps started by demo/tests). */
 export function recordProcess(entry: ComponentState): void {
   const state = readState();
   if (!state) throw new Error("no local stack state: run 'deno task stack up' first");
+  writePidFile(entry);
   state.components[entry.name] = entry;
   writeState(state);
 }
 
 export function forgetProcess(name: string): void {
+  removePidFile(name);
   const state = readState();
   if (!state) return;
   delete state.components[name];
@@ -701,7 +792,28 @@ export async function stackUp(opts: UpOptions = {}): Promise<UpResult> {
 }
 
 async function stackUpLocked(opts: UpOptions): Promise<UpResult> {
-  const existing = readState();
+  const file = readStateFile();
+  if (file.damaged) {
+    throw new CheckFailed(
+      `${statePath()} is damaged (${file.damaged}); run 'deno task stack down' first ` +
+        `(it finds what 'up' started from ${pidsDir()})`,
+    );
+  }
+  const existing = file.state;
+  if (!existing) {
+    // Live processes recorded only in pid files (stack.json deleted by hand):
+    // starting again would collide with them on their ports.
+    const live = [];
+    for (const e of readPidFiles().entries) {
+      if (await isAlive(e.pid, e.startTime)) live.push(`${e.name} (pid ${e.pid})`);
+    }
+    if (live.length) {
+      throw new CheckFailed(
+        `${statePath()} is missing but ${live.join(", ")} still run from an earlier 'up'; ` +
+          "run 'deno task stack down' first",
+      );
+    }
+  }
   const ports = existing?.ports ?? opts.ports ?? resolvePorts();
   const scrapeInterval = existing?.scrapeInterval ?? opts.scrapeInterval ?? "";
   const rulesOverlay = existing?.rulesOverlay ?? (opts.rulesOverlay ?? []).map((r) => resolve(r));
@@ -764,16 +876,18 @@ async function stackUpLocked(opts: UpOptions): Promise<UpResult> {
         command: [cmd, ...plan.args],
         startedAt: new Date().toISOString(),
       };
+      // The pid file first: if stack.json is damaged later, `down` still finds this process.
+      writePidFile(entry);
       state.components[plan.name] = entry;
-      writeState(state);
       started.push(plan.name);
+      writeState(state);
       await waitHealthy(entry, opts.timeoutMs ?? 60_000, opts.progress ?? {}, opts.signal);
     }
   } catch (err) {
     const stopped = [...started];
     for (const name of started.reverse()) {
       const e = state.components[name];
-      await stopProcess(e.pid, e.startTime);
+      if (await stopProcess(e.pid, e.startTime)) removePidFile(name);
       delete state.components[name];
     }
     if (Object.keys(state.components).length === 0) removeState();
@@ -792,9 +906,16 @@ function removeState(): void {
 }
 
 export interface DownResult {
+  /** Names of the processes stopped (or found already gone). */
   stopped: string[];
   /** Ports still listening after the stop (should be empty). */
   stillListening: number[];
+  /** What was done, one line per process: "prometheus (pid 123)", "jaeger (pid 9, had exited)". */
+  details: string[];
+  /** Damaged records and what was done about them (print them; stack.json, pid files). */
+  notes: string[];
+  /** Why `down` could not finish (a process it could not stop, or no way to tell what runs). */
+  failures: string[];
 }
 
 /** Stops every recorded process (apps first, then the stack in reverse start order). */
@@ -805,19 +926,53 @@ export async function stackDown(
 }
 
 async function stackDownLocked(opts: { only?: string[] }): Promise<DownResult> {
-  const state = readState();
-  if (!state) return { stopped: [], stillListening: [] };
-  const order = Object.values(state.components)
+  const file = readStateFile();
+  const pids = readPidFiles();
+  const notes: string[] = [];
+  const failures: string[] = [];
+  // Both records of every process: stack.json's and its pid file (normally the same entry).
+  const records: ComponentState[] = [...Object.values(file.state?.components ?? {})];
+  for (const e of pids.entries) {
+    if (!records.some((r) => r.name === e.name && r.pid === e.pid)) records.push(e);
+  }
+  for (const d of pids.damaged) notes.push(`pid file damaged, ignored: ${d}`);
+  if (file.damaged) {
+    if (pids.entries.length > 0) {
+      notes.push(
+        `${statePath()} is damaged (${file.damaged}); stopping what the pid files in ${pidsDir()} name`,
+      );
+    } else {
+      failures.push(
+        `${statePath()} is damaged (${file.damaged}) and ${pidsDir()} has no pid files: ` +
+          "could not tell what 'stack up' started. Find its processes with 'ss -ltnp' " +
+          "(and stop them by pid), then delete the file",
+      );
+    }
+  }
+  const order = records
     .filter((c) => !opts.only || opts.only.includes(c.name))
     .sort((a, b) => rank(b.name) - rank(a.name));
   const stopped: string[] = [];
+  const details: string[] = [];
   for (const c of order) {
-    await stopProcess(c.pid, c.startTime);
-    stopped.push(c.name);
-    delete state.components[c.name];
+    const wasAlive = await isAlive(c.pid, c.startTime);
+    if (!(await stopProcess(c.pid, c.startTime))) {
+      failures.push(`${c.name} (pid ${c.pid}) did not stop, even on SIGKILL`);
+      continue;
+    }
+    if (!stopped.includes(c.name)) stopped.push(c.name);
+    details.push(`${c.name} (pid ${c.pid}${wasAlive ? "" : ", had exited"})`);
+    removePidFile(c.name);
+    if (file.state) delete file.state.components[c.name];
   }
-  if (Object.keys(state.components).length === 0) removeState();
-  else writeState(state);
+  if (file.state) {
+    if (Object.keys(file.state.components).length === 0) removeState();
+    else writeState(file.state);
+  } else if (file.damaged && failures.length === 0 && !opts.only) {
+    // Everything it could have recorded is stopped: the damaged file has served its purpose.
+    removeState();
+    notes.push(`removed the damaged ${statePath()}`);
+  }
   const stillListening: number[] = [];
   for (const c of order) {
     for (const port of c.ports) {
@@ -827,10 +982,10 @@ async function stackDownLocked(opts: { only?: string[] }): Promise<DownResult> {
         await new Promise((r) => setTimeout(r, 100));
         open = await isListening(port);
       }
-      if (open) stillListening.push(port);
+      if (open && !stillListening.includes(port)) stillListening.push(port);
     }
   }
-  return { stopped, stillListening };
+  return { stopped, stillListening, details, notes, failures };
 }
 
 function rank(name: string): number {
@@ -943,11 +1098,12 @@ export function currentPorts(): StackPorts {
  * the logs too. Refuses while a stack is recorded.
  */
 export function purgeStackData(opts: { logs?: boolean } = {}): string[] {
-  if (readState()) {
+  // The file, not readState(): a damaged stack.json may still stand for running processes.
+  if (existsSync(statePath()) || readPidFiles().entries.length > 0) {
     throw new Error("a local stack is still recorded: run 'deno task stack down' first");
   }
   const removed: string[] = [];
-  const targets = [join(stateDir(), "data"), join(stateDir(), "prometheus.yml")];
+  const targets = [join(stateDir(), "data"), join(stateDir(), "prometheus.yml"), pidsDir()];
   if (opts.logs) targets.push(join(stateDir(), "logs"));
   for (const t of targets) {
     try {
