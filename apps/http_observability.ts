@@ -23,7 +23,19 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import type { Context as HonoContext, MiddlewareHandler } from "hono";
+import {
+  HTTP_REQUEST_METHOD_VALUE_CONNECT,
+  HTTP_REQUEST_METHOD_VALUE_DELETE,
+  HTTP_REQUEST_METHOD_VALUE_GET,
+  HTTP_REQUEST_METHOD_VALUE_HEAD,
+  HTTP_REQUEST_METHOD_VALUE_OPTIONS,
+  HTTP_REQUEST_METHOD_VALUE_OTHER,
+  HTTP_REQUEST_METHOD_VALUE_PATCH,
+  HTTP_REQUEST_METHOD_VALUE_POST,
+  HTTP_REQUEST_METHOD_VALUE_PUT,
+  HTTP_REQUEST_METHOD_VALUE_TRACE,
+} from "@opentelemetry/semantic-conventions";
+import type { Context as HonoContext, Hono, MiddlewareHandler, NotFoundHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
@@ -77,6 +89,136 @@ export function createHttpMetrics(
   };
 }
 
+/**
+ * The methods the HTTP semantic conventions name. Any other method a client
+ * invents is recorded as `_OTHER` (metric labels, span names and attributes,
+ * logs), so no request can add a series; the span keeps the original in
+ * `http.request.method_original`, bounded by the span attribute length limit.
+ */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  HTTP_REQUEST_METHOD_VALUE_CONNECT,
+  HTTP_REQUEST_METHOD_VALUE_DELETE,
+  HTTP_REQUEST_METHOD_VALUE_GET,
+  HTTP_REQUEST_METHOD_VALUE_HEAD,
+  HTTP_REQUEST_METHOD_VALUE_OPTIONS,
+  HTTP_REQUEST_METHOD_VALUE_PATCH,
+  HTTP_REQUEST_METHOD_VALUE_POST,
+  HTTP_REQUEST_METHOD_VALUE_PUT,
+  // QUERY is a known value too, still in the package's incubating entry only.
+  "QUERY",
+  HTTP_REQUEST_METHOD_VALUE_TRACE,
+]);
+
+/** The request method as telemetry records it: one of the known methods, or `_OTHER`. */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : HTTP_REQUEST_METHOD_VALUE_OTHER;
+}
+
+/** True when `template` (`/a/:id`, `/files/*`) matches `path`. */
+function routeMatches(template: string, path: string): boolean {
+  if (template === path) return true;
+  const want = template.split("/");
+  const got = path.split("/");
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === "*") return true;
+    if (i >= got.length) return false;
+    if (want[i].startsWith(":") ? got[i] === "" : want[i] !== got[i]) return false;
+  }
+  return want.length === got.length;
+}
+
+/**
+ * The methods `app` has handlers for on `path` (HEAD wherever GET is), in a
+ * stable order, and the route template that matched.
+ */
+export function allowedMethods(app: Hono, path: string): { methods: string[]; route?: string } {
+  const allowed = new Set<string>();
+  let route: string | undefined;
+  for (const r of app.routes) {
+    // Middleware is registered with method ALL; only handlers say what a path allows.
+    if (r.method === "ALL" || !routeMatches(r.path, path)) continue;
+    route ??= r.path;
+    allowed.add(r.method);
+    if (r.method === "GET") allowed.add("HEAD");
+  }
+  return { methods: [...allowed].sort((a, b) => methodOrder(a) - methodOrder(b)), route };
+}
+
+/** Route templates of requests answered 405, so their series name the route, not "unmatched". */
+const notAllowedRoute = new WeakMap<Request, string>();
+
+const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+function methodOrder(m: string): number {
+  const i = METHOD_ORDER.indexOf(m);
+  return i < 0 ? METHOD_ORDER.length : i;
+}
+
+/**
+ * The app's not-found handler, made to answer 405 with `Allow` when the path
+ * is a known route and only the method is wrong (RFC 9110 15.5.6).
+ */
+export function notFoundOrNotAllowed(app: Hono, notFound: NotFoundHandler): NotFoundHandler {
+  return (c) => {
+    const { methods, route } = allowedMethods(app, c.req.path);
+    if (!route) return notFound(c);
+    notAllowedRoute.set(c.req.raw, route);
+    return c.json({ error: "method not allowed", allow: methods }, 405, {
+      allow: methods.join(", "),
+    });
+  };
+}
+
+/**
+ * Deno.serve builds a request's URL from its Host header, so a malformed one
+ * (`x:99999`, `[::zz`, `a%b`) makes an URL nothing can parse, and one such
+ * as `x/metrics?` moves the path (`http://x/metrics?/health` routes to
+ * /metrics). Allowed here: a DNS name or IPv4 address, or a bracketed IPv6
+ * literal, with an optional port up to 65535.
+ */
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+const malformedHost = new WeakSet<Request>();
+/** The origin given to a request whose Host header was malformed (RFC 6761 reserves .invalid). */
+const MALFORMED_HOST_ORIGIN = "http://malformed-host.invalid";
+let lastGoodHost = "";
+
+function hostIsValid(host: string): boolean {
+  if (host === lastGoodHost) return true;
+  const m = HOST_HEADER.exec(host);
+  if (!m || (m[1] !== undefined && Number(m[1]) > 65535)) return false;
+  if (host.startsWith("[") && !URL.canParse(`http://${host}/`)) return false;
+  lastGoodHost = host;
+  return true;
+}
+
+/**
+ * Wraps a fetch handler so that routing only ever sees the request's path:
+ * a request whose Host header is malformed gets a safe URL with the same
+ * path and is marked, and `rejectMalformedHost` answers it with a 400 that
+ * the observing middleware counts like any other response.
+ */
+export function guardHost<A extends unknown[]>(
+  fetch: (req: Request, ...rest: A) => Response | Promise<Response>,
+): (req: Request, ...rest: A) => Response | Promise<Response> {
+  return (req, ...rest) => {
+    const host = req.headers.get("host");
+    if (host === null || hostIsValid(host)) return fetch(req, ...rest);
+    // Deno's URL is `http://` + Host + path: what follows the Host text is the path.
+    const url = req.url;
+    const prefix = url.startsWith("https://") ? "https://" : "http://";
+    const path = url.startsWith(prefix + host) ? url.slice(prefix.length + host.length) : "/";
+    const safe = new Request(MALFORMED_HOST_ORIGIN + (path.startsWith("/") ? path : "/"), req);
+    malformedHost.add(safe);
+    return fetch(safe, ...rest);
+  };
+}
+
+/** Answers a request `guardHost` marked with 400; registered after `observe`, before routes. */
+export const rejectMalformedHost: MiddlewareHandler = async (c, next) => {
+  if (!malformedHost.has(c.req.raw)) return await next();
+  return c.json({ error: "bad request", detail: "malformed Host header" }, 400);
+};
+
 /** The matched handler's route template, or "unmatched". */
 export function routeOf(c: HonoContext): string {
   const routes = matchedRoutes(c);
@@ -84,7 +226,8 @@ export function routeOf(c: HonoContext): string {
     // Middleware is registered with method ALL; the handler has a real method.
     if (routes[i].method !== "ALL") return routes[i].path;
   }
-  return UNMATCHED;
+  // A 405 names the route whose method was wrong: still one series per route.
+  return notAllowedRoute.get(c.req.raw) ?? UNMATCHED;
 }
 
 /** Above this many attribute sets an instrument reports one overflow set (as the SDK does). */
@@ -241,111 +384,125 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
 
   return async (c, next) => {
     const start = performance.now();
-    const method = c.req.method;
+    const rawMethod = c.req.method;
+    const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : HTTP_REQUEST_METHOD_VALUE_OTHER;
     metrics.active.inc();
-    const url = urlParts(c.req.url);
-    const quietRequest = quiet.has(url.pathname);
-    const activeKey = otel ? method + " " + url.scheme : "";
-    otel?.active.add(
-      activeKey,
-      () => ({ "http.request.method": method, "url.scheme": url.scheme }),
-      1,
-    );
-
-    let span: Span | undefined;
-    let spanContext: Context | undefined;
-    if (tracer && !quietRequest) {
-      const headers = c.req.raw.headers;
-      const attributes: Attributes = {
-        "http.request.method": method,
-        "url.path": url.pathname,
-        "url.scheme": url.scheme,
-        "server.address": url.hostname,
-        "server.port": url.port,
-      };
-      if (url.query) attributes["url.query"] = url.query;
-      const userAgent = headers.get("user-agent");
-      if (userAgent) attributes["user_agent.original"] = userAgent;
-      const parent = propagation.extract(context.active(), headers, headerGetter);
-      span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
-      spanContext = trace.setSpan(context.active(), span);
-    }
-
-    let thrown: unknown;
+    let activeKey = "";
+    // Whatever happens below, the in-flight gauges come back down.
     try {
-      if (spanContext) {
-        await context.with(spanContext, next);
-      } else {
-        await next();
+      const url = urlParts(c.req.url);
+      const quietRequest = quiet.has(url.pathname);
+      if (otel) {
+        activeKey = method + " " + url.scheme;
+        otel.active.add(
+          activeKey,
+          () => ({ "http.request.method": method, "url.scheme": url.scheme }),
+          1,
+        );
       }
-    } catch (err) {
-      thrown = err;
-    }
 
-    // Hono turns handler errors into a response via onError and keeps the error here.
-    const failure = thrown ?? c.error;
-    const endpoint = routeOf(c);
-    const status = thrown ? 500 : c.res.status;
-    const statusText = String(status);
-    const ms = performance.now() - start;
-    const seconds = ms / 1000;
-    const labels = { method, endpoint, status: statusText };
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, seconds);
-    metrics.active.dec();
-    if (metrics.responseSize) {
-      const length = Number(c.res.headers.get("content-length") ?? NaN);
-      if (Number.isFinite(length)) metrics.responseSize.observe(labels, length);
-    }
-
-    if (otel) {
-      const key = method + " " + endpoint + " " + statusText + " " + url.scheme;
-      let attrs = durationAttrs.get(key);
-      if (!attrs) {
-        attrs = {
+      let span: Span | undefined;
+      let spanContext: Context | undefined;
+      if (tracer && !quietRequest) {
+        const headers = c.req.raw.headers;
+        const attributes: Attributes = {
           "http.request.method": method,
-          "http.route": endpoint,
-          "http.response.status_code": status,
+          "url.path": url.pathname,
           "url.scheme": url.scheme,
+          "server.address": url.hostname,
+          "server.port": url.port,
         };
-        if (durationAttrs.size < CARDINALITY_LIMIT) durationAttrs.set(key, attrs);
+        if (method !== rawMethod) attributes["http.request.method_original"] = rawMethod;
+        if (url.query) attributes["url.query"] = url.query;
+        const userAgent = headers.get("user-agent");
+        if (userAgent) attributes["user_agent.original"] = userAgent;
+        const parent = propagation.extract(context.active(), headers, headerGetter);
+        span = tracer.startSpan(spanMethod(method), { kind: SpanKind.SERVER, attributes }, parent);
+        spanContext = trace.setSpan(context.active(), span);
       }
-      otel.duration.record(seconds, attrs);
-      otel.requests.add(key, () => attrs, 1);
-      otel.active.add(activeKey, () => ({}), -1);
-    }
 
-    if (span) {
-      const routed = endpoint !== UNMATCHED;
-      span.updateName(routed ? `${method} ${endpoint}` : method);
-      if (routed) span.setAttribute("http.route", endpoint);
-      span.setAttribute("http.response.status_code", status);
-      if (status >= 500) {
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        span.setAttribute("error.type", statusText);
-      }
-      if (failure) span.recordException(failure instanceof Error ? failure : String(failure));
-      // W3C traceparent out, so a caller can find this request's trace.
-      if (!thrown) injectTraceContext(span, spanContext!, c.res.headers);
-      if (logger) {
-        const fields = {
-          method,
-          endpoint,
-          path: url.pathname,
-          status,
-          duration_ms: Math.round(seconds * 100_000) / 100,
-        };
-        if (logger.logWithSpan) {
-          logger.logWithSpan("INFO", "request completed", span.spanContext(), fields);
+      let thrown: unknown;
+      try {
+        if (spanContext) {
+          await context.with(spanContext, next);
         } else {
-          context.with(spanContext!, () => logger.info("request completed", fields));
+          await next();
         }
+      } catch (err) {
+        thrown = err;
       }
-      span.end();
+
+      // Hono turns handler errors into a response via onError and keeps the error here.
+      const failure = thrown ?? c.error;
+      const endpoint = routeOf(c);
+      const status = thrown ? 500 : c.res.status;
+      const statusText = String(status);
+      const ms = performance.now() - start;
+      const seconds = ms / 1000;
+      const labels = { method, endpoint, status: statusText };
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, seconds);
+      if (metrics.responseSize) {
+        const length = Number(c.res.headers.get("content-length") ?? NaN);
+        if (Number.isFinite(length)) metrics.responseSize.observe(labels, length);
+      }
+
+      if (otel) {
+        const key = method + " " + endpoint + " " + statusText + " " + url.scheme;
+        let attrs = durationAttrs.get(key);
+        if (!attrs) {
+          attrs = {
+            "http.request.method": method,
+            "http.route": endpoint,
+            "http.response.status_code": status,
+            "url.scheme": url.scheme,
+          };
+          if (durationAttrs.size < CARDINALITY_LIMIT) durationAttrs.set(key, attrs);
+        }
+        otel.duration.record(seconds, attrs);
+        otel.requests.add(key, () => attrs, 1);
+      }
+
+      if (span) {
+        const routed = endpoint !== UNMATCHED;
+        span.updateName(routed ? `${spanMethod(method)} ${endpoint}` : spanMethod(method));
+        if (routed) span.setAttribute("http.route", endpoint);
+        span.setAttribute("http.response.status_code", status);
+        if (status >= 500) {
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.setAttribute("error.type", statusText);
+        }
+        if (failure) span.recordException(failure instanceof Error ? failure : String(failure));
+        // W3C traceparent out, so a caller can find this request's trace.
+        if (!thrown) injectTraceContext(span, spanContext!, c.res.headers);
+        if (logger) {
+          const fields = {
+            method,
+            endpoint,
+            path: url.pathname,
+            status,
+            duration_ms: Math.round(seconds * 100_000) / 100,
+          };
+          if (logger.logWithSpan) {
+            logger.logWithSpan("INFO", "request completed", span.spanContext(), fields);
+          } else {
+            context.with(spanContext!, () => logger.info("request completed", fields));
+          }
+        }
+        span.end();
+      }
+      if (!thrown) onResponse?.(status, ms);
+      if (thrown) throw thrown;
+    } finally {
+      metrics.active.dec();
+      if (otel && activeKey) otel.active.add(activeKey, () => ({}), -1);
     }
-    if (!thrown) onResponse?.(status, ms);
-    if (thrown) throw thrown;
   };
+}
+
+/** The method part of a span name: semantic conventions use `HTTP` for `_OTHER`. */
+function spanMethod(method: string): string {
+  return method === HTTP_REQUEST_METHOD_VALUE_OTHER ? "HTTP" : method;
 }
 
 /**

@@ -12,7 +12,14 @@ import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Counter, Histogram, Registry } from "prom-client";
-import { createHttpMetrics, observe, traced, tracedSync } from "./http_observability.ts";
+import {
+  createHttpMetrics,
+  notFoundOrNotAllowed,
+  observe,
+  rejectMalformedHost,
+  traced,
+  tracedSync,
+} from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { Observability } from "./otel_setup.ts";
 
@@ -151,6 +158,9 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     );
   }
 
+  // After observe, so the 400 for a malformed Host is counted like any response.
+  app.use("*", rejectMalformedHost);
+
   app.get("/health", (c) => json(c, { status: "healthy", service: serviceName }));
 
   app.get("/api/data", async (c) => {
@@ -223,7 +233,9 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
 
-  app.notFound((c) => json(c, { error: "not found", path: new URL(c.req.url).pathname }, 404));
+  app.notFound(
+    notFoundOrNotAllowed(app, (c) => json(c, { error: "not found", path: c.req.path }, 404)),
+  );
 
   app.onError((err, c) => {
     const span = trace.getActiveSpan();

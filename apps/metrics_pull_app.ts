@@ -6,7 +6,12 @@
  */
 import { Hono } from "hono";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createHttpMetrics, observe } from "./http_observability.ts";
+import {
+  createHttpMetrics,
+  notFoundOrNotAllowed,
+  observe,
+  rejectMalformedHost,
+} from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
 
 export interface MetricsPullApp {
@@ -45,6 +50,7 @@ export function createMetricsPullApp(
 
   const app = new Hono();
   app.use("*", observe({ metrics }));
+  app.use("*", rejectMalformedHost);
   app.get("/health", (c) => c.json({ status: "healthy", service: serviceName }));
   app.get("/api/items", async (c) => {
     const [lo, hi] = ITEMS_DELAY_MS;
@@ -54,7 +60,9 @@ export function createMetricsPullApp(
   app.get("/metrics", async (c) => {
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
-  app.notFound((c) => c.json({ error: "not found", path: new URL(c.req.url).pathname }, 404));
+  app.notFound(
+    notFoundOrNotAllowed(app, (c) => c.json({ error: "not found", path: c.req.path }, 404)),
+  );
   app.onError((err, c) => {
     logger.error("request failed", { error: err.name, detail: err.message });
     return c.json({ error: "internal server error" }, 500);

@@ -4,6 +4,7 @@
  * telemetry, exit 0.
  */
 import type { Hono } from "hono";
+import { guardHost } from "./http_observability.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 
 const SHUTDOWN_FLUSH_MS = 3000;
@@ -25,7 +26,8 @@ export function startServer(
   try {
     server = Deno.serve(
       { port: opts.port, hostname: opts.hostname, onListen: () => {} },
-      app.fetch,
+      // Routing sees the path only, whatever the Host header says (http_observability.ts).
+      guardHost(app.fetch),
     );
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
