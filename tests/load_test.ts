@@ -9,6 +9,7 @@ import {
   parseTarget,
   pathsMix,
   runLoad,
+  type TrafficMix,
 } from "../scripts/lib/load.ts";
 import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
 import { findTool, runScript } from "./support.ts";
@@ -246,6 +247,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "load: a traffic mix cannot send a request to another host than the target",
+  ...loopback,
+  async fn() {
+    const target = testServer(() => new Response("ok"));
+    const elsewhere = testServer(() => new Response("stolen"));
+    try {
+      const port = new URL(elsewhere.url).port;
+      // The target passes the loopback check; the path names another host.
+      const sneaky: TrafficMix = () => `//127.0.0.1:${port}/x`;
+      await assert.rejects(
+        runLoad({ target: target.url, rate: 50, durationMs: 200, mix: sneaky }),
+        (e: Error) => e instanceof UsageError && /path/.test(e.message),
+      );
+      assert.equal(elsewhere.arrivals.length, 0, "no request reached the other host");
+      assert.equal(target.arrivals.length, 0);
+    } finally {
+      await target.close();
+      await elsewhere.close();
+    }
+  },
+});
+
+Deno.test({
   name: "load: an unreachable target counts network errors",
   ...loopback,
   async fn() {
@@ -280,6 +304,26 @@ Deno.test({
     assert.throws(() => parseTarget("not a url"), UsageError);
     assert.throws(() => parseTarget("ftp://127.0.0.1/"), UsageError);
     assert.throws(() => pathsMix(["api"]), UsageError);
+    // A path, not a URL: anything the URL parser would resolve to another
+    // host (scheme-relative, absolute, a backslash read as '/', a tab or
+    // newline it strips) is refused.
+    for (
+      const p of [
+        "//example.com/x",
+        "///example.com/x",
+        "/\\example.com/x",
+        "\\/example.com/x",
+        "/\t/example.com/x",
+        "/\n/example.com/x",
+        "http://example.com/x",
+        "https:example.com",
+        "",
+      ]
+    ) {
+      assert.throws(() => pathsMix([p]), UsageError, JSON.stringify(p));
+    }
+    assert.equal(pathsMix(["/api/data?delay=0.1"])(1), "/api/data?delay=0.1");
+    assert.equal(pathsMix(["/a//b?u=http://x"])(1), "/a//b?u=http://x");
     const base = { target: "http://127.0.0.1:1", durationMs: 100 };
     await assert.rejects(runLoad({ ...base, target: "http://10.1.2.3:80", rate: 1 }), UsageError);
     await assert.rejects(runLoad({ ...base, rate: 0 }), UsageError);
@@ -309,6 +353,11 @@ Deno.test({
         ["--target", "http://192.0.2.10:8000", "--duration", "1s"],
         ["--concurrency", "0"],
         ["--nope"],
+        // Paths that are URLs: the request would leave the (loopback) target.
+        // 192.0.2.0/24 is TEST-NET-1: should a request leak, it goes nowhere.
+        ["--path", "//192.0.2.10/x", "--duration", "200ms", "--timeout", "200ms"],
+        ["--path", "http://192.0.2.10/x", "--duration", "200ms", "--timeout", "200ms"],
+        ["--path", "/\\192.0.2.10/x", "--duration", "200ms", "--timeout", "200ms"],
       ]
     ) {
       const r = await runLoadCli(args);

@@ -28,12 +28,49 @@ export const chapterMix: TrafficMix = (n) => {
   return "/api/data?delay=0.1";
 };
 
+/**
+ * Throws UsageError unless `p` is a path (with optional query) on the target:
+ * exactly one leading '/'. URL resolution would otherwise send the request
+ * elsewhere: '//host/x' is scheme-relative, the parser reads a backslash as '/' in
+ * http(s) URLs and silently drops tabs and newlines ('/\t/host' is '//host'),
+ * so those characters are refused too.
+ */
+export function checkPath(p: string): string {
+  const shown = JSON.stringify(p);
+  if (!p.startsWith("/")) {
+    throw new UsageError(`--path must be a path starting with '/', got ${shown}`);
+  }
+  // deno-lint-ignore no-control-regex -- control characters are what this refuses
+  if (/[\\\x00-\x20\x7f]/.test(p)) {
+    throw new UsageError(
+      `--path must not contain '\\', spaces or control characters (percent-encode them), got ${shown}`,
+    );
+  }
+  if (p.startsWith("//")) {
+    throw new UsageError(
+      `--path must be a path on the target (one leading '/'), not a URL: got ${shown}`,
+    );
+  }
+  return p;
+}
+
+/**
+ * The URL of one request: `path` on `base`'s origin, or UsageError when it
+ * would leave it (the loopback check is on the target, so the path must not
+ * name another host).
+ */
+export function requestUrl(base: URL, path: string): URL {
+  const url = new URL(checkPath(path), base);
+  if (url.origin !== base.origin) {
+    throw new UsageError(`--path ${JSON.stringify(path)} leaves the target ${base.origin}`);
+  }
+  return url;
+}
+
 /** Round-robin over a fixed list of paths. */
 export function pathsMix(paths: string[]): TrafficMix {
   if (paths.length === 0) throw new UsageError("at least one path is needed");
-  for (const p of paths) {
-    if (!p.startsWith("/")) throw new UsageError(`a path must start with '/', got '${p}'`);
-  }
+  for (const p of paths) checkPath(p);
   return (n) => paths[(n - 1) % paths.length];
 }
 
@@ -249,8 +286,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     ? setInterval(progress, opts.progressIntervalMs ?? 1000)
     : undefined;
 
-  const fire = async (n: number, dueAt: number) => {
-    const url = new URL(mix(n), base);
+  const fire = async (url: URL, dueAt: number) => {
     const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
     try {
       const res = await fetch(url, { signal, redirect: "manual" });
@@ -292,13 +328,24 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         dropped++;
         continue;
       }
+      let url: URL;
+      try {
+        url = requestUrl(base, mix(i));
+      } catch (err) {
+        // A mix that names another host is a usage error: stop, send nothing more.
+        stop.abort();
+        await Promise.allSettled([...pending]);
+        if (ticker !== undefined) clearInterval(ticker);
+        opts.signal?.removeEventListener("abort", onAbort);
+        throw err;
+      }
       const lag = elapsed() - dueAt;
       if (lag > maxLag) maxLag = lag;
       if (lag > lateMs) late++;
       sent++;
       inFlight++;
       lastSendAt = dueAt + lag;
-      const p = fire(i, dueAt);
+      const p = fire(url, dueAt);
       pending.add(p);
       p.finally(() => pending.delete(p));
     }
