@@ -114,6 +114,21 @@ Deno.test({
       ["requests", "error_rate"],
     );
     assert.throws(() => buildPolicy({}, { job: "a", canaryLabel: "track!=x" }), UsageError);
+    // A request count is a whole number, from a flag or from the file.
+    for (const bad of ["1.5", "1e3", "0x10", "-1", " 7", "ten"]) {
+      assert.throws(
+        () => buildPolicy({}, { job: "a", minRequests: bad }),
+        /--min-requests .*whole number/,
+        bad,
+      );
+    }
+    assert.throws(
+      () => buildPolicy(parsePolicyFile("job: a\nmin_requests: 2.5\n"), {}),
+      /min_requests .*whole number/,
+    );
+    assert.equal(buildPolicy({}, { job: "a", minRequests: "0" }).minRequests, 0);
+    assert.equal(buildPolicy({}, { job: "a", minRequests: "250" }).minRequests, 250);
+    assert.equal(buildPolicy(parsePolicyFile("job: a\nmin_requests: 20\n"), {}).minRequests, 20);
   },
 });
 
@@ -217,6 +232,18 @@ Deno.test({
     const u = await runGateCli(["--prometheus", `http://127.0.0.1:${port}`]);
     assert.equal(u.code, 2);
     assert.match(u.stderr, /--job/);
+    // A fractional request count is bad usage, refused before Prometheus is asked.
+    const frac = await runGateCli([
+      "--job",
+      "x",
+      "--min-requests",
+      "1.5",
+      "--prometheus",
+      `http://127.0.0.1:${port}`,
+    ]);
+    assert.equal(frac.code, 2, frac.stderr);
+    assert.match(frac.stderr, /^error: --min-requests must be a whole number/);
+    assert.equal(frac.stderr.trim().split("\n").length, 1, frac.stderr);
   },
 });
 

@@ -398,6 +398,19 @@ function num(name: string, v: unknown, min = 0, max = Infinity): number {
   return n;
 }
 
+/**
+ * A count such as the minimum number of requests: a whole number >= 0, from
+ * a flag (digits only: Number() would also take "1.5", "1e3" and "0x10") or
+ * from the policy file (a YAML integer).
+ */
+function count(name: string, v: unknown): number {
+  const n = typeof v === "string" ? (/^\d+$/.test(v) ? Number(v) : NaN) : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(`${name} must be a whole number >= 0, got '${v}'`);
+  }
+  return n;
+}
+
 /** The policy file's shape (snake_case YAML). */
 interface PolicyFile {
   selector?: string;
@@ -503,10 +516,9 @@ export function buildPolicy(file: PolicyFile, o: GateOverrides): GatePolicy {
   const policy: GatePolicy = {
     selector,
     window: checkWindow(String(pick(o.window, file.window) ?? DEFAULT_POLICY.window)),
-    minRequests: num(
-      "min requests",
+    minRequests: count(
+      o.minRequests !== undefined ? "--min-requests" : "min_requests",
       pick<unknown>(o.minRequests, file.min_requests) ?? DEFAULT_POLICY.minRequests,
-      0,
     ),
     maxErrorRate: opt(
       "max error rate",
