@@ -357,6 +357,48 @@ Deno.test({
 
 Deno.test({
   name:
+    "apply-rules --local against a server that is not Prometheus exits 2 with one line saying so",
+  ...realPrometheus,
+  fn: async () => {
+    // Stand-ins for what a wrong --prometheus-url finds: a web server with a
+    // 404 page, one answering HTML to everything, one answering JSON of
+    // another shape.
+    const answers: Record<string, () => Response> = {
+      "404 page": () =>
+        new Response("<html><body>Not Found</body></html>", {
+          status: 404,
+          headers: { "content-type": "text/html" },
+        }),
+      "HTML 200": () =>
+        new Response("<!doctype html><title>Welcome to nginx!</title>", {
+          headers: { "content-type": "text/html" },
+        }),
+      "other JSON": () => Response.json({ hello: "world" }),
+    };
+    // The task's --allow-run names kubectl, ps and kill: with them on PATH
+    // Deno has nothing to say about them, so stderr is ours alone.
+    const box = sandbox(["kubectl", "ps", "kill"]);
+    try {
+      for (const [what, answer] of Object.entries(answers)) {
+        const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, answer);
+        try {
+          const url = `http://127.0.0.1:${server.addr.port}`;
+          const r = await runTask("apply-rules", ["--local", "--prometheus-url", url], box);
+          assert.equal(r.code, 2, `${what}: ${r.stdout}${r.stderr}`);
+          assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: ${r.stderr}`);
+          assert.match(r.stderr, /^error: .* is not Prometheus/, what);
+        } finally {
+          await server.shutdown();
+        }
+      }
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "acceptance: after 'apply-rules --local' the local stack's Prometheus lists every group (stack on free ports, isolated state)",
   ...realPrometheus,
   ignore: missing("prometheus"),

@@ -346,18 +346,49 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** The live Prometheus' rule_files globs, made absolute against its config file's folder. */
+/**
+ * Something answers at the URL, but not Prometheus' HTTP API (a web page, a
+ * 404, JSON of another shape): a wrong --prometheus-url, exit 2.
+ */
+export class NotPrometheus extends MissingPrerequisite {
+  override name = "NotPrometheus";
+  constructor(url: string, why: string) {
+    super(
+      `${url} is not Prometheus (${why})`,
+      "pass the Prometheus base URL with --prometheus-url, or start the local stack with 'deno task stack up'",
+    );
+  }
+}
+
+/**
+ * The live Prometheus' rule_files globs, made absolute against its config
+ * file's folder. A network error propagates; an answer that is not
+ * Prometheus' API envelope ({"status": "success"|"error", ...}) is
+ * NotPrometheus; Prometheus' own error envelope is CheckFailed.
+ */
 export async function liveRuleFiles(prometheusUrl: string): Promise<string[]> {
   const base = withSlash(prometheusUrl);
   const get = async (path: string) => {
     const res = await fetch(new URL(path, base), { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new CheckFailed(`GET ${base}${path} answered HTTP ${res.status}`);
+    const text = await res.text();
+    let body: { status?: unknown; data?: Record<string, unknown>; error?: unknown } | null = null;
+    try {
+      body = JSON.parse(text);
+    } catch { /* below */ }
+    const envelope = body !== null && typeof body === "object" &&
+      (body.status === "success" || body.status === "error");
+    if (!envelope) {
+      const kind = (res.headers.get("content-type") ?? "no content type").split(";")[0];
+      throw new NotPrometheus(prometheusUrl, `GET /${path} answered HTTP ${res.status}, ${kind}`);
     }
-    return (await res.json()).data;
+    if (!res.ok || body!.status !== "success" || typeof body!.data !== "object") {
+      throw new CheckFailed(
+        `GET ${base}${path} answered HTTP ${res.status}: ${String(body!.error ?? "no data")}`,
+      );
+    }
+    return body!.data as Record<string, unknown>;
   };
-  const config = parse((await get("api/v1/status/config")).yaml ?? "") ?? {};
+  const config = parse(String((await get("api/v1/status/config")).yaml ?? "")) ?? {};
   const flags = await get("api/v1/status/flags");
   const configDir = dirname(resolve(String(flags?.["config.file"] ?? ".")));
   return ((config.rule_files ?? []) as string[]).map((g) => isAbsolute(g) ? g : join(configDir, g));
@@ -410,7 +441,7 @@ export async function applyLocal(runner: Runner, o: LocalOptions): Promise<void>
   try {
     globs = await liveRuleFiles(o.prometheusUrl);
   } catch (err) {
-    if (err instanceof CheckFailed) throw err;
+    if (err instanceof CheckFailed || err instanceof MissingPrerequisite) throw err;
     throw new MissingPrerequisite(
       `no Prometheus answers at ${o.prometheusUrl} (${(err as Error).message.split("\n")[0]})`,
       "start the local stack with 'deno task stack up', or pass --prometheus-url",
