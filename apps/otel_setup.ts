@@ -86,12 +86,22 @@ export interface Observability {
 
 const DEFAULT_OTLP_HTTP = "http://localhost:4318";
 
+/**
+ * The process environment, read one name at a time: the app tasks may read
+ * only the variables they list (--allow-env=OTEL_*,...; docs/permissions.md),
+ * and Deno.env.toObject() needs them all. A name not granted reads as unset.
+ */
 function processEnv(): Record<string, string | undefined> {
-  try {
-    return Deno.env.toObject();
-  } catch {
-    return {};
-  }
+  return new Proxy({} as Record<string, string | undefined>, {
+    get(_target, name) {
+      if (typeof name !== "string") return undefined;
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined;
+      }
+    },
+  });
 }
 
 let endpointNoticeGiven = false;
