@@ -10,7 +10,8 @@
 import { strict as assert } from "node:assert";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindDatasource, redact } from "../scripts/lib/grafana.ts";
+import { bindDatasource } from "../scripts/lib/grafana.ts";
+import { redactSecrets as redact } from "../scripts/lib/redact.ts";
 import { runTask, sandbox } from "../scripts/lib/k8s_testing.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
@@ -385,6 +386,67 @@ Deno.test({
         /Grafana does not answer at http:\/\/127\.0\.0\.1:\d+ .*deno task setup-monitoring/,
       );
     } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "contract: an error body that echoes the credentials shows none of them, not even a prefix",
+  ...contract,
+  async fn() {
+    const box = sandbox();
+    const dir = join(box.dir, "dashboards");
+    writeDashboards(dir);
+    const password = "Gr4fanaAdminPw-77";
+    // Echoes the Authorization header (and the whole request line) in a long
+    // non-JSON body, so that a cut at any length falls inside the secret.
+    const port = freePort();
+    const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
+      const auth = req.headers.get("authorization") ?? "";
+      const status = new URL(req.url).pathname === "/api/datasources" ? 401 : 500;
+      const pad = "x".repeat(286);
+      return new Response(`${pad}${auth} ${req.url} ${auth}\n${auth}`, {
+        status,
+        headers: { "content-type": "text/html" },
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const secretUrl = `http://admin:${password}@127.0.0.1:${port}`;
+    try {
+      const runs = [
+        await runTask("import-dashboards", ["--url", url, "--dir", dir], box, {
+          GRAFANA_TOKEN: TOKEN,
+        }),
+        await runTask("import-dashboards", ["--url", url, "--dir", dir], box, {
+          GRAFANA_USER: "admin",
+          GRAFANA_PASSWORD: password,
+        }),
+        // Credentials in the URL itself, and the dry run that prints URLs.
+        await runTask("import-dashboards", ["--dir", dir], box, {
+          GRAFANA_URL: secretUrl,
+          GRAFANA_TOKEN: TOKEN,
+        }),
+        await runTask("import-dashboards", ["--dry-run", "--url", secretUrl, "--dir", dir], box),
+      ];
+      const basic = btoa(`admin:${password}`);
+      for (const r of runs) {
+        const all = r.stdout + r.stderr;
+        assert.ok(r.code === 1 || r.code === 0, all);
+        // Not the secrets, nor their first characters (past glsa_, the token type).
+        for (const head of [TOKEN.slice(0, 6), password.slice(0, 3), basic.slice(0, 4)]) {
+          assert.ok(!all.includes(head), `'${head}' of a secret printed:\n${all}`);
+        }
+        assert.doesNotMatch(all, /(Bearer|Basic) (?!\*\*\*)/);
+      }
+      // The failure is still explained, on one line.
+      assert.match(
+        runs[0].stderr,
+        /^error: Grafana at http:\/\/127\.0\.0\.1:\d+ is not healthy: HTTP 500 x+/,
+      );
+      assert.equal(runs[0].stderr.trim().split("\n").length, 1, runs[0].stderr);
+    } finally {
+      await server.shutdown();
       box.cleanup();
     }
   },

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
 import { displayPath, type Printer } from "./external.ts";
+import { redactSecrets, urlSecrets } from "./redact.ts";
 
 export interface GrafanaAuth {
   /** Value of the Authorization header. */
@@ -42,14 +43,13 @@ export function grafanaAuthFromEnv(
   );
 }
 
-/** Replaces every secret (and its URL-encoded form) in `text` with ***. */
-export function redact(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s.length < 3) continue;
-    for (const form of new Set([s, encodeURIComponent(s)])) out = out.replaceAll(form, "***");
-  }
-  return out;
+/** How much of an error body goes into a message (after redaction, never before). */
+const BODY_EXCERPT = 300;
+
+/** Redacts `text` first, then keeps its first non-empty line, at most `max` characters. */
+function excerpt(text: string, secrets: string[], max = BODY_EXCERPT): string {
+  const line = redactSecrets(text, secrets).split("\n").map((l) => l.trim()).find((l) => l) ?? "";
+  return line.length > max ? `${line.slice(0, max)}...` : line;
 }
 
 interface ApiResult {
@@ -60,13 +60,19 @@ interface ApiResult {
 }
 
 export class GrafanaClient {
+  /** The base URL without userinfo: it is printed, and fetch would send it as a second credential. */
   readonly base: URL;
+  /** Never printed: the credentials' secrets and any userinfo of the URL. */
+  readonly secrets: string[];
   constructor(baseUrl: string, readonly auth: GrafanaAuth | null, readonly timeoutMs = 15_000) {
+    this.secrets = [...(auth?.secrets ?? []), ...urlSecrets(baseUrl)];
     try {
       this.base = new URL(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/");
     } catch {
-      throw new UsageError(`--url must be an http(s) URL, got '${baseUrl}'`);
+      throw new UsageError(`--url must be an http(s) URL, got '${this.redact(baseUrl)}'`);
     }
+    this.base.username = "";
+    this.base.password = "";
   }
 
   url(path: string): string {
@@ -88,7 +94,7 @@ export class GrafanaClient {
     } catch (err) {
       throw new MissingPrerequisite(
         `Grafana does not answer at ${this.base.origin} (${
-          this.redact((err as Error).message.split("\n")[0])
+          this.redact((err as Error).message).split("\n")[0]
         })`,
         "start the port-forward with 'deno task setup-monitoring', or pass --url / set GRAFANA_URL",
       );
@@ -108,18 +114,19 @@ export class GrafanaClient {
         "check the token or password; a service-account token needs the Editor role (or Admin to create folders)",
       );
     }
-    return { status: res.status, body: parsed, text: this.redact(text.slice(0, 300)) };
+    // Redact before cutting: a cut first can leave a secret's prefix.
+    return { status: res.status, body: parsed, text: excerpt(text, this.secrets) };
   }
 
   redact(text: string): string {
-    return redact(text, this.auth?.secrets ?? []);
+    return redactSecrets(text, this.secrets);
   }
 
   fail(what: string, r: ApiResult): CheckFailed {
     const msg = (r.body && typeof r.body === "object" && "message" in r.body)
-      ? String(r.body.message)
+      ? excerpt(String(r.body.message), this.secrets)
       : r.text;
-    return new CheckFailed(`${what}: HTTP ${r.status} ${this.redact(msg)}`);
+    return new CheckFailed(`${what}: HTTP ${r.status} ${msg}`);
   }
 }
 
