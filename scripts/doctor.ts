@@ -5,6 +5,7 @@
  */
 import { parseFlags, runMain } from "./lib/cli.ts";
 import { doctorReport, runDoctor } from "./lib/doctor.ts";
+import { urlSecrets } from "./lib/redact.ts";
 import { currentPorts, PORT_SPECS, resolvePorts } from "./lib/stack.ts";
 import { baseUrl } from "./lib/verify.ts";
 
@@ -78,14 +79,11 @@ if (import.meta.main) {
       `http://${host}:${ports.prometheus}`,
     );
     const jaeger = url("jaeger-url", "JAEGER_URL", `http://${host}:${ports.jaegerQuery}`);
-    const lines = await runDoctor({
-      ports,
-      host,
-      prometheus,
-      jaeger,
-      otlpEndpoint: Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
-    });
-    console.log(doctorReport(lines));
+    const otlpEndpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT");
+    const lines = await runDoctor({ ports, host, prometheus, jaeger, otlpEndpoint });
+    // Credentials in any of the URLs are never printed (issue 10).
+    const secrets = [otlpEndpoint, prometheus, jaeger].flatMap((u) => urlSecrets(u));
+    console.log(doctorReport(lines, secrets));
     return lines.some((l) => l.status === "fail") ? 1 : 0;
   });
 }

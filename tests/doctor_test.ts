@@ -98,3 +98,44 @@ Deno.test("doctor CLI: a malformed --prometheus-url / --jaeger-url / PROMETHEUS_
     assert.match(err, want);
   }
 });
+
+Deno.test("doctor CLI: credentials in OTEL_EXPORTER_OTLP_ENDPOINT, PROMETHEUS_URL and JAEGER_URL are never printed", async () => {
+  const ports = await freePorts();
+  const secret = "Xq7-otlpPassw0rd";
+  const cases: Record<string, string>[] = [
+    // The issue's form, the book's scheme-less form, a password with '@' in it,
+    // and an endpoint that is not a URL at all (printed as "not a URL").
+    { OTEL_EXPORTER_OTLP_ENDPOINT: `http://user:${secret}@127.0.0.1:${ports.otlpHttp}` },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: `user:${secret}@127.0.0.1:${ports.otlpGrpc}` },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: `http://user:a@${secret}@127.0.0.1:${ports.otlpHttp}` },
+    { OTEL_EXPORTER_OTLP_ENDPOINT: `http://user:${secret}@127.0.0.1:99999` },
+    {
+      PROMETHEUS_URL: `http://prom:${secret}@127.0.0.1:${ports.prometheus}`,
+      JAEGER_URL: `http://jaeger:${secret}@127.0.0.1:${ports.jaegerQuery}`,
+    },
+    // Malformed: a usage error that quotes the value.
+    { PROMETHEUS_URL: `http://prom:${secret}@bad host:1` },
+  ];
+  for (const env of cases) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        repoPath("scripts", "doctor.ts"),
+        "--health-port",
+        String(ports.collectorHealth),
+        "--otlp-grpc-port",
+        String(ports.otlpGrpc),
+        "--otlp-http-port",
+        String(ports.otlpHttp),
+      ],
+      env: { NO_COLOR: "1", OBSKIT_STATE_DIR: "/nonexistent-obskit-state", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const all = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.ok(out.code === 1 || out.code === 2, all);
+    // Neither the secret nor any prefix of it that would narrow a guess.
+    assert.ok(!all.includes(secret.slice(0, 4)), `${JSON.stringify(env)}:\n${all}`);
+  }
+});

@@ -9,6 +9,7 @@ import { isListening } from "./net.ts";
 import { referencedMetrics } from "./promql.ts";
 import { tailFile } from "./process.ts";
 import { isAlive } from "./process.ts";
+import { redactSecrets, urlSecrets } from "./redact.ts";
 import { readState, type StackPorts } from "./stack.ts";
 import { formatTable } from "./tools.ts";
 import { loadCatalog } from "./validate/catalog.ts";
@@ -119,8 +120,10 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
     });
   }
 
-  // 3. The configured OTLP endpoint and what it resolves to.
+  // 3. The configured OTLP endpoint and what it resolves to. Its userinfo
+  // (http://user:pw@host) is a credential: shown redacted, never as given.
   const raw = opts.otlpEndpoint;
+  const shown = raw === undefined ? undefined : redactSecrets(raw, urlSecrets(raw));
   let endpoint: URL;
   try {
     endpoint = normalizeEndpoint(raw, ports.otlpHttp);
@@ -128,7 +131,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
     lines.push({
       check: "OTEL_EXPORTER_OTLP_ENDPOINT",
       status: "fail",
-      detail: `not a URL: '${raw}'`,
+      detail: `not a URL: '${shown}'`,
       fix: `set it like http://localhost:${ports.otlpHttp}`,
     });
     endpoint = normalizeEndpoint(undefined, ports.otlpHttp);
@@ -155,9 +158,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
     lines.push({
       check: "OTLP endpoint",
       status: reachable ? "ok" : "fail",
-      detail: `${raw ? `OTEL_EXPORTER_OTLP_ENDPOINT=${raw}` : "default"} -> ${endpoint.origin} -> ${
-        addresses.join(", ")
-      }${note}`,
+      detail: `${
+        raw ? `OTEL_EXPORTER_OTLP_ENDPOINT=${shown}` : "default"
+      } -> ${endpoint.origin} -> ${addresses.join(", ")}${note}`,
       fix: reachable
         ? undefined
         : `nothing accepts connections at ${
@@ -272,7 +275,16 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
   return lines;
 }
 
-export function doctorReport(lines: DoctorLine[]): string {
+/**
+ * The printed report. Redacted as a whole, last: URLs with userinfo and
+ * token-shaped values anywhere (a target's error, a URL from the environment),
+ * plus the literal `secrets` the caller knows.
+ */
+export function doctorReport(lines: DoctorLine[], secrets: string[] = []): string {
+  return redactSecrets(unredactedReport(lines), secrets);
+}
+
+function unredactedReport(lines: DoctorLine[]): string {
   const mark = { ok: "ok", warn: "warn", fail: "FAIL" } as const;
   const table = formatTable(
     ["", "check", "detail"],
