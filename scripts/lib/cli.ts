@@ -5,6 +5,7 @@
  * stack trace (set OBSKIT_DEBUG=1 to see one).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { redactSecrets } from "./redact.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -162,7 +163,8 @@ export async function runMain(main: () => Promise<number | void> | number | void
   } catch (err) {
     code = exitCodeFor(err);
     const msg = err instanceof Error ? err.message : String(err);
-    console.error(`error: ${msg}`);
+    // Messages often quote a URL or a server's answer: never with credentials.
+    console.error(`error: ${redactSecrets(msg)}`);
     if (debugEnabled()) console.error(err);
   }
   Deno.exit(code);
