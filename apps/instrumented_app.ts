@@ -22,6 +22,7 @@ import {
 } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { Observability } from "./otel_setup.ts";
+import { registerTelemetryLossMetrics } from "./telemetry_delivery.ts";
 
 export const MAX_DELAY_SECONDS = 5;
 
@@ -132,6 +133,8 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     labelNames: ["kind"],
     registers,
   });
+  // Spans and log lines this process could not deliver (outages are never silent).
+  registerTelemetryLossMetrics(registry, instrumented ? ["traces", "metrics", "logs"] : ["logs"]);
   for (const result of ["hit", "miss"]) cacheRequests.inc({ result }, 0);
   for (const outcome of ["completed", "lost"]) revenue.inc({ outcome }, 0);
   for (const kind of ["error", "slow"]) customerIssues.inc({ kind }, 0);

@@ -14,6 +14,7 @@
  * (the HTTP middleware) pass its context instead of activating it.
  */
 import { context, ROOT_CONTEXT, type SpanContext, trace } from "@opentelemetry/api";
+import { countDropped } from "./telemetry_loss.ts";
 
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 export type LogFields = Record<string, unknown>;
@@ -48,6 +49,10 @@ class BufferedStdout implements LogSink {
   private bytes = new Uint8Array(4 * FLUSH_BYTES);
 
   write(line: string): void {
+    if (this.closed) {
+      countDropped("logs", "stdout_closed", 1);
+      return;
+    }
     this.pending += line;
     if (this.pending.length >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
@@ -74,6 +79,9 @@ class BufferedStdout implements LogSink {
       // stdout went away (`| head`, a closed terminal): keep serving, stop logging.
       if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
       this.closed = true;
+      // Whole lines only: the part of this batch already written counts as written.
+      const unwritten = encoder.encode(text).subarray(off);
+      countDropped("logs", "stdout_closed", unwritten.filter((b) => b === 10).length);
     }
   }
 }

@@ -13,6 +13,7 @@ import {
   rejectMalformedHost,
 } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { registerTelemetryLossMetrics } from "./telemetry_delivery.ts";
 
 export interface MetricsPullApp {
   app: Hono;
@@ -47,6 +48,8 @@ export function createMetricsPullApp(
     for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
   }
   const metrics = createHttpMetrics(registry);
+  // Its only pushed signal is its log lines.
+  registerTelemetryLossMetrics(registry, ["logs"]);
 
   const app = new Hono();
   app.use("*", observe({ metrics }));

@@ -9,11 +9,14 @@
  * speed with flat memory.
  */
 import {
+  type Attributes,
   context,
+  createNoopMeter,
   diag,
   type DiagLogger,
   DiagLogLevel,
   type Meter,
+  type MeterProvider as ApiMeterProvider,
   propagation,
   trace,
   type Tracer,
@@ -32,16 +35,21 @@ import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
-  type ReadableSpan,
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
+  type SpanLimits,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
   TracerProvider,
@@ -49,6 +57,8 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { errorMessage } from "./http_observability.ts";
 import { logWarning, setKitService } from "./logger.ts";
+import { QueuedSpanExporter } from "./telemetry_delivery.ts";
+import { countDropped, countExportFailure } from "./telemetry_loss.ts";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
 const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
@@ -290,47 +300,86 @@ const rateLimitedDiag: DiagLogger = {
 };
 
 /**
- * Wraps an exporter to remember whether the last export succeeded, so a
- * short-lived program (the push demo) can tell the user that nothing arrived,
- * and to pause exporting for EXPORT_PAUSE_MS after a failure.
+ * The standard span limit variables (OTEL_SPAN_* over the general OTEL_ATTRIBUTE_*), which the
+ * SDK's TracerProvider does not read itself. Unlike the spec's default (no length limit), an
+ * attribute value is cut at DEFAULT_ATTRIBUTE_VALUE_LENGTH characters unless told otherwise:
+ * a 30 KB query string or User-Agent must not make a span that the collector's batch to its
+ * backend cannot carry. A bad value warns once and keeps the default.
  */
-/** How long span export pauses after a failed export (see ResultTrackingExporter). */
-export const EXPORT_PAUSE_MS = 1000;
+export const DEFAULT_ATTRIBUTE_VALUE_LENGTH = 2048;
 
-class ResultTrackingExporter implements SpanExporter {
-  failures = 0;
-  lastError?: string;
-  /** Until this time (ms since epoch) batches fail at once, without being serialized. */
-  private pausedUntil = 0;
-  constructor(private readonly inner: SpanExporter) {}
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    // After a failed export, the batches of the next EXPORT_PAUSE_MS are dropped
-    // at once (as they would most likely fail too) instead of each being encoded
-    // and sent: with no collector that encoding was most of the cost and garbage.
-    if (Date.now() < this.pausedUntil) {
-      this.failures++;
-      done({
-        code: ExportResultCode.FAILED,
-        error: new Error(`${this.lastError ?? "export failed"} (batch dropped, exporter paused)`),
-      });
-      return;
+export function spanLimitsFromEnv(
+  env: Record<string, string | undefined>,
+  warn: (key: string, message: string) => void = warnOnce,
+): SpanLimits {
+  const read = (names: string[], fallback: number): number => {
+    for (const name of names) {
+      const raw = env[name]?.trim();
+      if (raw === undefined || raw === "") continue;
+      if (/^\d+$/.test(raw)) return Number(raw);
+      warn(name, `${name} '${raw}' must be a whole number; using ${fallback}`);
+      return fallback;
     }
-    this.inner.export(spans, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) {
-        this.failures++;
-        this.lastError = result.error?.message ?? "export failed";
-        this.pausedUntil = Date.now() + EXPORT_PAUSE_MS;
-      } else {
-        this.pausedUntil = 0;
-      }
+    return fallback;
+  };
+  return {
+    attributeValueLengthLimit: read(
+      ["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"],
+      DEFAULT_ATTRIBUTE_VALUE_LENGTH,
+    ),
+    attributeCountLimit: read(
+      ["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"],
+      128,
+    ),
+    eventCountLimit: read(["OTEL_SPAN_EVENT_COUNT_LIMIT"], 128),
+    linkCountLimit: read(["OTEL_SPAN_LINK_COUNT_LIMIT"], 128),
+    attributePerEventCountLimit: read(["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"], 128),
+    attributePerLinkCountLimit: read(["OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"], 128),
+  };
+}
+
+/** Spans the delivery queue holds during an outage (OBSKIT_EXPORT_QUEUE_SPANS). */
+export const DEFAULT_EXPORT_QUEUE_SPANS = 8192;
+
+/**
+ * The batch processor's own self-observability counts spans it drops when its
+ * queue is full (`error.type=queue_full`); this meter provider turns that
+ * count into app_telemetry_dropped_total, and ignores everything else.
+ */
+const batchDropCounter: ApiMeterProvider = {
+  getMeter() {
+    const meter = createNoopMeter();
+    const createCounter = meter.createCounter.bind(meter);
+    meter.createCounter = (name, options) => {
+      const counter = createCounter(name, options);
+      counter.add = (value: number, attrs?: Attributes) => {
+        if (attrs?.["error.type"] === "queue_full") countDropped("traces", "queue_full", value);
+      };
+      return counter;
+    };
+    return meter;
+  },
+};
+
+/** Counts failed metric exports; metrics are cumulative, so the next export resends them. */
+class CountingMetricExporter implements PushMetricExporter {
+  readonly selectAggregationTemporality: PushMetricExporter["selectAggregationTemporality"];
+  readonly selectAggregation: PushMetricExporter["selectAggregation"];
+  constructor(private readonly inner: PushMetricExporter) {
+    this.selectAggregationTemporality = inner.selectAggregationTemporality?.bind(inner);
+    this.selectAggregation = inner.selectAggregation?.bind(inner);
+  }
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    this.inner.export(metrics, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) countExportFailure("metrics");
       done(result);
     });
   }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
   shutdown(): Promise<void> {
     return this.inner.shutdown();
-  }
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
   }
 }
 
@@ -354,7 +403,7 @@ export function tracesProtocol(
 export interface TracingSetup {
   provider: TracerProvider;
   tracer: Tracer;
-  exporter: ResultTrackingExporter;
+  exporter: QueuedSpanExporter;
 }
 
 /** Tracing: resource, sampler, OTLP/HTTP exporter behind a bounded batch processor. */
@@ -376,21 +425,29 @@ export function setupTracing(opts: ObservabilityOptions, resource?: Resource): T
     (tracesProtocol(env) === "http/protobuf"
       ? new OTLPProtoTraceExporter(exporterConfig)
       : new OTLPTraceExporter(exporterConfig));
-  const exporter = new ResultTrackingExporter(inner);
+  // Batches queue here and are sent (and retried) off the request path; bounded in spans.
+  const exporter = new QueuedSpanExporter(inner, {
+    maxQueuedSpans: numberEnv(env.OBSKIT_EXPORT_QUEUE_SPANS, DEFAULT_EXPORT_QUEUE_SPANS),
+    sendTimeoutMs: timeoutMillis + 1000,
+    onFailure: (message) => warnExportProblem(`${message} (spans kept and retried)`),
+  });
+  // The simple processor (tests) hands each span straight to the exporter, so it is seen at once.
   const processor: SpanProcessor = opts.simpleSpanProcessor
-    ? new SimpleSpanProcessor({ exporter })
+    ? new SimpleSpanProcessor({ exporter: inner })
     : new BatchSpanProcessor({
       exporter,
-      // Bounded: with no collector, spans beyond this are dropped, not kept.
-      maxQueueSize: 2048,
-      maxExportBatchSize: 512,
+      // Bounded: spans beyond this are dropped, and counted (batchDropCounter).
+      maxQueueSize: numberEnv(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+      maxExportBatchSize: numberEnv(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
       scheduledDelayMillis: numberEnv(env.OTEL_BSP_SCHEDULE_DELAY, 1000),
       exportTimeoutMillis: timeoutMillis,
+      selfObsMeterProvider: batchDropCounter,
     });
   const provider = new TracerProvider({
     resource: resource ?? buildResource(opts),
     idGenerator: new FastIdGenerator(),
     sampler: samplerFromEnv(env),
+    spanLimits: spanLimitsFromEnv(env),
     spanProcessors: [processor],
   });
   return { provider, tracer: provider.getTracer(opts.serviceName, opts.serviceVersion), exporter };
@@ -408,10 +465,12 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
   const endpoint = normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const readers = opts.metrics === false ? [] : [
     new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter({
-        url: env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
-        timeoutMillis: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
-      }),
+      exporter: new CountingMetricExporter(
+        new OTLPMetricExporter({
+          url: env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
+          timeoutMillis: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
+        }),
+      ),
       exportIntervalMillis: opts.metricExportIntervalMs ??
         numberEnv(env.OTEL_METRIC_EXPORT_INTERVAL, 10_000),
     }),
