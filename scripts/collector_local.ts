@@ -132,7 +132,13 @@ if (import.meta.main) {
       const image = `otel/opentelemetry-collector-contrib:${readManifest().version}`;
       cmd = "docker";
       // In a container the collector binds 0.0.0.0 and Docker publishes the ports on loopback.
-      const dockerEnv = { ...env, OTELCOL_BIND_HOST: "0.0.0.0" };
+      // The persistent queue (local overlay) goes to a tmpfs the image's non-root user can
+      // write: a host folder would not be writable by it, and --rm ends the queue anyway.
+      const dockerEnv = {
+        ...env,
+        OTELCOL_BIND_HOST: "0.0.0.0",
+        OTELCOL_QUEUE_DIR: "/otelcol-queue",
+      };
       args = [
         "run",
         "--rm",
@@ -140,6 +146,8 @@ if (import.meta.main) {
         "obskit-otel-collector",
         ...listen.flatMap((p) => ["-p", `127.0.0.1:${p}:${p}`]),
         ...Object.entries(dockerEnv).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+        "--tmpfs",
+        "/otelcol-queue:mode=1777",
         "-v",
         `${COLLECTOR_CONFIG}:/etc/otelcol/config.yaml:ro`,
         "-v",

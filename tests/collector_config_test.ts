@@ -11,7 +11,14 @@ import { parse } from "yaml";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
-import { collectorValidate, componentType } from "../scripts/lib/validate/collector.ts";
+import {
+  builderProblems,
+  collectorValidate,
+  componentType,
+  mergeConfigs,
+  overlayProblems,
+} from "../scripts/lib/validate/collector.ts";
+import { parseYamlSource } from "../scripts/lib/validate/source.ts";
 import { findTool, missing, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
@@ -102,6 +109,111 @@ Deno.test({
     assert.strictEqual(jaeger.sending_queue.enabled, true);
     assert(jaeger.sending_queue.queue_size >= 1000);
     assert.match(jaeger.endpoint, /^\$\{env:JAEGER_OTLP_ENDPOINT:-/);
+  },
+});
+
+/** Jaeger's OTLP gRPC receiver (like every gRPC server by default) refuses larger messages. */
+const GRPC_LIMIT = 4 * 1024 * 1024;
+
+Deno.test({
+  name:
+    "collector config: exports stay below the receiver's 4 MiB gRPC limit; queues are sized in bytes",
+  ...unit,
+  fn() {
+    // Span counts per batch (the batch processor) ...
+    assert(Number.isInteger(cfg.processors.batch.send_batch_max_size));
+    assert(cfg.processors.batch.send_batch_max_size >= cfg.processors.batch.send_batch_size);
+    // ... do not bound bytes (one span can carry 60 KB of attributes): the
+    // exporter's batcher splits by serialized size.
+    for (const id of ["otlp_grpc/jaeger", "otlp_http/loki"]) {
+      const q = cfg.exporters[id].sending_queue;
+      assert.strictEqual(cfg.exporters[id].retry_on_failure.enabled, true, id);
+      assert.strictEqual(q.sizer, "bytes", `${id}: the queue is bounded in bytes`);
+      assert(q.queue_size >= 16 * 1024 * 1024 && q.queue_size <= 128 * 1024 * 1024, id);
+      const batchSizer = q.batch?.sizer ?? q.sizer;
+      assert.strictEqual(batchSizer, "bytes", `${id}: batches are measured in bytes`);
+      assert(q.batch.max_size > 0 && q.batch.max_size <= GRPC_LIMIT * 0.8, `${id}: max_size`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "local overlay: the Jaeger exporter's queue is persistent (file_storage under OTELCOL_QUEUE_DIR)",
+  ...readsRepo,
+  fn() {
+    // deno-lint-ignore no-explicit-any
+    const ov: any = parse(Deno.readTextFileSync(LOCAL));
+    const storage = ov.exporters["otlp_grpc/jaeger"].sending_queue.storage;
+    assert.strictEqual(componentType(storage), "file_storage");
+    const ext = ov.extensions[storage];
+    assert.match(ext.directory, /^\$\{env:OTELCOL_QUEUE_DIR(:-[^}]+)?\}$/);
+    assert.strictEqual(ext.create_directory, true);
+    assert.deepStrictEqual(ov.service.extensions, [...cfg.service.extensions, storage]);
+  },
+});
+
+/** overlayProblems' messages for the committed base file and an overlay text. */
+function overlayMessages(overlayText: string): string[] {
+  const base = parseYamlSource("base.yaml", Deno.readTextFileSync(CONFIG));
+  const ov = parseYamlSource("local.yaml", overlayText);
+  return overlayProblems(base, base.docs[0].toJS(), ov, ov.docs[0].toJS()).map((p) => p.message);
+}
+
+Deno.test({
+  name:
+    "validate: the overlay may persist sending queues (file_storage), nothing more; the build manifest counts it",
+  ...readsRepo,
+  fn() {
+    const committed = Deno.readTextFileSync(LOCAL);
+    assert.deepStrictEqual(overlayMessages(committed), []);
+    // A storage the overlay does not define, or an extension list that drops one of the base's.
+    assert.match(
+      overlayMessages(committed.replace("storage: file_storage/queue", "storage: file_storage/x"))
+        .join("\n"),
+      /sending_queue\.storage names 'file_storage\/x'/,
+    );
+    assert.match(
+      overlayMessages(
+        committed.replace("[health_check, pprof, file_storage/queue]", "[file_storage/queue]"),
+      ).join("\n"),
+      /service\.extensions must be base\.yaml's plus the overlay's storage/,
+    );
+    // Anything else is still refused.
+    assert.match(
+      overlayMessages(committed + "processors:\n  batch:\n    timeout: 1s\n").join("\n"),
+      /overlay changes processors\.batch\.timeout/,
+    );
+    // The builder manifest lists file_storage because the merged config uses it.
+    const manText = Deno.readTextFileSync(repoPath("config", "otelcol-builder.yaml"));
+    const man = parseYamlSource("otelcol-builder.yaml", manText);
+    const merged = mergeConfigs(cfg, parse(committed));
+    assert.deepStrictEqual(builderProblems(man, man.docs[0].toJS(), "cfg", merged), []);
+    assert.match(
+      builderProblems(man, man.docs[0].toJS(), "cfg", cfg).map((p) => p.message).join("\n"),
+      /filestorage is built but cfg does not use it/,
+    );
+  },
+});
+
+Deno.test({
+  name: "jaeger-local: badger storage under JAEGER_DATA_DIR survives a restart; no batching inside",
+  ...readsRepo,
+  fn() {
+    // deno-lint-ignore no-explicit-any
+    const j: any = parse(Deno.readTextFileSync(repoPath("config", "jaeger-local.yaml")));
+    const backends = j.extensions.jaeger_storage.backends;
+    const store = j.extensions.jaeger_query.storage.traces;
+    assert.strictEqual(j.exporters.jaeger_storage_exporter.trace_storage, store);
+    const badger = backends[store].badger;
+    assert(badger, `${store} is a badger backend`);
+    assert.strictEqual(badger.ephemeral, false);
+    assert.match(badger.directories.keys, /^\$\{env:JAEGER_DATA_DIR(:-[^}]+)?\}\/keys$/);
+    assert.match(badger.directories.values, /^\$\{env:JAEGER_DATA_DIR(:-[^}]+)?\}\/values$/);
+    assert(!Object.values(backends).some((b) => (b as { memory?: unknown }).memory));
+    // Jaeger answers the collector only once the spans are stored: a batch
+    // processor would acknowledge spans that a kill then loses.
+    assert.deepStrictEqual(j.service.pipelines.traces.processors ?? [], []);
   },
 });
 
@@ -241,6 +353,8 @@ async function startCollector(extraEnv: Record<string, string> = {}): Promise<Ru
     OTELCOL_TELEMETRY_PORT: String(ports.telemetry),
     OTELCOL_BATCH_TIMEOUT: "200ms",
     JAEGER_OTLP_ENDPOINT: `127.0.0.1:${freePort()}`,
+    // The overlay's persistent queue: a private folder, never the repository's .stack/.
+    OTELCOL_QUEUE_DIR: join(Deno.makeTempDirSync({ prefix: "obskit-colq-" }), "queue"),
     ...extraEnv,
   };
   const child = new Deno.Command(findTool(BIN)!, {
@@ -263,6 +377,7 @@ async function startCollector(extraEnv: Record<string, string> = {}): Promise<Ru
     await child.status;
     clearTimeout(t);
     await Promise.allSettled(pumps);
+    Deno.removeSync(join(env.OTELCOL_QUEUE_DIR, ".."), { recursive: true });
   };
   try {
     await waitForHttp(`http://127.0.0.1:${ports.health}/`, 30_000);
@@ -438,7 +553,7 @@ Deno.test({
   async fn() {
     const jaegerOtlp = freePort();
     const c = await startCollector({ JAEGER_OTLP_ENDPOINT: `127.0.0.1:${jaegerOtlp}` });
-    let jaeger: Deno.ChildProcess | undefined;
+    let jaeger: ReturnType<typeof startJaeger> | undefined;
     try {
       const traceId = hex(16);
       const t0 = nowNs();
@@ -467,31 +582,106 @@ Deno.test({
         () => Promise.resolve(/retry|Exporting failed/i.test(c.log()) ? true : undefined),
       );
 
-      const query = freePort();
-      jaeger = new Deno.Command(findTool("jaeger")!, {
-        args: ["--config", repoPath("config", "jaeger-local.yaml")],
-        env: {
-          JAEGER_LISTEN_HOST: "127.0.0.1",
-          JAEGER_OTLP_GRPC_PORT: String(jaegerOtlp),
-          JAEGER_OTLP_HTTP_PORT: String(freePort()),
-          JAEGER_QUERY_HTTP_PORT: String(query),
-          JAEGER_QUERY_GRPC_PORT: String(freePort()),
-          JAEGER_HEALTH_PORT: String(freePort()),
-        },
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const { query } = jaeger = startJaeger(jaegerOtlp);
       await poll("the trace in Jaeger", 45_000, async () => {
         const res = await fetch(`http://127.0.0.1:${query}/api/traces/${traceId}`);
         const body = await res.text();
         return res.ok && body.includes("retry-probe") ? true : undefined;
       });
     } finally {
-      if (jaeger) {
-        jaeger.kill("SIGTERM");
-        await jaeger.status;
-      }
+      await jaeger?.stop();
       await c.stop();
+    }
+  },
+});
+
+/** Jaeger with config/jaeger-local.yaml on free ports, its badger data in a temp folder. */
+function startJaeger(otlpGrpc: number) {
+  const data = Deno.makeTempDirSync({ prefix: "obskit-jaeger-" });
+  const query = freePort();
+  const child = new Deno.Command(findTool("jaeger")!, {
+    args: ["--config", repoPath("config", "jaeger-local.yaml")],
+    env: {
+      JAEGER_LISTEN_HOST: "127.0.0.1",
+      JAEGER_DATA_DIR: data,
+      JAEGER_OTLP_GRPC_PORT: String(otlpGrpc),
+      JAEGER_OTLP_HTTP_PORT: String(freePort()),
+      JAEGER_QUERY_HTTP_PORT: String(query),
+      JAEGER_QUERY_GRPC_PORT: String(freePort()),
+      JAEGER_HEALTH_PORT: String(freePort()),
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    query,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      Deno.removeSync(data, { recursive: true });
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "real collector + Jaeger: 9 MB of 30 KB spans arrive whole (exports split below the 4 MiB gRPC limit)",
+  ...collectorNet,
+  ignore: missing(BIN, "jaeger"),
+  sanitizeResources: false,
+  async fn() {
+    const jaegerOtlp = freePort();
+    const jaeger = startJaeger(jaegerOtlp);
+    // One batch per second: everything below lands in one batch-processor batch.
+    const c = await startCollector({
+      JAEGER_OTLP_ENDPOINT: `127.0.0.1:${jaegerOtlp}`,
+      OTELCOL_BATCH_TIMEOUT: "1s",
+    });
+    try {
+      await waitForHttp(`http://127.0.0.1:${jaeger.query}/api/services`, 30_000);
+      const service = `colcfg-big-${hex(4)}`;
+      const big = "x".repeat(30_000);
+      // 6 requests of 50 spans, one trace each, 30 KB attribute per span: 9 MB in all.
+      const requests = Array.from({ length: 6 }, () => ({
+        resourceSpans: [{
+          resource: { attributes: [{ key: "service.name", value: { stringValue: service } }] },
+          scopeSpans: [{
+            scope: { name: "colcfg" },
+            spans: Array.from({ length: 50 }, () => ({
+              traceId: hex(16),
+              spanId: hex(8),
+              name: "big",
+              kind: 2,
+              startTimeUnixNano: nowNs(),
+              endTimeUnixNano: nowNs(),
+              attributes: [{ key: "http.user_agent", value: { stringValue: big } }],
+            })),
+          }],
+        }],
+      }));
+      const statuses = await Promise.all(
+        requests.map((r) => post(`http://127.0.0.1:${c.ports.http}/v1/traces`, r)),
+      );
+      assert.deepStrictEqual(statuses, [200, 200, 200, 200, 200, 200]);
+      let found = 0;
+      await poll("all 300 traces in Jaeger", 45_000, async () => {
+        const res = await fetch(
+          `http://127.0.0.1:${jaeger.query}/api/traces?service=${service}&limit=1000&lookback=1h`,
+        );
+        if (!res.ok) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        found = ((await res.json()).data ?? []).length;
+        return found === 300 ? true : undefined;
+      }).catch((err) => {
+        throw new Error(`${err.message}: ${found} of 300 traces arrived\n${c.log().slice(-3000)}`);
+      });
+      console.log(`9 MB burst: ${found} of 300 traces in Jaeger`);
+      assert.doesNotMatch(c.log(), /larger than max|ResourceExhausted/);
+    } finally {
+      await c.stop();
+      await jaeger.stop();
     }
   },
 });

@@ -13,8 +13,10 @@ import { isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive, readProc, stopProcess } from "../scripts/lib/process.ts";
 import {
+  collectorEnv,
   defaultPorts,
   freePorts,
+  jaegerEnv,
   lockPath,
   PORT_SPECS,
   prometheusDuration,
@@ -43,6 +45,21 @@ Deno.test("resolvePorts: flag beats environment beats the book's default", () =>
     () => resolvePorts({}, (n) => (n === "ALERTMANAGER_PORT" ? "abc" : undefined)),
     UsageError,
   );
+});
+
+Deno.test("collector queue and Jaeger's badger data live in the state folder (env set by the stack)", () => {
+  const before = Deno.env.get("OBSKIT_STATE_DIR");
+  Deno.env.set("OBSKIT_STATE_DIR", "/tmp/obskit-state-x");
+  try {
+    assert.equal(
+      collectorEnv(defaultPorts()).OTELCOL_QUEUE_DIR,
+      "/tmp/obskit-state-x/collector/queue",
+    );
+    assert.equal(jaegerEnv(defaultPorts()).JAEGER_DATA_DIR, "/tmp/obskit-state-x/jaeger");
+  } finally {
+    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+    else Deno.env.set("OBSKIT_STATE_DIR", before);
+  }
 });
 
 Deno.test("freePorts: every port distinct, bindable, below the ephemeral range", async () => {

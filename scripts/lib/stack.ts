@@ -522,9 +522,20 @@ export const ALERTMANAGER_CONFIG = repoPath("config", "alertmanager.yml");
 
 const HOST = "127.0.0.1";
 
+/** Where the collector keeps its persistent sending queue (config/otel-collector-local.yaml). */
+export function collectorQueueDir(): string {
+  return resolve(stateDir(), "collector", "queue");
+}
+
+/** Where Jaeger's badger storage lives (config/jaeger-local.yaml): kept across restarts. */
+export function jaegerDataDir(): string {
+  return resolve(stateDir(), "jaeger");
+}
+
 /** The collector's environment, per the config's env contract. */
 export function collectorEnv(ports: StackPorts): Record<string, string> {
   return {
+    OTELCOL_QUEUE_DIR: collectorQueueDir(),
     OTELCOL_BIND_HOST: HOST,
     OTELCOL_OTLP_GRPC_PORT: String(ports.otlpGrpc),
     OTELCOL_OTLP_HTTP_PORT: String(ports.otlpHttp),
@@ -547,6 +558,7 @@ export function collectorEnv(ports: StackPorts): Record<string, string> {
 export function jaegerEnv(ports: StackPorts): Record<string, string> {
   return {
     JAEGER_LISTEN_HOST: HOST,
+    JAEGER_DATA_DIR: jaegerDataDir(),
     JAEGER_OTLP_GRPC_PORT: String(ports.jaegerOtlpGrpc),
     JAEGER_OTLP_HTTP_PORT: String(ports.jaegerOtlpHttp),
     JAEGER_QUERY_HTTP_PORT: String(ports.jaegerQuery),
@@ -1094,7 +1106,8 @@ export function currentPorts(): StackPorts {
 
 /**
  * Removes what a stopped stack leaves in the state folder: Prometheus and
- * Alertmanager data and the rendered Prometheus config, and with `logs`
+ * Alertmanager data, Jaeger's traces, the collector's queue, the rendered
+ * Prometheus config, and with `logs`
  * the logs too. Refuses while a stack is recorded.
  */
 export function purgeStackData(opts: { logs?: boolean } = {}): string[] {
@@ -1103,7 +1116,13 @@ export function purgeStackData(opts: { logs?: boolean } = {}): string[] {
     throw new Error("a local stack is still recorded: run 'deno task stack down' first");
   }
   const removed: string[] = [];
-  const targets = [join(stateDir(), "data"), join(stateDir(), "prometheus.yml"), pidsDir()];
+  const targets = [
+    join(stateDir(), "data"),
+    join(stateDir(), "prometheus.yml"),
+    pidsDir(),
+    jaegerDataDir(),
+    dirname(collectorQueueDir()),
+  ];
   if (opts.logs) targets.push(join(stateDir(), "logs"));
   for (const t of targets) {
     try {

@@ -216,12 +216,19 @@ export function orderProblems(src: YamlSource, cfg: Json): Problem[] {
 
 /** Maps a config component type to the builder module's last path segment. */
 export function moduleNameFor(kind: Kind, type: string): string {
+  // Modules whose path does not follow <type><kind> (contrib's storage extensions).
+  const whole: Record<string, string> = { "extensions:file_storage": "filestorage" };
+  if (whole[`${kind}:${type}`]) return whole[`${kind}:${type}`];
   const aliases: Record<string, string> = { otlp_grpc: "otlp", otlp_http: "otlphttp" };
   const base = (kind === "exporters" ? aliases[type] : undefined) ?? type.replaceAll("_", "");
   return base + kind.slice(0, -1);
 }
 
-/** The builder manifest lists exactly the component modules the config uses. */
+/**
+ * The builder manifest lists exactly the component modules the config uses
+ * (`cfg` is the cluster config merged with the local overlay, so a
+ * component only the local stack uses, like file_storage, counts).
+ */
 export function builderProblems(
   manifest: YamlSource,
   man: Json,
@@ -344,11 +351,49 @@ export function overlayProblems(
       }
     }
   }
-  // Anything else the overlay sets must be a pipeline's exporters list.
+  // Storage the overlay adds for persistent queues: file_storage extensions
+  // the base file does not have, listed after the base's extensions.
+  const storageIds = Object.keys(isMap(ov?.extensions) ? ov.extensions : {})
+    .filter((id) => componentType(id) === "file_storage" && !(id in (base?.extensions ?? {})));
+  if (ov?.service?.extensions !== undefined) {
+    const want = [...(base?.service?.extensions ?? []), ...storageIds];
+    if (!isDeepStrictEqual(ov.service.extensions, want)) {
+      problems.push({
+        file: ovSrc.file,
+        line: lineAt(ovSrc, ["service", "extensions"]),
+        message: `service.extensions must be ${baseSrc.file}'s plus the overlay's storage: [${
+          want.join(", ")
+        }]`,
+      });
+    }
+  }
+  // Anything else the overlay sets must be a pipeline's exporters list, or
+  // an exporter's sending_queue.storage naming one of those extensions.
   const walk = (v: Json, path: string[]) => {
     const p = path.join(".");
     if (p === "receivers.prometheus.config.scrape_configs") return;
     if (/^service\.pipelines\.[^.]+\.exporters$/.test(p)) return;
+    if (p === "service.extensions") return;
+    if (path[0] === "extensions" && path.length >= 2 && storageIds.includes(path[1])) return;
+    if (
+      path[0] === "exporters" && path.length === 4 && path[2] === "sending_queue" &&
+      path[3] === "storage"
+    ) {
+      if (!storageIds.includes(String(v))) {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, path),
+          message: `${p} names '${v}', which is not a file_storage extension the overlay adds`,
+        });
+      } else if (!isMap(base?.exporters?.[path[1]]?.sending_queue)) {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, path),
+          message: `${p}: exporter ${path[1]} has no sending_queue in ${baseSrc.file}`,
+        });
+      }
+      return;
+    }
     if (isMap(v)) {
       for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
       return;
@@ -356,7 +401,8 @@ export function overlayProblems(
     problems.push({
       file: ovSrc.file,
       line: lineAt(ovSrc, path),
-      message: `overlay changes ${p}; it may only drop cluster-only scrape jobs and exporters`,
+      message:
+        `overlay changes ${p}; it may only drop cluster-only scrape jobs and exporters, and persist sending queues`,
     });
   };
   walk(ov, []);
@@ -457,7 +503,7 @@ export const collectorChecks: Check[] = [
   },
   {
     cls: "TestOTELCollector",
-    name: "local overlay drops only cluster-only parts",
+    name: "local overlay drops only cluster-only parts (and persists sending queues)",
     run: (ctx) =>
       withYaml(
         ctx,
@@ -475,11 +521,17 @@ export const collectorChecks: Check[] = [
         ctx,
         COLLECTOR_CONFIG,
         (_csrc, cfg) =>
-          withYaml(ctx, BUILDER_MANIFEST, (msrc, man) =>
-            result(
-              builderProblems(msrc, man, COLLECTOR_CONFIG, cfg),
-              `v${man?.dist?.version}`,
-            )),
+          withYaml(ctx, COLLECTOR_LOCAL, (_osrc, ov) =>
+            withYaml(ctx, BUILDER_MANIFEST, (msrc, man) =>
+              result(
+                builderProblems(
+                  msrc,
+                  man,
+                  `${COLLECTOR_CONFIG} (with ${COLLECTOR_LOCAL})`,
+                  mergeConfigs(cfg, ov),
+                ),
+                `v${man?.dist?.version}`,
+              ))),
       ),
   },
   {
@@ -516,13 +568,16 @@ export const collectorChecks: Check[] = [
         if (comps.code === 0) {
           // deno-lint-ignore no-explicit-any
           const listed: any = parseYaml(comps.output.slice(comps.output.indexOf("buildinfo:")));
-          const cfg = loadYaml(ctx, COLLECTOR_CONFIG);
-          for (const kind of COMPONENT_KINDS) {
-            const names = new Set((listed?.[kind] ?? []).map((c: { name: string }) => c.name));
-            for (const id of Object.keys(isMap(cfg.value[kind]) ? cfg.value[kind] : {})) {
+          const files = [COLLECTOR_CONFIG, ...(exists(local) ? [COLLECTOR_LOCAL] : [])];
+          for (const [file, kind] of files.flatMap((f) => COMPONENT_KINDS.map((k) => [f, k]))) {
+            const cfg = loadYaml(ctx, file);
+            const names = new Set(
+              (listed?.[kind] ?? []).map((c: { name: string }) => c.name),
+            );
+            for (const id of Object.keys(isMap(cfg.value?.[kind]) ? cfg.value[kind] : {})) {
               if (!names.has(componentType(id))) {
                 problems.push({
-                  file: COLLECTOR_CONFIG,
+                  file,
                   line: lineAt(cfg.src, [kind, id]),
                   message: `${kind.slice(0, -1)} type '${
                     componentType(id)
