@@ -56,6 +56,7 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { errorMessage } from "./http_observability.ts";
+import { redactUrl } from "../scripts/lib/redact.ts";
 import { logWarning, setKitService } from "./logger.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
@@ -86,7 +87,7 @@ export interface Observability {
   tracer: Tracer;
   meter: Meter;
   resource: Resource;
-  /** Where OTLP goes (after normalization), e.g. http://localhost:4318. */
+  /** Where OTLP goes (after normalization, userinfo redacted: for display), e.g. http://localhost:4318. */
   endpoint: string;
   /** Flushes spans and metrics now; resolves false when an export failed. */
   flush(): Promise<boolean>;
@@ -146,10 +147,11 @@ export function normalizeOtlpEndpoint(
   const normalized = url.toString().replace(/\/$/, "");
   if (changes.length && !endpointNoticeGiven) {
     endpointNoticeGiven = true;
+    // Userinfo in the endpoint is a credential: the notice never repeats it.
     notice(
-      `OTEL_EXPORTER_OTLP_ENDPOINT '${value}' normalized to '${normalized}' (${
-        changes.join("; ")
-      })`,
+      `OTEL_EXPORTER_OTLP_ENDPOINT '${redactUrl(value)}' normalized to '${
+        redactUrl(normalized)
+      }' (${changes.join("; ")})`,
     );
   }
   return normalized;
@@ -286,7 +288,7 @@ export function warnExportProblem(message: string): void {
   lastWarnAt = now;
   suppressedWarnings = 0;
   logWarning(
-    `telemetry export problem: ${message}` +
+    `telemetry export problem: ${redactUrl(message)}` +
       (held ? ` (${held} similar warnings suppressed in the last minute)` : ""),
   );
 }
@@ -491,7 +493,7 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
     tracer: tracing.tracer,
     meter: metrics.meter,
     resource,
-    endpoint: normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {}),
+    endpoint: redactUrl(normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {})),
     async flush() {
       const before = tracing.exporter.failures;
       await Promise.allSettled([tracing.provider.forceFlush(), metrics.provider.forceFlush()]);

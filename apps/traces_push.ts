@@ -4,6 +4,7 @@
  *   deno task run-push [--user-id ID] [--action update] [--fail]
  */
 import { parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
+import { redactUrl } from "../scripts/lib/redact.ts";
 import { flushLogs } from "./logger.ts";
 import { normalizeOtlpEndpoint, setupTracing } from "./otel_setup.ts";
 import { processUserRequest, TRACE_DEMO_SERVICE, VALID_ACTIONS } from "./trace_demo.ts";
@@ -55,7 +56,8 @@ if (import.meta.main) {
         `--action must be one of ${VALID_ACTIONS.join(", ")}, got '${flags.action}'`,
       );
     }
-    const endpoint = normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    // For display only: userinfo in the endpoint is a credential.
+    const endpoint = redactUrl(normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")));
     const tracing = setupTracing({
       serviceName: TRACE_DEMO_SERVICE,
       exportTimeoutMs: timeoutS * 1000,
@@ -76,7 +78,7 @@ if (import.meta.main) {
     await tracing.provider.shutdown().catch(() => {});
     flushLogs();
     if (flushError || tracing.exporter.failures > 0) {
-      const reason = tracing.exporter.lastError ?? flushError;
+      const reason = redactUrl(tracing.exporter.lastError ?? flushError ?? "export failed");
       console.error(
         `error: spans were not delivered to ${endpoint}/v1/traces (${reason}); ` +
           "is the collector running? try 'deno task stack up' or 'deno task collector-local'",

@@ -282,3 +282,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a password in OTEL_EXPORTER_OTLP_ENDPOINT never reaches the apps' output",
+  ...spawning,
+  async fn() {
+    const secret = "pw-" + crypto.randomUUID();
+    // The book's scheme-less gRPC form too: it is normalised, and the notice must not echo it.
+    for (
+      const endpoint of [
+        `http://user:${secret}@127.0.0.1:${freePort()}`,
+        `user:${secret}@localhost:4317`,
+      ]
+    ) {
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" };
+      const port = freePort();
+      const app = spawnTask("run-app", ["--port", String(port)], env);
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`, 15_000);
+        await (await fetch(`http://127.0.0.1:${port}/api/data`)).body?.cancel();
+        // Long enough for a failed export and its warning.
+        await new Promise((r) => setTimeout(r, 1500));
+      } finally {
+        await stop(app);
+      }
+      const push = spawnTask("run-push", [], env);
+      await push.done;
+      for (const [name, proc] of [["run-app", app], ["run-push", push]] as const) {
+        const output = proc.stdout.join("") + proc.stderr.join("");
+        assert.ok(output.length > 0, `${name} printed something`);
+        assert.ok(!output.includes(secret), `${name} printed the password:\n${output}`);
+        assert.ok(!output.includes(secret.slice(0, 6)), `${name} printed part of the password`);
+      }
+    }
+  },
+});
