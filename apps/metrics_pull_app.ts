@@ -5,7 +5,7 @@
  * metrics. `apps/metrics_pull.ts` is the command.
  */
 import { Hono } from "hono";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import {
   createHttpMetrics,
   notFoundOrNotAllowed,
@@ -29,6 +29,19 @@ const LINT_FAILING_DEFAULTS = [
   "nodejs_active_resources_total",
 ];
 
+/**
+ * prom-client reads these from /proc/self, which Deno refuses to read
+ * without --allow-all; they would always say 0. The resident size comes
+ * from the runtime instead; the others are not exposed rather than wrong.
+ */
+const PROC_SELF_DEFAULTS = [
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+  "process_open_fds",
+  "process_max_fds",
+];
+
 const ITEMS = [
   { id: 1, name: "widget", stock: 12 },
   { id: 2, name: "gadget", stock: 3 },
@@ -46,6 +59,15 @@ export function createMetricsPullApp(
     // prom-client names these gauges *_total, which promtool's linter rejects
     // (only counters end in _total); they are Node handle counts of little use here.
     for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+    for (const name of PROC_SELF_DEFAULTS) registry.removeSingleMetric(name);
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers: [registry],
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
   }
   const metrics = createHttpMetrics(registry);
   // Its only pushed signal is its log lines.

@@ -52,3 +52,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "pull app: process metrics are real values or absent, never a made-up 0",
+  permissions: { net: false, run: false, write: false, read: ["/proc"], env: true, sys: true },
+  async fn() {
+    const prev = setLogSink({ write: () => {} });
+    try {
+      const { registry } = createMetricsPullApp();
+      const text = await registry.metrics();
+      const rss = /^process_resident_memory_bytes (\d+)/m.exec(text);
+      assert.ok(rss, "process_resident_memory_bytes is exposed");
+      assert.ok(Number(rss[1]) > 1_000_000, `a real resident size, got ${rss[1]}`);
+      for (const line of text.split("\n").filter((l) => l.startsWith("process_"))) {
+        assert.ok(!/ 0$/.test(line) || line.startsWith("process_cpu_system"), `made-up 0: ${line}`);
+      }
+    } finally {
+      setLogSink(prev);
+    }
+  },
+});
