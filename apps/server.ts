@@ -4,8 +4,8 @@
  * telemetry, exit 0.
  */
 import type { Hono } from "hono";
-import { guardHost } from "./http_observability.ts";
-import { flushLogs, type Logger } from "./logger.ts";
+import { errorMessage, guardHost } from "./http_observability.ts";
+import { flushLogs, type Logger, logWarning } from "./logger.ts";
 
 const SHUTDOWN_FLUSH_MS = 3000;
 
@@ -18,17 +18,96 @@ export interface RunningServer {
   finished: Promise<void>;
 }
 
+/** How long after a dead listener the first re-listen is tried; doubles up to RELISTEN_MAX_MS. */
+const RELISTEN_FIRST_MS = 100;
+const RELISTEN_MAX_MS = 2000;
+
+/**
+ * Deno.serve with two guarantees the runtime does not give by itself:
+ *
+ * - The process never dies of a listener error. When accept() fails (EMFILE:
+ *   out of file descriptors, e.g. under a flood of half-open connections),
+ *   Deno.serve closes its listener and rejects `finished`; unhandled, that
+ *   rejection ends the process. Here it is caught, said once, and the port is
+ *   listened on again with backoff until descriptors free up; connections
+ *   already accepted keep being served meanwhile.
+ * - Routing sees the request's path only, whatever its Host header says
+ *   (`guardHost`).
+ *
+ * Deno.serve (2.9) has no header-read, idle keep-alive or request timeout
+ * (denoland/deno#3515): a client that never finishes its headers holds its
+ * descriptor until it closes. README "What survives what" says what to put
+ * in front of the app where that matters.
+ */
 export function startServer(
   app: Hono,
-  opts: { port: number; hostname: string },
+  opts: { port: number; hostname: string; warn?: (message: string) => void },
 ): RunningServer {
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve(
-      { port: opts.port, hostname: opts.hostname, onListen: () => {} },
-      // Routing sees the path only, whatever the Host header says (http_observability.ts).
-      guardHost(app.fetch),
+  const warn = opts.warn ?? logWarning;
+  const handler = guardHost(app.fetch);
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  let stopping = false;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => (resolveFinished = r));
+
+  const listen = (port: number): Deno.HttpServer<Deno.NetAddr> => {
+    const server = Deno.serve({ port, hostname: opts.hostname, onListen: () => {} }, handler);
+    servers.push(server);
+    server.finished.then(
+      () => {
+        if (stopping) resolveFinished();
+      },
+      (err) => {
+        if (stopping) return resolveFinished();
+        // Its listener is gone; connections it accepted finish on their own.
+        servers.splice(servers.indexOf(server), 1);
+        // The port actually bound (an ephemeral --port 0 keeps its number).
+        relisten(server.addr.port, errorMessage(err));
+      },
     );
+    return server;
+  };
+
+  // Under a sustained flood the listener can die again right after it is back:
+  // one warning a minute at most, with how many failures it stands for.
+  let lastWarnAt = -Infinity;
+  let unreported = 0;
+  const relisten = (port: number, reason: string) => {
+    const since = Date.now();
+    const report = since - lastWarnAt >= 60_000;
+    if (report) {
+      lastWarnAt = since;
+      warn(
+        `listener on ${opts.hostname}:${port} failed (${reason}): not accepting new connections; ` +
+          "listening again as soon as the system allows" +
+          (unreported ? ` (${unreported} more failures in the last minute)` : ""),
+      );
+      unreported = 0;
+    } else unreported++;
+    let delay = RELISTEN_FIRST_MS;
+    const attempt = () => {
+      if (stopping) return resolveFinished();
+      try {
+        listen(port);
+        if (report) {
+          warn(
+            `accepting connections again on ${opts.hostname}:${port} after ${
+              Date.now() - since
+            } ms`,
+          );
+        }
+      } catch {
+        // Still out of descriptors (or the old socket not yet released): try again later.
+        delay = Math.min(RELISTEN_MAX_MS, delay * 2);
+        setTimeout(attempt, delay);
+      }
+    };
+    setTimeout(attempt, delay);
+  };
+
+  let first: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    first = listen(opts.port);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new Error(
@@ -37,14 +116,20 @@ export function startServer(
     }
     throw err;
   }
-  const addr = server.addr;
+  const addr = first.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     port: addr.port,
     hostname: addr.hostname,
     url: `http://${host}:${addr.port}`,
-    stop: () => server.shutdown(),
-    finished: server.finished,
+    stop: async () => {
+      stopping = true;
+      // Every listener this server had: the current one and any that died with
+      // connections still open.
+      await Promise.allSettled(servers.map((s) => s.shutdown()));
+      resolveFinished();
+    },
+    finished,
   };
 }
 

@@ -317,3 +317,60 @@ Deno.test({
     }
   },
 });
+
+/** Connections that send half a request and hold it (a slow-header client). */
+async function halfOpen(port: number, count: number): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: x\r\n"));
+      conns.push(c);
+    } catch {
+      // The server stopped accepting: that is the point.
+    }
+  }
+  return conns;
+}
+
+Deno.test({
+  name: "out of file descriptors, the apps keep running and serve again once descriptors free up",
+  ...spawning,
+  async fn() {
+    for (const task of ["run-pull", "run-app"]) {
+      const port = freePort();
+      const child = new Deno.Command("bash", {
+        // 256 descriptors: 400 half-open connections exhaust them.
+        args: ["-c", `ulimit -n 256 && exec deno task -q ${task} --port ${port}`],
+        cwd: REPO_ROOT,
+        env: { NO_COLOR: "1", ...deadCollector() },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+      ]);
+      let exited: Deno.CommandStatus | undefined;
+      child.status.then((s) => (exited = s));
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`, 15_000);
+        const conns = await halfOpen(port, 400);
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(exited, undefined, `${task} is still running with its descriptors exhausted`);
+        for (const c of conns) c.close();
+        await waitForHttp(`http://127.0.0.1:${port}/health`, 10_000);
+        assert.equal(exited, undefined, `${task} is still running`);
+      } finally {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+        await child.status;
+      }
+      const [out, err] = await output;
+      assert.ok(!/Uncaught/.test(err), `${task}: no uncaught error:\n${err}`);
+      const warnings = out.split("\n").filter((l) => l.includes("listener on"));
+      assert.ok(warnings.length >= 1 && warnings.length <= 3, `${task}: said once:\n${warnings}`);
+    }
+  },
+});
