@@ -685,3 +685,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "validate: the overlay may drop only the batch processor, only from a pipeline whose exporter persists its queue",
+  ...readsRepo,
+  fn() {
+    const committed = Deno.readTextFileSync(LOCAL);
+    const tracesLine =
+      "processors: [memory_limiter, probabilistic_sampler, resource_detection, attributes]";
+    assert.ok(committed.includes(tracesLine), "the committed overlay drops batch from traces");
+    // Dropping anything else (here: attributes) is refused.
+    assert.match(
+      overlayMessages(
+        committed.replace(
+          tracesLine,
+          "processors: [memory_limiter, probabilistic_sampler, resource_detection]",
+        ),
+      ).join("\n"),
+      /service\.pipelines\.traces\.processors may only be .* without batch/,
+    );
+    // Without the persisted queue, dropping batch is refused too.
+    assert.match(
+      overlayMessages(committed.replace("      storage: file_storage/queue\n", "")).join("\n"),
+      /only where an exporter persists its queue/,
+    );
+  },
+});

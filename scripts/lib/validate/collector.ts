@@ -373,6 +373,27 @@ export function overlayProblems(
     const p = path.join(".");
     if (p === "receivers.prometheus.config.scrape_configs") return;
     if (/^service\.pipelines\.[^.]+\.exporters$/.test(p)) return;
+    // A pipeline may drop the batch processor when its exporters persist their
+    // queues: the processor acknowledges spans it still holds in memory, which a
+    // killed collector loses uncounted; the persisted queue batches instead.
+    const dropsBatch = /^service\.pipelines\.([^.]+)\.processors$/.exec(p);
+    if (dropsBatch) {
+      const pipeline = base?.service?.pipelines?.[dropsBatch[1]];
+      const want = (pipeline?.processors ?? []).filter((x: string) => componentType(x) !== "batch");
+      const persisted = (pipeline?.exporters ?? []).filter((e: string) =>
+        storageIds.includes(String(ov?.exporters?.[e]?.sending_queue?.storage))
+      );
+      if (!isDeepStrictEqual(v, want) || persisted.length === 0) {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, path),
+          message: `${p} may only be ${baseSrc.file}'s list without batch [${
+            want.join(", ")
+          }], and only where an exporter persists its queue`,
+        });
+      }
+      return;
+    }
     if (p === "service.extensions") return;
     if (path[0] === "extensions" && path.length >= 2 && storageIds.includes(path[1])) return;
     if (
