@@ -4,8 +4,10 @@
  * from `deno task tools` by default; `--docker` runs the pinned image as
  * the book does (when a Docker engine exists).
  */
+import { resolve } from "node:path";
 import { CheckFailed, durationFlag, MissingPrerequisite, parseFlags, runMain } from "./lib/cli.ts";
 import { isListening, waitForHttp } from "./lib/net.ts";
+import { stateDir } from "./lib/paths.ts";
 import { describeHolder, portHolder } from "./lib/process.ts";
 import {
   COLLECTOR_CONFIG,
@@ -94,7 +96,8 @@ if (import.meta.main) {
   runMain(async () => {
     const { flags } = parseFlags<Flags>(spec);
     const ports = { ...defaultPorts(), ...resolvePorts(flags) };
-    const env = collectorEnv(ports);
+    // Its own queue folder: the stack's collector holds <state>/collector/queue.
+    const env = collectorEnv(ports, resolve(stateDir(), "collector-local", "queue"));
     if (flags["jaeger-endpoint"]) env.JAEGER_OTLP_ENDPOINT = flags["jaeger-endpoint"];
     else if (Deno.env.get("JAEGER_OTLP_ENDPOINT")) {
       env.JAEGER_OTLP_ENDPOINT = Deno.env.get("JAEGER_OTLP_ENDPOINT")!;

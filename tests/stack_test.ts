@@ -284,47 +284,59 @@ Deno.test({
     "collector-local --check: the real collector with the shipped config answers on its health port",
   ignore: missing("otelcol-obskit"),
   async fn() {
-    const ports = await freePorts();
-    const flags = PORT_SPECS.filter((s) => s.component === "collector").flatMap((s) => [
-      `--${s.flag}`,
-      String(ports[s.key]),
-    ]);
-    const run = (extra: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          repoPath("scripts", "collector_local.ts"),
-          "--check",
-          ...flags,
-          ...extra,
-        ],
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    const ok = await run([]);
-    const text = new TextDecoder().decode(ok.stderr);
-    assert.equal(ok.code, 0, text);
-    assert.match(
-      text,
-      new RegExp(`collector healthy: http://127\\.0\\.0\\.1:${ports.collectorHealth}/`),
-    );
-    assert.equal(await isListening(ports.otlpGrpc), false, "stopped after --check");
-
-    const holder = Deno.listen({ hostname: "127.0.0.1", port: ports.otlpHttp });
+    const state = await Deno.makeTempDir({ prefix: "obskit-collector-local-" });
     try {
-      const taken = await run([]);
-      assert.equal(taken.code, 1);
-      assert.match(
-        new TextDecoder().decode(taken.stderr),
-        new RegExp(`port ${ports.otlpHttp} is already in use by pid ${Deno.pid}`),
-      );
+      await collectorLocalCheck(state);
     } finally {
-      holder.close();
+      await Deno.remove(state, { recursive: true });
     }
   },
 });
+
+/** collector-local --check on free ports with `state` as its state folder; then a taken port. */
+async function collectorLocalCheck(state: string) {
+  const ports = await freePorts();
+  const flags = PORT_SPECS.filter((s) => s.component === "collector").flatMap((s) => [
+    `--${s.flag}`,
+    String(ports[s.key]),
+  ]);
+  const run = (extra: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        repoPath("scripts", "collector_local.ts"),
+        "--check",
+        ...flags,
+        ...extra,
+      ],
+      // A private state folder: the collector's queue goes there, not to the repository.
+      env: { NO_COLOR: "1", OBSKIT_STATE_DIR: state },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const ok = await run([]);
+  const text = new TextDecoder().decode(ok.stderr);
+  assert.equal(ok.code, 0, text);
+  assert.match(
+    text,
+    new RegExp(`collector healthy: http://127\\.0\\.0\\.1:${ports.collectorHealth}/`),
+  );
+  assert.equal(await isListening(ports.otlpGrpc), false, "stopped after --check");
+
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: ports.otlpHttp });
+  try {
+    const taken = await run([]);
+    assert.equal(taken.code, 1);
+    assert.match(
+      new TextDecoder().decode(taken.stderr),
+      new RegExp(`port ${ports.otlpHttp} is already in use by pid ${Deno.pid}`),
+    );
+  } finally {
+    holder.close();
+  }
+  assert.ok(existsSync(join(state, "collector-local", "queue")), "its own queue folder");
+}
 
 /** `collector-local --docker --check` on free ports; only the docker preflight can answer. */
 async function collectorLocalDocker(env: Record<string, string>) {
@@ -591,6 +603,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-collector-local-" });
     const ports = await freePorts();
     const flags = PORT_SPECS.filter((s) => s.component === "collector").flatMap((s) => [
       `--${s.flag}`,
@@ -598,7 +611,7 @@ Deno.test({
     ]);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", repoPath("scripts", "collector_local.ts"), ...flags],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", OBSKIT_STATE_DIR: state },
       stdout: "null",
       stderr: "piped",
     }).spawn();
@@ -616,6 +629,7 @@ Deno.test({
     await reader;
     assert.equal(status.code, 130, text.slice(-2000));
     assert.equal(await isListening(ports.collectorHealth), false, "collector stopped");
+    await Deno.remove(state, { recursive: true });
   },
 });
 

@@ -532,10 +532,17 @@ export function jaegerDataDir(): string {
   return resolve(stateDir(), "jaeger");
 }
 
-/** The collector's environment, per the config's env contract. */
-export function collectorEnv(ports: StackPorts): Record<string, string> {
+/**
+ * The collector's environment, per the config's env contract. `queueDir`
+ * must be this collector's own: file_storage locks it, so a second collector
+ * on the same folder (collector-local next to the stack) would not start.
+ */
+export function collectorEnv(
+  ports: StackPorts,
+  queueDir = collectorQueueDir(),
+): Record<string, string> {
   return {
-    OTELCOL_QUEUE_DIR: collectorQueueDir(),
+    OTELCOL_QUEUE_DIR: queueDir,
     OTELCOL_BIND_HOST: HOST,
     OTELCOL_OTLP_GRPC_PORT: String(ports.otlpGrpc),
     OTELCOL_OTLP_HTTP_PORT: String(ports.otlpHttp),
