@@ -133,6 +133,8 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     labelNames: ["kind"],
     registers,
   });
+  // The contract families leave by OTLP as well as /metrics: the same names in both worlds.
+  obs?.exportRegistry(registry);
   // Spans and log lines this process could not deliver (outages are never silent).
   registerTelemetryLossMetrics(registry, instrumented ? ["traces", "metrics", "logs"] : ["logs"]);
   for (const result of ["hit", "miss"]) cacheRequests.inc({ result }, 0);

@@ -60,6 +60,8 @@ import { redactUrl } from "../scripts/lib/redact.ts";
 import { logWarning, setKitService } from "./logger.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
+import { PromClientProducer } from "./prom_bridge.ts";
+import type { Registry } from "prom-client";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
 const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
@@ -86,6 +88,8 @@ export interface ObservabilityOptions {
 export interface Observability {
   tracer: Tracer;
   meter: Meter;
+  /** Pushes a prom-client registry's families over OTLP too (the metric contract in both worlds). */
+  exportRegistry(registry: Registry): void;
   resource: Resource;
   /** Where OTLP goes (after normalization, userinfo redacted: for display), e.g. http://localhost:4318. */
   endpoint: string;
@@ -458,6 +462,8 @@ export function setupTracing(opts: ObservabilityOptions, resource?: Resource): T
 export interface MetricsSetup {
   provider: MeterProvider;
   meter: Meter;
+  /** Pushes a prom-client registry's families over OTLP with every export (prom_bridge.ts). */
+  exportRegistry(registry: Registry): void;
 }
 
 /** Metrics: OTLP/HTTP exporter read periodically (cumulative temporality). */
@@ -465,8 +471,11 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
   installGlobals();
   const env = opts.env ?? processEnv();
   const endpoint = normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const bridge = new PromClientProducer();
   const readers = opts.metrics === false ? [] : [
     new PeriodicExportingMetricReader({
+      // The Prometheus contract families, pushed as well as pulled (one metric contract).
+      metricProducers: [bridge],
       exporter: new CountingMetricExporter(
         new OTLPMetricExporter({
           url: env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
@@ -478,7 +487,11 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
     }),
   ];
   const provider = new MeterProvider({ resource: resource ?? buildResource(opts), readers });
-  return { provider, meter: provider.getMeter(opts.serviceName, opts.serviceVersion) };
+  return {
+    provider,
+    meter: provider.getMeter(opts.serviceName, opts.serviceVersion),
+    exportRegistry: (registry) => bridge.add(registry),
+  };
 }
 
 /** Both pipelines with one resource and one shutdown (the chapter's one-shot init). */
@@ -492,6 +505,7 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
   return {
     tracer: tracing.tracer,
     meter: metrics.meter,
+    exportRegistry: metrics.exportRegistry,
     resource,
     endpoint: redactUrl(normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {})),
     async flush() {
