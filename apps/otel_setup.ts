@@ -66,6 +66,7 @@ import type { Registry } from "prom-client";
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
 const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
 const ATTR_HOST_NAME = "host.name";
+const ATTR_SERVICE_INSTANCE_ID = "service.instance.id";
 
 export interface ObservabilityOptions {
   /** Default service.name when neither OTEL_SERVICE_NAME nor SERVICE_NAME is set. */
@@ -175,6 +176,9 @@ export function buildResource(
     [ATTR_SERVICE_VERSION]: opts.serviceVersion ?? "1.0.0",
     [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: "development",
     [ATTR_HOST_NAME]: safeHostname(),
+    // One process, one instance: two replicas behind one collector stay two series
+    // (the collector's Prometheus exporter turns it into the `instance` label).
+    [ATTR_SERVICE_INSTANCE_ID]: `${safeHostname()}:${Deno.pid}`,
     ...parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES),
   };
   if (env.SERVICE_NAME) attrs[ATTR_SERVICE_NAME] = env.SERVICE_NAME;

@@ -107,9 +107,9 @@ Error rate = 5xx share of http_requests_total; p95/p99 = histogram_quantile over
 http_request_duration_seconds_bucket; both over --window for the selected series.
 
 Examples:
-  deno task gate --job instrumented-app --window 5m --max-error-rate 0.01 --max-p99 0.5
+  deno task gate --job platform-app --window 5m --max-error-rate 0.01 --max-p99 0.5
   deno task gate --policy config/gate-policy.yaml --json
-  deno task gate --job instrumented-app --canary-label track=canary --max-latency-ratio 1.2`,
+  deno task gate --job platform-app --canary-label track=canary --max-latency-ratio 1.2`,
 };
 
 interface Flags {

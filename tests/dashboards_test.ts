@@ -304,8 +304,10 @@ Deno.test({
     const app = await spawnInstrumentedApp();
     let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
     try {
+      // Scraped directly under the contract's job name (the stack gets the same
+      // series through the collector; tests/prom_bridge_test.ts proves the two agree).
       prom = await startPrometheus(findTool("prometheus")!, {
-        "instrumented-app": [{ port: app.port }],
+        "platform-app": [{ port: app.port }],
       });
       const promUrl = prom.url;
       // Traffic that touches every app panel: data, slow data, errors, 401s, 404s.
@@ -349,7 +351,7 @@ Deno.test({
         u.searchParams.set("match[]", concrete(selector));
         const values: { data: string[] } = await (await fetch(u)).json();
         assert.ok(values.data.length > 0, `variable ${v.name}: no values for ${selector}`);
-        if (v.name === "job") assert.deepEqual(values.data, ["instrumented-app"]);
+        if (v.name === "job") assert.deepEqual(values.data, ["platform-app"]);
       }
       assert.deepEqual(empty, [], "app-metric queries without data");
     } finally {

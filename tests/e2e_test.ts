@@ -129,7 +129,8 @@ Deno.test({
       await t.step(
         "Prometheus: both apps scraped, the collector's exported metrics present",
         async () => {
-          for (const job of ["instrumented-app", "metrics-pull"]) {
+          // platform-app pushes (through the collector), metrics-pull-app is scraped.
+          for (const job of ["platform-app", "metrics-pull-app"]) {
             const r = await eventually(`http_requests_total{job="${job}"}`, 30_000, async () => {
               const res = await promQuery(prom, `sum(http_requests_total{job="${job}"}) > 0`);
               return res.length > 0 ? res : null;
@@ -142,7 +143,7 @@ Deno.test({
             async () => {
               const res = await promQuery(
                 prom,
-                'http_server_request_duration_seconds_count{job="otel-collector"}',
+                'http_server_request_duration_seconds_count{job="platform-app"}',
               );
               return res.length > 0;
             },
@@ -184,7 +185,7 @@ Deno.test({
           await eventually("HighErrorRate firing in Prometheus", 60_000, async () => {
             const res = await promQuery(
               prom,
-              'ALERTS{alertname="HighErrorRate", alertstate="firing", job="instrumented-app"}',
+              'ALERTS{alertname="HighErrorRate", alertstate="firing", job="platform-app"}',
             );
             return res.length > 0;
           });
@@ -198,7 +199,7 @@ Deno.test({
               receivers: { name: string }[];
             }[];
             return alerts.find((a) =>
-              a.labels.job === "instrumented-app" && a.status.state === "active"
+              a.labels.job === "platform-app" && a.status.state === "active"
             );
           });
           assert.equal(alert.labels.severity, "critical");

@@ -86,7 +86,7 @@ Deno.test({
   async fn() {
     const file = parsePolicyFile(await Deno.readTextFile(repoPath("config/gate-policy.yaml")));
     const p = buildPolicy(file, {});
-    assert.equal(formatMatchers(p.selector), 'job="instrumented-app"');
+    assert.equal(formatMatchers(p.selector), 'job="platform-app"');
     assert.equal(p.window, "5m");
     assert.equal(p.maxErrorRate, 0.05);
     const q = buildPolicy(file, { window: "30s", maxP99: "0.3", selector: 'service="x"' });
@@ -297,7 +297,7 @@ function check(json: string, scope: string, metric: string): CheckRow {
 
 Deno.test({
   name:
-    "gate against the local stack's Prometheus (job instrumented-app): 2 without traffic, pass healthy, fail on errors, 2 when quiet",
+    "gate against the local stack's Prometheus (job platform-app, pushed through the collector): 2 without traffic, pass healthy, fail on errors, 2 when quiet",
   ...realPrometheus,
   ignore: missing("prometheus"),
   sanitizeResources: false,
@@ -314,22 +314,31 @@ Deno.test({
       await stackUp({
         ports,
         scrapeInterval: "1s",
-        only: ["prometheus"],
+        // The app pushes its metrics; the collector's exporter is what Prometheus scrapes.
+        only: ["collector", "prometheus"],
         timeoutMs: 60_000,
         progress: { write: () => {} },
       });
       const promUrl = `http://127.0.0.1:${ports.prometheus}`;
-      app = await spawnInstrumentedApp({ port: ports.app });
-      // Wait for the first scrapes of the app under its contract job name.
+      app = await spawnInstrumentedApp({
+        port: ports.app,
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.otlpHttp}`,
+          OTEL_METRIC_EXPORT_INTERVAL: "1000",
+        },
+      });
+      // Wait until the app's pushed series are scraped under its contract job name.
       const deadline = Date.now() + 30_000;
       while (
-        ((await queryScalar(promUrl, 'count_over_time(up{job="instrumented-app"}[1m])')) ?? 0) < 2
+        ((await queryScalar(
+          promUrl,
+          'count_over_time(http_active_connections{job="platform-app"}[1m])',
+        )) ?? 0) < 2
       ) {
         assert.ok(Date.now() < deadline, "Prometheus did not scrape the app within 30 s");
         await sleep(250);
       }
-      const gate = (extra: string[] = []) =>
-        gateCli(promUrl, ["--job", "instrumented-app", ...extra]);
+      const gate = (extra: string[] = []) => gateCli(promUrl, ["--job", "platform-app", ...extra]);
 
       // Only health checks so far: too little traffic to judge.
       const idle = await gate();
@@ -361,7 +370,7 @@ Deno.test({
       assert.ok(rate.value! > 0.15 && rate.value! < 0.35, `error rate ${rate.value}`);
       // The same through the library, and the table a person reads.
       const res = await runGate(
-        buildPolicy({}, { job: "instrumented-app", window: "8s", minRequests: "50" }),
+        buildPolicy({}, { job: "platform-app", window: "8s", minRequests: "50" }),
         promUrl,
       );
       assert.equal(res.exitCode, 1);
@@ -479,7 +488,8 @@ Deno.test({
       await Deno.writeTextFile(
         policy,
         [
-          `selector: 'exported_job="platform-app"'`,
+          // honor_labels on the collector's exporter: the app's service.name is its job.
+          "job: platform-app",
           "metrics:",
           "  requests: http_server_request_duration_seconds_count",
           "  duration: http_server_request_duration_seconds",

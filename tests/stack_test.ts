@@ -83,11 +83,14 @@ Deno.test("renderPrometheusConfig: targets by job, absolute rule files, overlay,
   });
   // deno-lint-ignore no-explicit-any
   const doc = parse(text) as any;
-  const target = (job: string) =>
-    // deno-lint-ignore no-explicit-any
-    doc.scrape_configs.find((s: any) => s.job_name === job).static_configs[0].targets[0];
-  assert.deepEqual(target("instrumented-app"), `127.0.0.1:${ports.app}`);
-  assert.deepEqual(target("metrics-pull"), `127.0.0.1:${ports.pull}`);
+  // deno-lint-ignore no-explicit-any
+  const job = (name: string) => doc.scrape_configs.find((s: any) => s.job_name === name);
+  const target = (name: string) => job(name).static_configs[0].targets[0];
+  // The instrumented app is not scraped: it pushes, and the collector's exporter is
+  // scraped with honor_labels so its series keep job = the app's service.name.
+  assert.equal(job("instrumented-app"), undefined);
+  assert.equal(job("otel-collector").honor_labels, true);
+  assert.deepEqual(target("metrics-pull-app"), `127.0.0.1:${ports.pull}`);
   assert.deepEqual(target("otel-collector"), `127.0.0.1:${ports.collectorPromExporter}`);
   assert.deepEqual(target("otel-collector-telemetry"), `127.0.0.1:${ports.collectorTelemetry}`);
   assert.deepEqual(target("prometheus"), `127.0.0.1:${ports.prometheus}`);

@@ -109,7 +109,7 @@ async function fixtureDashboards(): Promise<string> {
           { title: "Pods ready", targets: [{ refId: "A", expr: "sum(kube_pod_status_ready)" }] },
           {
             title: "Pull app",
-            targets: [{ refId: "A", expr: 'http_requests_total{job="metrics-pull"}' }],
+            targets: [{ refId: "A", expr: 'http_requests_total{job="metrics-pull-app"}' }],
           },
         ],
       },
@@ -180,13 +180,14 @@ Deno.test({
       }
       const by = (check: string) => results.find((r) => r.check === check)!;
       assert.equal(by("target prometheus up").status, "ok");
-      assert.equal(by("target metrics-pull up").status, "fail");
-      assert.match(by("target metrics-pull up").fix!, /is run-pull running\?/);
-      assert.match(by("target instrumented-app up").fix!, /is run-app running\?/);
+      assert.equal(by("target metrics-pull-app up").status, "fail");
+      assert.match(by("target metrics-pull-app up").fix!, /is run-pull running\?/);
+      // The instrumented app pushes: its series need the collector's exporter target.
+      assert.equal(by("instrumented app requests pushed (job platform-app)").status, "fail");
       assert.equal(by("metrics-pull app requests scraped").status, "fail");
       assert.match(
         by("metrics-pull app requests scraped").fix!,
-        /^no data for last_over_time\(http_requests_total\{job="metrics-pull",instance=~"127\\\\\.0\\\\\.0\\\\\.1:\d+"\}\[1m\]\): is run-pull running\?/,
+        /^no data for last_over_time\(http_requests_total\{job="metrics-pull-app",instance=~"127\\\\\.0\\\\\.0\\\\\.1:\d+"\}\[1m\]\): is run-pull running\?/,
       );
       assert.equal(by("Fixture / Prometheus up").status, "ok");
       assert.equal(by("Fixture / Pods ready").status, "skip");
@@ -208,7 +209,7 @@ Deno.test({
       assert.match(text, /^ok\s+target prometheus up\s+up\s+up/m);
       assert.match(
         text,
-        /no data for last_over_time\(http_requests_total\{job="metrics-pull",.*: is run-pull running\?/,
+        /no data for last_over_time\(http_requests_total\{job="metrics-pull-app",.*: is run-pull running\?/,
       );
     } finally {
       await stackDown();

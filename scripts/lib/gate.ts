@@ -30,7 +30,7 @@ export interface CanarySpec {
 }
 
 export interface GatePolicy {
-  /** Label matchers choosing the service, e.g. job="instrumented-app". */
+  /** Label matchers choosing the service, e.g. job="platform-app". */
   selector: Matcher[];
   /** A Prometheus duration, e.g. 5m. */
   window: string;

@@ -610,8 +610,7 @@ export function renderPrometheusConfig(
   // deno-lint-ignore no-explicit-any
   const doc = parseYaml(Deno.readTextFileSync(source)) as any;
   const byJob: Record<string, number> = {
-    "instrumented-app": ports.app,
-    "metrics-pull": ports.pull,
+    "metrics-pull-app": ports.pull,
     "otel-collector": ports.collectorPromExporter,
     "otel-collector-telemetry": ports.collectorTelemetry,
     "prometheus": ports.prometheus,

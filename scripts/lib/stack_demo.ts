@@ -228,7 +228,7 @@ export function demoGuide(ports: StackPorts, traceId: string | null): string {
   const q = (s: string) => `${prom}/graph?g0.expr=${encodeURIComponent(s)}&g0.tab=0`;
   return [
     `Prometheus    ${prom}`,
-    `  targets:    ${prom}/targets (instrumented-app, metrics-pull, otel-collector, otel-collector-telemetry, prometheus)`,
+    `  targets:    ${prom}/targets (otel-collector: platform-app's pushed metrics, metrics-pull-app, otel-collector-telemetry, prometheus)`,
     `  error rate: ${
       q('sum by (job) (rate(http_requests_total{status=~"5.."}[1m])) / sum by (job) (rate(http_requests_total[1m]))')
     }`,

@@ -51,8 +51,7 @@ export function baseUrl(source: string, raw: string): string {
 
 /** Prometheus jobs the local stack scrapes, and what to do when one is down. */
 export const TARGET_FIXES: Record<string, string> = {
-  "instrumented-app": "is run-app running? start it: deno task run-app",
-  "metrics-pull": "is run-pull running? start it: deno task run-pull",
+  "metrics-pull-app": "is run-pull running? start it: deno task run-pull",
   "otel-collector": "is the collector running? deno task stack up (or deno task stack status)",
   "otel-collector-telemetry":
     "is the collector running? deno task stack up (or deno task stack status)",
@@ -173,6 +172,40 @@ export function currentSeriesQuery(
   return `last_over_time(${sel}[1m])`;
 }
 
+/** The jobs of the metric contract: the app's service.name when pushed, its name when scraped. */
+export const INSTRUMENTED_APP_JOB = "platform-app";
+export const PULL_APP_JOB = "metrics-pull-app";
+/** The scrape job of the collector's Prometheus exporter (honor_labels: series keep the app's job). */
+export const COLLECTOR_EXPORTER_JOB = "otel-collector";
+
+/**
+ * Series an app pushed over OTLP (job = its service.name, kept by
+ * honor_labels), as the collector's exporter target shows them now: the
+ * exporter target must be scraped, and the series must have a sample of the
+ * last minute.
+ */
+export async function checkPushedSeries(
+  prometheus: string,
+  targets: PromTarget[],
+  check: string,
+  job: string,
+  metric: string,
+  fix: string,
+): Promise<CheckResult> {
+  const exporters = targets.filter((t) => t.labels.job === COLLECTOR_EXPORTER_JOB);
+  if (exporters.length === 0) {
+    return {
+      check,
+      expected: "data",
+      found: `no target for job ${COLLECTOR_EXPORTER_JOB}`,
+      status: "fail",
+      fix:
+        `Prometheus does not scrape the collector's exporter: is it running with config/prometheus.yml?`,
+    };
+  }
+  return await checkHasData(prometheus, check, `last_over_time(${metric}{job="${job}"}[1m])`, fix);
+}
+
 /** Series of `metric` from `job`'s current targets with a sample in the last minute. */
 export async function checkCurrentSeries(
   prometheus: string,
@@ -239,30 +272,29 @@ export async function checkCoreMetrics(
 ): Promise<CheckResult[]> {
   const ts = targets ?? await promTargets(prometheus);
   return await Promise.all([
-    checkCurrentSeries(
+    checkPushedSeries(
       prometheus,
       ts,
-      "instrumented app requests scraped",
-      "instrumented-app",
+      "instrumented app requests pushed (job platform-app)",
+      INSTRUMENTED_APP_JOB,
       "http_requests_total",
-      "is run-app running? (deno task run-app) and has it had traffic? (deno task load)",
+      "is run-app running and pointed at the collector? (deno task run-app; OTEL_EXPORTER_OTLP_ENDPOINT) and has it had traffic? (deno task load)",
     ),
     checkCurrentSeries(
       prometheus,
       ts,
       "metrics-pull app requests scraped",
-      "metrics-pull",
+      PULL_APP_JOB,
       "http_requests_total",
       "is run-pull running? (deno task run-pull) and has it had traffic?",
     ),
-    checkCurrentSeries(
+    checkPushedSeries(
       prometheus,
       ts,
-      "apps' OTLP metrics exported by the collector",
-      "otel-collector",
-      "",
+      "apps' OTel semantic-convention metrics exported by the collector",
+      INSTRUMENTED_APP_JOB,
+      "http_server_request_duration_seconds_count",
       "do the apps push OTLP to the collector? check OTEL_EXPORTER_OTLP_ENDPOINT and 'deno task doctor'",
-      '__name__=~"http_server_request_duration_seconds_count|http_server_.*"',
     ),
   ]);
 }
