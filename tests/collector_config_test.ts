@@ -54,10 +54,8 @@ const CONTRACT_VARS = new Set([
   "OTELCOL_TELEMETRY_PORT",
   "OTELCOL_BATCH_TIMEOUT",
   "JAEGER_OTLP_ENDPOINT",
-  "LOKI_OTLP_ENDPOINT",
   "SAMPLING_PERCENTAGE",
   "DEPLOYMENT_ENV",
-  "K8S_NAMESPACE",
   "K8S_NODE_NAME",
 ]);
 
@@ -73,13 +71,6 @@ Deno.test({
     assert.match(cfg.receivers.jaeger.protocols.thrift_http.endpoint, /:-14268\}$/);
     assert.strictEqual(cfg.receivers.syslog.protocol, "rfc5424");
     const jobs = cfg.receivers.prometheus.config.scrape_configs;
-    const pods = jobs.find((j: { kubernetes_sd_configs?: unknown }) => j.kubernetes_sd_configs);
-    assert(pods, "a Kubernetes pod-discovery job");
-    assert.strictEqual(pods.kubernetes_sd_configs[0].role, "pod");
-    const relabel = JSON.stringify(pods.relabel_configs);
-    for (const a of ["scrape", "path", "port", "scheme"]) {
-      assert(relabel.includes(`__meta_kubernetes_pod_annotation_prometheus_io_${a}`), a);
-    }
     assert(
       jobs.some((j: { static_configs?: { targets: string[] }[] }) =>
         j.static_configs?.[0].targets[0].includes("OTELCOL_TELEMETRY_PORT:-8888")
@@ -92,10 +83,11 @@ Deno.test({
       cfg.processors.probabilistic_sampler.sampling_percentage,
       /SAMPLING_PERCENTAGE:-100/,
     );
-    for (const p of ["memory_limiter", "resource_detection", "attributes", "batch"]) {
+    for (
+      const p of ["memory_limiter", "k8s_attributes", "resource_detection", "attributes", "batch"]
+    ) {
       assert(cfg.processors[p], p);
     }
-    assert(cfg.exporters["otlp_http/loki"].endpoint.includes("LOKI_OTLP_ENDPOINT"));
     assert(cfg.exporters.debug);
   },
 });
@@ -125,7 +117,7 @@ Deno.test({
     assert(cfg.processors.batch.send_batch_max_size >= cfg.processors.batch.send_batch_size);
     // ... do not bound bytes (one span can carry 60 KB of attributes): the
     // exporter's batcher splits by serialized size.
-    for (const id of ["otlp_grpc/jaeger", "otlp_http/loki"]) {
+    for (const id of ["otlp_grpc/jaeger"]) {
       const q = cfg.exporters[id].sending_queue;
       assert.strictEqual(cfg.exporters[id].retry_on_failure.enabled, true, id);
       assert.strictEqual(q.sizer, "bytes", `${id}: the queue is bounded in bytes`);
@@ -709,6 +701,109 @@ Deno.test({
     assert.match(
       overlayMessages(committed.replace("      storage: file_storage/queue\n", "")).join("\n"),
       /only where an exporter persists its queue/,
+    );
+  },
+});
+
+// --- issue 11: the cluster path ------------------------------------------------
+
+Deno.test({
+  name:
+    "collector config (issue 11, defect 4): k8s_attributes describes the SENDING pod; no action stamps the collector's own namespace",
+  ...unit,
+  fn() {
+    const k8s = cfg.processors.k8s_attributes;
+    assert(k8s, "a k8s_attributes processor");
+    // The pod is found by the k8s.pod.ip resource attribute an SDK may set,
+    // else by the connection's source address.
+    assert.deepStrictEqual(k8s.pod_association, [
+      { sources: [{ from: "resource_attribute", name: "k8s.pod.ip" }] },
+      { sources: [{ from: "connection" }] },
+    ]);
+    for (
+      const a of ["k8s.namespace.name", "k8s.pod.name", "k8s.deployment.name", "k8s.node.name"]
+    ) {
+      assert(k8s.extract.metadata.includes(a), `extracts ${a}`);
+    }
+    // Only the pods of this node: the Service routes to the node-local collector.
+    assert.strictEqual(k8s.filter.node, "${env:K8S_NODE_NAME:-}");
+    for (const [name, p] of Object.entries(cfg.service.pipelines)) {
+      const procs = (p as { processors: string[] }).processors;
+      assert(procs.includes("k8s_attributes"), `${name} pipeline runs k8s_attributes`);
+      // Before sampling? No: after it (enrich only what is kept), right after memory_limiter
+      // or the sampler, and before resource_detection (whose override: false then keeps
+      // the pod's attributes over the collector host's).
+      assert(procs.indexOf("k8s_attributes") < procs.indexOf("resource_detection"), name);
+    }
+    const actions = cfg.processors.attributes?.actions ?? [];
+    assert(
+      !actions.some((a: { key: string }) => a.key.startsWith("k8s.")),
+      "no attributes action sets a k8s.* key (it would be the collector's, not the sender's)",
+    );
+    assert(!JSON.stringify(cfg).includes("K8S_NAMESPACE"), "K8S_NAMESPACE is not read");
+  },
+});
+
+Deno.test({
+  name:
+    "collector config (issue 11, defect 1): no annotation-based pod scrape job; apps push OTLP, the pull app is a PodMonitor",
+  ...unit,
+  fn() {
+    const jobs = cfg.receivers.prometheus.config.scrape_configs;
+    assert.deepStrictEqual(
+      jobs.map((j: { job_name: string }) => j.job_name),
+      ["otel-collector-self"],
+    );
+    assert(!JSON.stringify(cfg).includes("kubernetes_sd_configs"));
+  },
+});
+
+Deno.test({
+  name:
+    "collector config (issue 11, defect 3): no Loki exporter; the cluster's logs go to the collector's own log (debug)",
+  ...unit,
+  fn() {
+    assert(!Object.keys(cfg.exporters).some((id) => /loki/.test(id)), "no Loki exporter");
+    assert(!JSON.stringify(cfg).includes("LOKI_OTLP_ENDPOINT"));
+    assert.deepStrictEqual(cfg.service.pipelines.logs.exporters, ["debug"]);
+  },
+});
+
+Deno.test({
+  name:
+    "validate: the overlay may drop exactly k8s_attributes from pipelines (no API server locally), nothing else",
+  ...readsRepo,
+  fn() {
+    const committed = Deno.readTextFileSync(LOCAL);
+    assert.deepStrictEqual(overlayMessages(committed), []);
+    // deno-lint-ignore no-explicit-any
+    const ov: any = parse(committed);
+    for (const [name, p] of Object.entries(ov.service.pipelines)) {
+      const procs = (p as { processors?: string[] }).processors;
+      if (procs) assert(!procs.includes("k8s_attributes"), `${name}: k8s_attributes dropped`);
+    }
+    // The metrics pipeline is the base's without k8s_attributes ...
+    const metricsBase: string[] = cfg.service.pipelines.metrics.processors;
+    const without = metricsBase.filter((p) => p !== "k8s_attributes");
+    assert.notDeepStrictEqual(without, metricsBase);
+    assert.deepStrictEqual(ov.service.pipelines.metrics.processors, without);
+    const metricsLine = `    metrics:\n      processors: [${without.join(", ")}]\n`;
+    assert(committed.includes(metricsLine));
+    const withMetrics = (procs: string[]) =>
+      committed.replace(metricsLine, `    metrics:\n      processors: [${procs.join(", ")}]\n`);
+    // ... keeping it is allowed too (a cluster-shaped local run may have an API server) ...
+    assert.deepStrictEqual(overlayMessages(withMetrics(metricsBase)), []);
+    // ... dropping another processor too, or reordering, is not.
+    for (const bad of [without.filter((p) => p !== "attributes"), [...without].reverse()]) {
+      assert.match(
+        overlayMessages(withMetrics(bad)).join("\n"),
+        /service\.pipelines\.metrics\.processors may only be/,
+      );
+    }
+    // Nor may the overlay drop batch from metrics, whose exporter persists nothing.
+    assert.match(
+      overlayMessages(withMetrics(without.filter((p) => p !== "batch"))).join("\n"),
+      /service\.pipelines\.metrics\.processors may only be/,
     );
   },
 });

@@ -117,3 +117,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "collector egress (issue 11): no Loki gateway (no phase deploys Loki), no pod scraping (Prometheus scrapes the apps)",
+  ...readsRepo,
+  fn() {
+    const egress = policy().egress ?? [];
+    for (const r of egress) {
+      for (const labels of namespaces(r, "to")) {
+        assert.notEqual(
+          labels["kubernetes.io/metadata.name"],
+          "monitoring",
+          "no egress to monitoring",
+        );
+        assert.equal(labels[TELEMETRY_LABEL], undefined, "no egress to the apps' namespaces");
+      }
+      for (const port of [80, 8080]) assert.ok(!r.ports?.some((p) => p.port === port), `${port}`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "collector RBAC (issue 11): get/list/watch on pods for k8s_attributes, nothing more (no pod discovery job any more)",
+  ...readsRepo,
+  fn() {
+    const role = manifest().find((d) => d.kind === "ClusterRole");
+    assert.deepEqual(role.rules, [
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    ]);
+  },
+});

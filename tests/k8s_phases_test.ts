@@ -36,7 +36,7 @@ import {
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
-import { findTool, missing, TEMP_ENV, YAML_ENV } from "./support.ts";
+import { findTool, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 const TEMP_YAML_ENV = [...TEMP_ENV, ...YAML_ENV];
@@ -453,120 +453,105 @@ Deno.test({
 const VALUES = repoPath("k8s", "kube-prometheus-stack-values.yaml");
 
 Deno.test({
-  name: "values: rules are selected by label and the collector's 8889 and 8888 are scraped",
+  name: "values: rules are selected by label; scrapes are monitors, not additionalScrapeConfigs",
   ...readsRepo,
   fn() {
     const v = parse(readFileSync(VALUES, "utf8"));
     const spec = v.prometheus.prometheusSpec;
     assert.equal(spec.ruleSelectorNilUsesHelmValues, false);
     assert.deepEqual(spec.ruleSelector, { matchLabels: { release: "monitoring" } });
-    const jobs = Object.fromEntries(
-      spec.additionalScrapeConfigs.map((j: { job_name: string }) => [j.job_name, j]),
-    );
-    const portOf = (job: string) =>
-      jobs[job].relabel_configs.find((r: { source_labels: string[] }) =>
-        r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
-      ).regex;
-    assert.equal(portOf("otel-collector"), "8889");
-    assert.equal(portOf("otel-collector-telemetry"), "8888");
-  },
-});
-
-Deno.test({
-  name: "values: promtool accepts the additional scrape configs' jobs and relabel rules",
-  ...task,
-  ignore: missing("promtool"),
-  fn: async () => {
-    const box = sandbox();
-    try {
-      const v = parse(readFileSync(VALUES, "utf8"));
-      const jobs = v.prometheus.prometheusSpec.additionalScrapeConfigs as Record<string, unknown>[];
-      // Debian's Prometheus is built without Kubernetes discovery, so its promtool
-      // does not know kubernetes_sd_configs: check the role by hand and let
-      // promtool check everything else with a static target in its place.
-      const roles = ["node", "service", "pod", "endpoints", "endpointslice", "ingress"];
-      const stand = jobs.map(({ kubernetes_sd_configs: sd, ...job }) => {
-        for (const c of sd as { role: string }[]) assert.ok(roles.includes(c.role), c.role);
-        return { ...job, static_configs: [{ targets: ["127.0.0.1:1"] }] };
-      });
-      const check = async (scrapeConfigs: unknown) => {
-        const cfg = join(box.dir, "prometheus.yml");
-        writeFileSync(cfg, JSON.stringify({ scrape_configs: scrapeConfigs }));
-        const out = await new Deno.Command("promtool", { args: ["check", "config", cfg] }).output();
-        return {
-          code: out.code,
-          text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
-        };
-      };
-      const ok = await check(stand);
-      assert.equal(ok.code, 0, ok.text);
-      // promtool does reject a broken relabel rule (the check can fail).
-      const broken = structuredClone(stand) as unknown as {
-        relabel_configs: { action: string }[];
-      }[];
-      broken[0].relabel_configs[0].action = "nope";
-      assert.notEqual((await check(broken)).code, 0);
-    } finally {
-      box.cleanup();
+    // Issue 11, defect 5: scrape configuration goes through the operator's objects.
+    assert.equal(spec.additionalScrapeConfigs, undefined);
+    // The chart's default selectors pick monitors labelled with the release name.
+    for (const k of ["serviceMonitorSelector", "podMonitorSelector"]) {
+      assert.ok(
+        spec[k] === undefined || JSON.stringify(spec[k]).includes('"release":"monitoring"'),
+        `${k}: ${JSON.stringify(spec[k])}`,
+      );
     }
   },
 });
 
+// --- ServiceMonitor and PodMonitor (k8s/monitors.yaml) --------------------------
+
+const MONITORS = repoPath("k8s", "monitors.yaml");
+// deno-lint-ignore no-explicit-any
+const docsOf = (path: string): any[] =>
+  parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS()).filter(Boolean);
+
 Deno.test({
-  name: "values: the scrape jobs select the committed collector DaemonSet's pods and ports",
+  name:
+    "monitors (issue 11, defect 5): a ServiceMonitor scrapes each collector pod's 8889 (honorLabels) and 8888; both carry release: monitoring",
   ...readsRepo,
-  ignore: !existsSync(MANIFEST),
-  fn: () => {
-    const v = parse(readFileSync(VALUES, "utf8"));
-    const docs = parseAllDocuments(readFileSync(MANIFEST, "utf8")).map((d) => d.toJS());
-    const ds = docs.find((d) => d?.kind === "DaemonSet");
-    assert.ok(ds, "the manifest has a DaemonSet");
-    const podLabels = ds.spec.template.metadata.labels;
-    const ports = ds.spec.template.spec.containers.flatMap((
-      c: { ports?: { containerPort: number }[] },
-    ) => (c.ports ?? []).map((p) => String(p.containerPort)));
-    for (const job of v.prometheus.prometheusSpec.additionalScrapeConfigs) {
-      const sd = job.kubernetes_sd_configs[0];
-      assert.ok(sd.namespaces.names.includes(ds.metadata.namespace), `${job.job_name} namespace`);
-      for (const r of job.relabel_configs.filter((r: { action?: string }) => r.action === "keep")) {
-        const label = r.source_labels[0];
-        if (label.startsWith("__meta_kubernetes_pod_label_")) {
-          // Prometheus turns a label key into [a-zA-Z0-9_] for its meta label.
-          const key = Object.keys(podLabels).find((k) =>
-            `__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, "_")}` === label
-          );
-          assert.ok(key, `${job.job_name}: the pods carry no label for ${label}`);
-          assert.equal(podLabels[key], r.regex, `${job.job_name}: ${key}`);
-        }
-        if (label === "__meta_kubernetes_pod_container_port_number") {
-          assert.ok(ports.includes(r.regex), `${job.job_name}: container port ${r.regex} declared`);
-        }
-      }
+  fn() {
+    const monitors = docsOf(MONITORS);
+    const collector = docsOf(MANIFEST);
+    const sm = monitors.find((d) => d.kind === "ServiceMonitor");
+    assert.ok(sm, "a ServiceMonitor");
+    for (const m of monitors) {
+      assert.equal(m.apiVersion, "monitoring.coreos.com/v1");
+      assert.equal(m.metadata.labels.release, "monitoring", `${m.kind} ${m.metadata.name}`);
     }
-    // A NetworkPolicy on the collector must let Prometheus (namespace monitoring) in on them.
-    for (const np of docs.filter((d) => d?.kind === "NetworkPolicy")) {
-      for (const job of v.prometheus.prometheusSpec.additionalScrapeConfigs) {
-        const port = Number(
-          job.relabel_configs.find((r: { source_labels: string[] }) =>
-            r.source_labels[0] === "__meta_kubernetes_pod_container_port_number"
-          ).regex,
-        );
-        const allowed = (np.spec.ingress ?? []).some((
-          rule: {
-            from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[];
-            ports?: { port: number }[];
-          },
-        ) =>
-          (!rule.ports || rule.ports.some((p) => p.port === port)) &&
-          (!rule.from || rule.from.some((f) =>
-            f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === "monitoring"
-          ))
-        );
-        assert.ok(
-          allowed,
-          `NetworkPolicy ${np.metadata.name} lets namespace monitoring reach ${port}`,
-        );
-      }
+    // It selects exactly one Service of the collector (else each pod is scraped twice) ...
+    const selected = collector.filter((d) =>
+      d.kind === "Service" &&
+      (sm.spec.namespaceSelector?.matchNames ?? [sm.metadata.namespace]).includes(
+        d.metadata.namespace,
+      ) &&
+      Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => d.metadata.labels?.[k] === v)
+    );
+    assert.equal(selected.length, 1, selected.map((d) => d.metadata.name).join(", "));
+    const svc = selected[0];
+    const byPort = (name: string) =>
+      sm.spec.endpoints.find((e: { port: string }) => e.port === name);
+    const svcPort = (n: number) => svc.spec.ports.find((p: { port: number }) => p.port === n);
+    // ... on its named ports: 8889 keeps the apps' job and instance (honorLabels) ...
+    const exporter = byPort(svcPort(8889).name);
+    assert.ok(exporter, "an endpoint on the Service's 8889 port");
+    assert.equal(exporter.honorLabels, true);
+    // ... and the collector's own telemetry on 8888, whose labels are the target's.
+    const telemetry = byPort(svcPort(8888).name);
+    assert.ok(telemetry, "an endpoint on the Service's 8888 port");
+    assert.notEqual(telemetry.honorLabels, true);
+    // Job names as in config/prometheus.yml (the local stack), so queries match.
+    const jobOf = (e: { relabelings?: { targetLabel?: string; replacement?: string }[] }) =>
+      e.relabelings?.find((r) => r.targetLabel === "job")?.replacement;
+    assert.equal(jobOf(exporter), "otel-collector");
+    assert.equal(jobOf(telemetry), "otel-collector-telemetry");
+  },
+});
+
+Deno.test({
+  name:
+    "monitors (issue 11, defect 5): a PodMonitor scrapes pull-model app pods labelled obskit.io/scrape=true, job from app.kubernetes.io/name",
+  ...readsRepo,
+  fn() {
+    const pm = docsOf(MONITORS).find((d) => d.kind === "PodMonitor");
+    assert.ok(pm, "a PodMonitor");
+    assert.deepEqual(pm.spec.selector, { matchLabels: { "obskit.io/scrape": "true" } });
+    assert.equal(pm.spec.jobLabel, "app.kubernetes.io/name");
+    assert.deepEqual(pm.spec.namespaceSelector, { any: true });
+    assert.equal(pm.spec.podMetricsEndpoints.length, 1);
+    assert.equal(pm.spec.podMetricsEndpoints[0].port, "metrics");
+    assert.equal(pm.spec.podMetricsEndpoints[0].path, "/metrics");
+  },
+});
+
+Deno.test({
+  name:
+    "collector labels (issue 11, defect 6): the book's app=otel-collector selects the collector's pods and objects; selectors unchanged",
+  ...readsRepo,
+  fn() {
+    const docs = docsOf(MANIFEST);
+    const ds = docs.find((d) => d.kind === "DaemonSet");
+    assert.equal(ds.spec.template.metadata.labels.app, "otel-collector");
+    // A DaemonSet's selector is immutable: changing it would make phase 1's apply fail
+    // on a cluster that ran the earlier manifest.
+    assert.deepEqual(ds.spec.selector, {
+      matchLabels: { "app.kubernetes.io/name": "otel-collector" },
+    });
+    for (const d of docs.filter((d) => d.kind !== "Namespace")) {
+      assert.equal(d.metadata.labels?.app, "otel-collector", `${d.kind} ${d.metadata.name}`);
     }
   },
 });

@@ -158,7 +158,13 @@ export function componentProblems(src: YamlSource, cfg: Json, requireAllUsed = t
   return problems;
 }
 
-const ENRICHMENT = new Set(["attributes", "resource_detection", "resourcedetection", "resource"]);
+const ENRICHMENT = new Set([
+  "attributes",
+  "k8s_attributes",
+  "resource_detection",
+  "resourcedetection",
+  "resource",
+]);
 const SAMPLING = new Set(["probabilistic_sampler", "tail_sampling"]);
 
 /** memory_limiter first, then sampling, then enrichment, batch last. */
@@ -373,23 +379,29 @@ export function overlayProblems(
     const p = path.join(".");
     if (p === "receivers.prometheus.config.scrape_configs") return;
     if (/^service\.pipelines\.[^.]+\.exporters$/.test(p)) return;
-    // A pipeline may drop the batch processor when its exporters persist their
-    // queues: the processor acknowledges spans it still holds in memory, which a
-    // killed collector loses uncounted; the persisted queue batches instead.
-    const dropsBatch = /^service\.pipelines\.([^.]+)\.processors$/.exec(p);
-    if (dropsBatch) {
-      const pipeline = base?.service?.pipelines?.[dropsBatch[1]];
-      const want = (pipeline?.processors ?? []).filter((x: string) => componentType(x) !== "batch");
-      const persisted = (pipeline?.exporters ?? []).filter((e: string) =>
+    // A pipeline may drop k8s_attributes (it needs an API server to look pods
+    // up in and stops the collector at start without one), and the batch
+    // processor where its exporters persist their queues: the processor
+    // acknowledges spans it still holds in memory, which a killed collector
+    // loses uncounted; the persisted queue batches instead. Nothing else, and
+    // the rest keeps the base file's order.
+    const pipelineProcs = /^service\.pipelines\.([^.]+)\.processors$/.exec(p);
+    if (pipelineProcs) {
+      const pipeline = base?.service?.pipelines?.[pipelineProcs[1]];
+      const baseProcs: string[] = Array.isArray(pipeline?.processors) ? pipeline.processors : [];
+      const persisted = (pipeline?.exporters ?? []).some((e: string) =>
         storageIds.includes(String(ov?.exporters?.[e]?.sending_queue?.storage))
       );
-      if (!isDeepStrictEqual(v, want) || persisted.length === 0) {
+      const droppable = new Set(["k8s_attributes", ...(persisted ? ["batch"] : [])]);
+      const kept = Array.isArray(v) ? v : [];
+      const want = baseProcs.filter((x) => kept.includes(x) || !droppable.has(componentType(x)));
+      if (!isDeepStrictEqual(v, want)) {
         problems.push({
           file: ovSrc.file,
           line: lineAt(ovSrc, path),
-          message: `${p} may only be ${baseSrc.file}'s list without batch [${
-            want.join(", ")
-          }], and only where an exporter persists its queue`,
+          message: `${p} may only be ${baseSrc.file}'s list [${
+            baseProcs.join(", ")
+          }] without k8s_attributes, and without batch only where an exporter persists its queue`,
         });
       }
       return;
@@ -423,7 +435,7 @@ export function overlayProblems(
       file: ovSrc.file,
       line: lineAt(ovSrc, path),
       message:
-        `overlay changes ${p}; it may only drop cluster-only scrape jobs and exporters, and persist sending queues`,
+        `overlay changes ${p}; it may only drop cluster-only scrape jobs, exporters and k8s_attributes, and persist sending queues`,
     });
   };
   walk(ov, []);

@@ -20,6 +20,8 @@ import { validate as vRole } from "kubernetes-models/_schemas/IoK8sApiRbacV1Role
 import { validate as vRoleBinding } from "kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding";
 import { validate as vNetworkPolicy } from "kubernetes-models/_schemas/IoK8sApiNetworkingV1NetworkPolicy";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 import { BUILDER_MANIFEST, COLLECTOR_CONFIG, COLLECTOR_MANIFEST } from "./collector.ts";
 import { unknownFieldProblems } from "./k8s_strict.ts";
 import {
@@ -59,6 +61,16 @@ const SCHEMAS: Record<string, Validator> = {
   "rbac.authorization.k8s.io/v1/RoleBinding": vRoleBinding as Validator,
   "networking.k8s.io/v1/NetworkPolicy": vNetworkPolicy as Validator,
 };
+
+/** prometheus-operator kinds, validated by the package's classes (its CRD schemas). */
+const OPERATOR_KINDS: Record<string, new (o: never) => { validate(): void }> = {
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
+  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
+};
+
+/** The label kube-prometheus-stack's Prometheus selects rules and monitors by (release name). */
+export const RELEASE_LABEL = { release: "monitoring" };
 
 function ajvMessage(e: AjvError): string {
   const where = e.instancePath || "/";
@@ -112,9 +124,10 @@ export function schemaProblems(doc: ManifestDoc): Problem[] {
   const name = `${obj.kind} ${obj.metadata?.name ?? "(no name)"}`;
   const at = (path: string) =>
     lineAt(src, path.split("/").filter(Boolean).map((p) => /^\d+$/.test(p) ? Number(p) : p), index);
-  if (id === "monitoring.coreos.com/v1/PrometheusRule") {
+  const Operator = OPERATOR_KINDS[id];
+  if (Operator) {
     try {
-      new PrometheusRule(obj as ConstructorParameters<typeof PrometheusRule>[0]).validate();
+      new Operator(obj as never).validate();
       return [];
     } catch (err) {
       return [{
@@ -337,13 +350,40 @@ export function memoryLimiterProblems(
   return problems;
 }
 
-/** The ClusterRole grants exactly what the config's discovery needs. */
+/**
+ * What the k8s_attributes processors of a config read from the API server,
+ * as its v0.159.0 source starts informers: pods always (unless passthrough);
+ * namespaces, ReplicaSets, nodes and Jobs only for the attributes that need
+ * them (k8s.deployment.name comes from the ReplicaSet's name by default).
+ */
+export function k8sAttributesNeeds(cfg: Json): Map<string, Set<string>> {
+  const needed = new Map<string, Set<string>>();
+  const add = (res: string) => needed.set(res, new Set(["get", "list", "watch"]));
+  const procs = isMap(cfg?.processors) ? cfg.processors : {};
+  for (const [id, p] of Object.entries(procs as Record<string, Json>)) {
+    if (id.split("/")[0] !== "k8s_attributes" || p?.passthrough === true) continue;
+    add("pods");
+    const meta: string[] = p?.extract?.metadata ?? [];
+    const from = [...(p?.extract?.labels ?? []), ...(p?.extract?.annotations ?? [])]
+      .map((r: Json) => r?.from ?? "pod");
+    if (from.includes("namespace") || meta.includes("k8s.cluster.uid")) add("namespaces");
+    if (
+      from.includes("deployment") || meta.includes("k8s.deployment.uid") ||
+      p?.extract?.deployment_name_from_replicaset === false
+    ) add("replicasets");
+    if (from.includes("node") || meta.includes("k8s.node.uid")) add("nodes");
+    if (from.includes("job") || meta.includes("k8s.cronjob.uid")) add("jobs");
+  }
+  return needed;
+}
+
+/** The ClusterRole grants exactly what the config's discovery and k8s_attributes need. */
 export function rbacProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
   const problems: Problem[] = [];
   const jobs: Json[] = cfg?.receivers?.prometheus?.config?.scrape_configs ?? [];
   const roles = new Set<string>();
   for (const j of jobs) for (const sd of j.kubernetes_sd_configs ?? []) roles.add(sd.role);
-  const needed = new Map<string, Set<string>>();
+  const needed = k8sAttributesNeeds(cfg);
   const resFor: Record<string, string[]> = {
     pod: ["pods"],
     node: ["nodes"],
@@ -353,11 +393,13 @@ export function rbacProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
     ingress: ["ingresses"],
   };
   for (const r of roles) {
-    for (const res of resFor[r] ?? []) needed.set(res, new Set(["list", "watch"]));
+    for (const res of resFor[r] ?? []) {
+      needed.set(res, new Set([...(needed.get(res) ?? []), "list", "watch"]));
+    }
   }
   const crs = find(docs, "ClusterRole");
   if (needed.size && crs.length === 0) {
-    return [{ file: COLLECTOR_MANIFEST, message: "no ClusterRole for pod discovery" }];
+    return [{ file: COLLECTOR_MANIFEST, message: "no ClusterRole for pod lookups" }];
   }
   const granted = new Map<string, Set<string>>();
   for (const d of crs) {
@@ -378,7 +420,7 @@ export function rbacProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
             file: d.src.file,
             line,
             message:
-              `ClusterRole ${d.obj.metadata.name} grants '${res}', which the config's discovery does not use`,
+              `ClusterRole ${d.obj.metadata.name} grants '${res}', which neither the config's discovery nor k8s_attributes uses`,
           });
           continue;
         }
@@ -387,7 +429,9 @@ export function rbacProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
             problems.push({
               file: d.src.file,
               line,
-              message: `ClusterRole grants '${v}' on ${res}; discovery needs only list, watch`,
+              message: `ClusterRole grants '${v}' on ${res}; the config needs only ${
+                [...want].join(", ")
+              }`,
             });
           }
           granted.set(res, new Set([...(granted.get(res) ?? []), v]));
@@ -400,7 +444,7 @@ export function rbacProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
       if (!granted.get(res)?.has(v)) {
         problems.push({
           file: COLLECTOR_MANIFEST,
-          message: `ClusterRole lacks '${v}' on ${res}, which discovery needs`,
+          message: `ClusterRole lacks '${v}' on ${res}, which the config needs`,
         });
       }
     }
@@ -497,6 +541,84 @@ export function networkProblems(docs: ManifestDoc[], cfg: Json): Problem[] {
   return problems;
 }
 
+const matches = (labels: Json, selector: Json) =>
+  isMap(selector?.matchLabels) &&
+  Object.entries(selector.matchLabels).every(([k, v]) => labels?.[k] === v);
+
+/**
+ * ServiceMonitors and PodMonitors: labelled for the chart's Prometheus, and
+ * a ServiceMonitor selects exactly one Service of k8s/ by labels and
+ * namespace, names only ports that Service has, and keeps the apps' labels
+ * (honorLabels) on the collector's Prometheus exporter port.
+ */
+export function monitorProblems(docs: ManifestDoc[], exporterPort: number | undefined): Problem[] {
+  const problems: Problem[] = [];
+  const monitors = docs.filter((d) =>
+    d.obj?.apiVersion === "monitoring.coreos.com/v1" &&
+    (d.obj?.kind === "ServiceMonitor" || d.obj?.kind === "PodMonitor")
+  );
+  if (!monitors.some((d) => d.obj.kind === "ServiceMonitor")) {
+    problems.push({ file: "k8s/", message: "no ServiceMonitor for the collector" });
+  }
+  if (!monitors.some((d) => d.obj.kind === "PodMonitor")) {
+    problems.push({ file: "k8s/", message: "no PodMonitor for the pull-model apps" });
+  }
+  const services = find(docs, "Service");
+  for (const d of monitors) {
+    const o = d.obj;
+    const name = `${o.kind} ${o.metadata?.name}`;
+    const at = (path: (string | number)[]) => lineAt(d.src, path, d.index);
+    for (const [k, v] of Object.entries(RELEASE_LABEL)) {
+      if (o.metadata?.labels?.[k] !== v) {
+        problems.push({
+          file: d.src.file,
+          line: at(["metadata"]),
+          message:
+            `${name} lacks the label ${k}: ${v}, which kube-prometheus-stack's Prometheus selects monitors by`,
+        });
+      }
+    }
+    if (o.kind !== "ServiceMonitor") continue;
+    const nsSel = o.spec?.namespaceSelector ?? {};
+    const namespaces: string[] | null = nsSel.any
+      ? null
+      : nsSel.matchNames ?? [o.metadata?.namespace];
+    const selected = services.filter((s) =>
+      (namespaces === null || namespaces.includes(s.obj.metadata?.namespace ?? "default")) &&
+      matches(s.obj.metadata?.labels, o.spec?.selector)
+    );
+    if (selected.length !== 1) {
+      problems.push({
+        file: d.src.file,
+        line: at(["spec", "selector"]),
+        message: `${name} selects ${selected.length} Services in k8s/ (${
+          selected.map((s) => s.obj.metadata.name).join(", ") || "none"
+        }); it must select exactly one, or pods are scraped twice or not at all`,
+      });
+      continue;
+    }
+    const svc = selected[0].obj;
+    (o.spec?.endpoints ?? []).forEach((e: Json, i: number) => {
+      const port = (svc.spec?.ports ?? []).find((p: Json) => p.name === e.port);
+      if (!port) {
+        problems.push({
+          file: d.src.file,
+          line: at(["spec", "endpoints", i, "port"]),
+          message: `${name}: Service ${svc.metadata.name} has no port named '${e.port}'`,
+        });
+      } else if (port.port === exporterPort && e.honorLabels !== true) {
+        problems.push({
+          file: d.src.file,
+          line: at(["spec", "endpoints", i]),
+          message:
+            `${name}: port ${e.port} is the collector's Prometheus exporter (${exporterPort}); without honorLabels: true every app's series gets the collector's job`,
+        });
+      }
+    });
+  }
+  return problems;
+}
+
 /** Rewrites the ConfigMap's embedded config from the config file. Returns true when it changed. */
 export function syncConfigMap(root: string): boolean {
   const manifestPath = join(root, COLLECTOR_MANIFEST);
@@ -548,7 +670,7 @@ export const k8sChecks: Check[] = [
         return fail([{ file: "k8s/", message: "no manifests" }]);
       }
       for (const d of docs) problems.push(...schemaProblems(d));
-      const known = new Set([...Object.keys(SCHEMAS), "monitoring.coreos.com/v1/PrometheusRule"]);
+      const known = new Set([...Object.keys(SCHEMAS), ...Object.keys(OPERATOR_KINDS)]);
       problems.push(...await unknownFieldProblems(docs, known));
       const files = new Set(docs.map((d) => d.src.file));
       return result(problems, `${docs.length} objects in ${[...files].join(", ")}`);
@@ -599,8 +721,20 @@ export const k8sChecks: Check[] = [
   },
   {
     cls: "TestOTELCollector",
-    name: "ClusterRole grants only what discovery needs",
+    name: "ClusterRole grants only what discovery and k8s_attributes need",
     run: (ctx) => withCollectorDocs(ctx, (docs, _src, cfg) => result(rbacProblems(docs, cfg))),
+  },
+  {
+    cls: "TestOTELCollector",
+    name: "ServiceMonitor and PodMonitor: release label, one Service, its ports, honorLabels",
+    run: (ctx) =>
+      withCollectorDocs(ctx, (_docs, _src, cfg) => {
+        const all = loadManifests(ctx).docs;
+        return result(
+          monitorProblems(all, listenPorts(cfg).exporter),
+          "collector's metrics Service and the pull-model apps' pods",
+        );
+      }),
   },
   {
     cls: "TestOTELCollector",
