@@ -1,20 +1,34 @@
 /**
  * `deno task tools`: install the pinned real components (collector built
  * with ocb, Jaeger v2, Prometheus/promtool/Alertmanager) into the tools
- * folder. Idempotent; the logic is in scripts/lib/tools.ts.
+ * folder; with --k8s also a real control plane's programs (kube-apiserver,
+ * kubectl, etcd) and the prometheus-operator CRDs. Idempotent; the logic is
+ * in scripts/lib/tools.ts.
  */
 import { parseFlags, runMain } from "./lib/cli.ts";
 import { toolsDir } from "./lib/paths.ts";
 import { formatElapsed } from "./lib/spinner.ts";
-import { COMPONENT_GROUPS, installTools, toolsTable } from "./lib/tools.ts";
+import {
+  COMPONENT_GROUPS,
+  CONTROLLER_TOOLS_VERSION,
+  installTools,
+  KUBERNETES_VERSION,
+  PROMETHEUS_OPERATOR_VERSION,
+  toolsTable,
+} from "./lib/tools.ts";
 
 const spec = {
   name: "tools",
   summary:
     "Install the pinned real components (OpenTelemetry Collector via ocb, Jaeger v2, Prometheus, promtool, Alertmanager).",
-  usage: "[--force] [--only collector,jaeger,debian]",
+  usage: "[--force] [--k8s] [--only collector,jaeger,debian,k8s]",
   flags: {
     force: { type: "boolean" as const, description: "rebuild even when already up to date" },
+    k8s: {
+      type: "boolean" as const,
+      description:
+        "also build kube-apiserver and kubectl, install etcd, generate the CRDs (deno task control-plane)",
+    },
     only: {
       type: "string" as const,
       description: `comma-separated subset of: ${COMPONENT_GROUPS.join(", ")}`,
@@ -29,16 +43,23 @@ const spec = {
     "module's go line is fetched through the Go module proxy). Prometheus and Alertmanager come",
     "from the Debian packages prometheus and prometheus-alertmanager (apt-get when run as root).",
     "A second run only checks the stamps and prints the table.",
+    "",
+    "--k8s (the 'k8s' group, not in the default set): kube-apiserver and kubectl",
+    `${KUBERNETES_VERSION} built from the Go module proxy (about 15 minutes on 2 cores with a cold`,
+    "Go cache, cached afterwards), etcd from the Debian package etcd-server, controller-gen",
+    `${CONTROLLER_TOOLS_VERSION} and the PrometheusRule/ServiceMonitor/PodMonitor CRDs generated from`,
+    `prometheus-operator ${PROMETHEUS_OPERATOR_VERSION}'s API types into <dir>/crds.`,
   ].join("\n"),
 };
 
 if (import.meta.main) {
   runMain(async () => {
-    const { flags } = parseFlags<{ force?: boolean; only?: string }>(spec);
+    const { flags } = parseFlags<{ force?: boolean; k8s?: boolean; only?: string }>(spec);
     const started = performance.now();
     console.error(`tools folder: ${toolsDir()}`);
     const rows = await installTools({
       force: flags.force,
+      k8s: flags.k8s,
       only: flags.only?.split(",").map((s) => s.trim()).filter(Boolean),
     });
     console.log(toolsTable(rows));

@@ -4,6 +4,12 @@
  * from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
  * version, Prometheus/promtool/Alertmanager come from Debian packages.
  *
+ * With --k8s (the `k8s` group, never built by default: about 15 minutes
+ * cold on 2 cores) it also builds a real kube-apiserver and kubectl from the
+ * Go module proxy, installs etcd (Debian etcd-server), builds controller-gen
+ * and generates the prometheus-operator CRDs the cluster phases apply; see
+ * installK8s.
+ *
  * Idempotent: each built component leaves a stamp (hash of its inputs: the
  * manifest text or the pin) next to the binary; when the stamp matches and
  * the binary exists, the step is skipped, so a second run only prints the
@@ -53,15 +59,19 @@ export interface ToolRow {
 export interface ToolsOptions {
   /** Rebuild even when the stamp matches. */
   force?: boolean;
-  /** Only these components (collector, jaeger, debian); default all. */
+  /** Only these components (collector, jaeger, debian, k8s); default DEFAULT_GROUPS. */
   only?: string[];
+  /** Add the k8s group to the default (or `only`) set. */
+  k8s?: boolean;
   /** Progress display options (tests pass a writer). */
   progress?: ProgressOptions;
   /** Extra log sink for step lines. */
   log?: (line: string) => void;
 }
 
-export const COMPONENT_GROUPS = ["collector", "jaeger", "debian"] as const;
+export const COMPONENT_GROUPS = ["collector", "jaeger", "debian", "k8s"] as const;
+/** What a plain `deno task tools` installs; `k8s` is opt-in (--k8s or --only k8s). */
+export const DEFAULT_GROUPS = ["collector", "jaeger", "debian"] as const;
 
 export function binDir(): string {
   return join(toolsDir(), "bin");
@@ -104,6 +114,8 @@ export function requireTool(name: string): string {
   if (p) return p;
   const fix = name === "otelcol-obskit" || name === "jaeger"
     ? "run 'deno task tools'"
+    : K8S_TOOLS.includes(name)
+    ? "run 'deno task tools --k8s' (as root for etcd)"
     : "install the Debian packages: apt-get install prometheus prometheus-alertmanager, or run 'deno task tools' as root";
   throw new MissingPrerequisite(`${name} not found in ${binDir()} or on PATH`, fix);
 }
@@ -235,7 +247,7 @@ async function versionOf(path: string, args = ["--version"]): Promise<string> {
   try {
     const out = await new Deno.Command(path, { args, stdout: "piped", stderr: "piped" }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    const m = /version\s+v?([0-9][^\s,)]*)/i.exec(text);
+    const m = /version:?\s+v?([0-9][^\s,)]*)/i.exec(text);
     return m ? m[1] : "?";
   } catch {
     return "?";
@@ -435,9 +447,362 @@ async function installDebian(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
   }
 }
 
+// ---------------------------------------------------------------------------
+// The k8s group: a real control plane's programs and the CRDs it serves
+
+/** Kubernetes release built for the control plane (kube-apiserver, kubectl). */
+export const KUBERNETES_VERSION = "v1.37.2";
+/** controller-gen, which turns prometheus-operator's Go API types into CRDs. */
+export const CONTROLLER_TOOLS_VERSION = "v0.23.0";
+/**
+ * prometheus-operator's API module. v0.93.1 is the operator kube-prometheus-stack
+ * 88.5.3 (CHART_VERSION in scripts/lib/k8s.ts) runs: the chart's appVersion,
+ * and the CRDs it ships say `operator.prometheus.io/version: 0.93.1`. Checked
+ * on 2026-11-29: the three generated specs equal the chart's byte for byte
+ * (only the controller-gen version annotation differs).
+ */
+export const PROMETHEUS_OPERATOR_VERSION = "v0.93.1";
+export const MONITORING_API_MODULE =
+  "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring";
+/** The CRDs the cluster phases use (file names controller-gen writes). */
+export const CRD_FILES = [
+  "monitoring.coreos.com_prometheusrules.yaml",
+  "monitoring.coreos.com_servicemonitors.yaml",
+  "monitoring.coreos.com_podmonitors.yaml",
+];
+/** Binaries the k8s group provides (etcd from Debian, the rest built). */
+export const K8S_TOOLS = ["kube-apiserver", "kubectl", "etcd", "controller-gen"];
+
+/** Folder of the generated CRDs (one YAML file per CRD). */
+export function crdDir(): string {
+  return join(toolsDir(), "crds");
+}
+
+/** Staging modules (k8s.io/api, ...) are tagged v0.<minor>.<patch> alongside v1.<minor>.<patch>. */
+export function stagingVersion(kubernetesVersion: string): string {
+  const m = /^v1\.(\d+\.\d+)$/.exec(kubernetesVersion);
+  if (!m) throw new UsageError(`not a Kubernetes release tag: ${kubernetesVersion}`);
+  return `v0.${m[1]}`;
+}
+
+/**
+ * The wrapper module's go.mod. k8s.io/kubernetes replaces its staging
+ * modules with folders inside its own repository (`=> ./staging/src/...`),
+ * which a module that requires it cannot see; the same modules are
+ * published at the matching v0 tag, so each such line is restated as a
+ * replace to that version.
+ */
+export function wrapperGoMod(kubernetesGoMod: string, kubernetesVersion: string): string {
+  const staging = stagingVersion(kubernetesVersion);
+  const mods = [
+    ...kubernetesGoMod.matchAll(/^\s*(?:replace\s+)?(k8s\.io\/\S+)\s+=>\s+\.\/staging\//gm),
+  ]
+    .map((m) => m[1]);
+  if (mods.length === 0) {
+    throw new Error(`k8s.io/kubernetes ${kubernetesVersion}: no './staging' replace lines found`);
+  }
+  const goLine = /^go\s+(\S+)/m.exec(kubernetesGoMod)?.[1] ?? "1.26";
+  return [
+    "// Generated by deno task tools --k8s: builds kube-apiserver and kubectl.",
+    "module obskit.local/kubernetes-tools",
+    "",
+    `go ${goLine}`,
+    "",
+    `require k8s.io/kubernetes ${kubernetesVersion}`,
+    "",
+    "replace (",
+    ...[...new Set(mods)].map((m) => `\t${m} => ${m} ${staging}`),
+    ")",
+    "",
+  ].join("\n");
+}
+
+/** Runs a command and returns its stdout; a failure throws with its last stderr lines. */
+async function captured(
+  what: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (!out.success) {
+    const err = dec.decode(out.stderr).trim().split("\n").slice(-6).join("\n");
+    throw new Error(`${what} failed (exit ${out.code}): ${err}`);
+  }
+  return dec.decode(out.stdout);
+}
+
+/** -ldflags giving the binaries an honest version (upstream sets these from git). */
+export function kubernetesLdflags(version: string): string {
+  const m = /^v(\d+)\.(\d+)\./.exec(version);
+  const pkg = "k8s.io/component-base/version";
+  return [
+    "-s",
+    "-w",
+    `-X ${pkg}.gitVersion=${version}`,
+    ...(m ? [`-X ${pkg}.gitMajor=${m[1]}`, `-X ${pkg}.gitMinor=${m[2]}`] : []),
+    `-X ${pkg}.gitTreeState=clean`,
+  ].join(" ");
+}
+
+/** kube-apiserver and kubectl from one wrapper module (they share most packages). */
+async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const programs = ["kube-apiserver", "kubectl"];
+  const ldflags = kubernetesLdflags(KUBERNETES_VERSION);
+  const hash = await stampHash("kubernetes", KUBERNETES_VERSION, ldflags, ...programs);
+  const fresh = opts.force ? null : upToDate("kubernetes", hash);
+  if (fresh && programs.every((p) => existsSync(join(binDir(), p)))) {
+    stepLine(`kube-apiserver, kubectl ${KUBERNETES_VERSION}`, "up to date", opts.progress);
+    for (const p of programs) {
+      rows.push({
+        component: p,
+        version: KUBERNETES_VERSION,
+        path: join(binDir(), p),
+        state: "up to date",
+      });
+    }
+    return;
+  }
+  await goVersion();
+  const mod = join(toolsDir(), "kubernetes-module");
+  Deno.mkdirSync(mod, { recursive: true });
+  for (const f of ["go.mod", "go.sum"]) {
+    try {
+      Deno.removeSync(join(mod, f));
+    } catch { /* none */ }
+  }
+  const logFile = join(logsDir(), "kubernetes-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(
+    `kube-apiserver, kubectl ${KUBERNETES_VERSION} (go build; ~15 min on 2 cores with a cold cache)`,
+    opts.progress,
+  );
+  try {
+    p.update("resolving modules");
+    const info = JSON.parse(
+      await captured(
+        "go mod download k8s.io/kubernetes",
+        "go",
+        ["mod", "download", "-json", `k8s.io/kubernetes@${KUBERNETES_VERSION}`],
+        { cwd: mod, env: goEnv({ GOFLAGS: "" }) },
+      ),
+    ) as { GoMod?: string; Error?: string };
+    if (!info.GoMod) {
+      throw new Error(`go mod download k8s.io/kubernetes: ${info.Error ?? "no go.mod"}`);
+    }
+    Deno.writeTextFileSync(
+      join(mod, "go.mod"),
+      wrapperGoMod(Deno.readTextFileSync(info.GoMod), KUBERNETES_VERSION),
+    );
+    // Upstream's own main packages, pinned as tools of the wrapper module.
+    await runLogged(
+      "go get of kube-apiserver and kubectl",
+      "go",
+      ["get", "-tool", ...programs.map((p) => `k8s.io/kubernetes/cmd/${p}`)],
+      { cwd: mod, env: goEnv(), logFile },
+    );
+    for (const prog of programs) {
+      p.update(`compiling ${prog}`);
+      await runLogged(`go build of ${prog}`, "go", [
+        "build",
+        "-trimpath",
+        "-ldflags",
+        ldflags,
+        "-o",
+        join(binDir(), prog),
+        `k8s.io/kubernetes/cmd/${prog}`,
+      ], { cwd: mod, env: goEnv(), logFile });
+    }
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const ms = p.succeed();
+  writeStamp("kubernetes", {
+    hash,
+    version: KUBERNETES_VERSION,
+    path: join(binDir(), "kube-apiserver"),
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  for (const prog of programs) {
+    rows.push({
+      component: prog,
+      version: KUBERNETES_VERSION,
+      path: join(binDir(), prog),
+      state: `built in ${formatElapsed(ms)} (both)`,
+    });
+  }
+}
+
+/** etcd: the Debian package etcd-server (apt-get when root and missing). */
+async function installEtcd(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  let path = which("etcd");
+  let state = "found";
+  if (!path) {
+    if (!isRoot() || !which("apt-get")) {
+      throw new MissingPrerequisite(
+        "etcd not found on PATH",
+        "install the Debian package as root: apt-get install etcd-server",
+      );
+    }
+    const p = progress("apt-get install etcd-server", opts.progress);
+    const logFile = join(logsDir(), "apt.log");
+    try {
+      await runLogged("apt-get update", "apt-get", ["update", "-qq"], { logFile });
+      await runLogged("apt-get install", "apt-get", ["install", "-y", "-qq", "etcd-server"], {
+        env: { DEBIAN_FRONTEND: "noninteractive" },
+        logFile,
+      });
+    } catch (err) {
+      p.fail();
+      throw err;
+    }
+    p.succeed();
+    state = "installed (apt)";
+    path = which("etcd");
+    if (!path) throw new Error("etcd still missing after apt-get install etcd-server");
+  } else {
+    stepLine("etcd (Debian etcd-server)", "found on PATH", opts.progress);
+  }
+  rows.push({ component: "etcd", version: await versionOf(path), path, state });
+}
+
+/**
+ * controller-gen, then the CRDs generated from prometheus-operator's API
+ * types (not a hand-written schema) into crdDir().
+ */
+async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const cg = join(binDir(), "controller-gen");
+  const cgHash = await stampHash("controller-gen", CONTROLLER_TOOLS_VERSION);
+  const logFile = join(logsDir(), "crds.log");
+  if (opts.force || !upToDate("controller-gen", cgHash)) {
+    await goVersion();
+    Deno.writeTextFileSync(logFile, "");
+    const p = progress(`controller-gen ${CONTROLLER_TOOLS_VERSION} (go install)`, opts.progress);
+    try {
+      await runLogged(
+        "go install of controller-gen",
+        "go",
+        ["install", `sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_TOOLS_VERSION}`],
+        { env: goEnv({ GOBIN: binDir() }), logFile },
+      );
+    } catch (err) {
+      p.fail();
+      throw err;
+    }
+    const ms = p.succeed();
+    writeStamp("controller-gen", {
+      hash: cgHash,
+      version: CONTROLLER_TOOLS_VERSION,
+      path: cg,
+      builtAt: new Date().toISOString(),
+      buildSeconds: ms / 1000,
+    });
+    rows.push({
+      component: "controller-gen",
+      version: CONTROLLER_TOOLS_VERSION,
+      path: cg,
+      state: `built in ${formatElapsed(ms)}`,
+    });
+  } else {
+    rows.push({
+      component: "controller-gen",
+      version: CONTROLLER_TOOLS_VERSION,
+      path: cg,
+      state: "up to date",
+    });
+  }
+  const crdHash = await stampHash(
+    "crds",
+    CONTROLLER_TOOLS_VERSION,
+    PROMETHEUS_OPERATOR_VERSION,
+    ...CRD_FILES,
+  );
+  const firstCrd = join(crdDir(), CRD_FILES[0]);
+  const fresh = opts.force ? null : upToDate("crds", crdHash);
+  if (fresh && CRD_FILES.every((f) => existsSync(join(crdDir(), f)))) {
+    stepLine(
+      `CRDs (prometheus-operator ${PROMETHEUS_OPERATOR_VERSION})`,
+      "up to date",
+      opts.progress,
+    );
+  } else {
+    const mod = join(toolsDir(), "crd-module");
+    Deno.mkdirSync(mod, { recursive: true });
+    Deno.writeTextFileSync(
+      join(mod, "go.mod"),
+      "// Generated by deno task tools --k8s: the API types controller-gen reads.\nmodule obskit.local/crds\n\ngo 1.26\n",
+    );
+    try {
+      Deno.removeSync(join(mod, "go.sum"));
+    } catch { /* none */ }
+    // A build-tagged import so `go mod tidy` keeps the API package's dependencies.
+    Deno.writeTextFileSync(
+      join(mod, "tools.go"),
+      `//go:build tools\n\npackage tools\n\nimport _ "${MONITORING_API_MODULE}/v1"\n`,
+    );
+    const out = join(mod, "out");
+    try {
+      Deno.removeSync(out, { recursive: true });
+    } catch { /* none */ }
+    const p = progress(
+      `CRDs from prometheus-operator ${PROMETHEUS_OPERATOR_VERSION} API types (controller-gen)`,
+      opts.progress,
+    );
+    try {
+      await runLogged("go get of the monitoring API", "go", [
+        "get",
+        `${MONITORING_API_MODULE}@${PROMETHEUS_OPERATOR_VERSION}`,
+      ], { cwd: mod, env: goEnv(), logFile });
+      await runLogged("go mod tidy", "go", ["mod", "tidy"], { cwd: mod, env: goEnv(), logFile });
+      await runLogged("controller-gen", cg, [
+        "crd:crdVersions=v1",
+        `paths=${MONITORING_API_MODULE}/v1`,
+        `output:crd:dir=${out}`,
+      ], { cwd: mod, env: goEnv(), logFile });
+      Deno.mkdirSync(crdDir(), { recursive: true });
+      for (const f of CRD_FILES) Deno.copyFileSync(join(out, f), join(crdDir(), f));
+    } catch (err) {
+      p.fail();
+      throw err;
+    }
+    const ms = p.succeed();
+    writeStamp("crds", {
+      hash: crdHash,
+      version: PROMETHEUS_OPERATOR_VERSION,
+      path: firstCrd,
+      builtAt: new Date().toISOString(),
+      buildSeconds: ms / 1000,
+    });
+  }
+  rows.push({
+    component: "CRDs (PrometheusRule, ServiceMonitor, PodMonitor)",
+    version: `operator ${PROMETHEUS_OPERATOR_VERSION}`,
+    path: crdDir(),
+    state: fresh ? "up to date" : "generated",
+  });
+}
+
+/** The k8s group: etcd, kube-apiserver, kubectl, controller-gen and the CRDs. */
+async function installK8s(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  await installEtcd(opts, rows);
+  await installCrds(opts, rows);
+  await installKubernetes(opts, rows);
+}
+
 /** Installs everything (or `opts.only`); returns the rows of the closing table. */
 export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> {
-  const only = opts.only?.length ? opts.only : [...COMPONENT_GROUPS];
+  const only: string[] = opts.only?.length ? [...opts.only] : [...DEFAULT_GROUPS];
+  if (opts.k8s && !only.includes("k8s")) only.push("k8s");
   for (const o of only) {
     if (!(COMPONENT_GROUPS as readonly string[]).includes(o)) {
       throw new UsageError(`unknown component '${o}' (choose from ${COMPONENT_GROUPS.join(", ")})`);
@@ -459,7 +824,8 @@ export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> 
   }
   if (only.includes("jaeger")) await installJaeger(opts, rows);
   if (only.includes("debian")) await installDebian(opts, rows);
-  if (only.length === COMPONENT_GROUPS.length) {
+  if (only.includes("k8s")) await installK8s(opts, rows);
+  if (DEFAULT_GROUPS.every((g) => only.includes(g))) {
     for (const l of UNAVAILABLE_LINTERS) {
       rows.push({
         component: l.component,
