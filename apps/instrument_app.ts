@@ -52,14 +52,14 @@ if (import.meta.main) {
     if (!["on", "off"].includes(flags.instrumentation)) {
       throw new UsageError(`--instrumentation must be on or off, got '${flags.instrumentation}'`);
     }
-    const serviceName = "platform-app";
+    // One name everywhere (resource, logs, /health): OTEL_SERVICE_NAME wins, as the spec says.
+    const serviceName = Deno.env.get("OTEL_SERVICE_NAME") || Deno.env.get("SERVICE_NAME") ||
+      "platform-app";
     // The OTel SDK is loaded only when it is used (--help and the baseline start faster).
     const observability = flags.instrumentation === "on"
       ? (await import("./otel_setup.ts")).initializeObservability({ serviceName })
       : undefined;
-    const logger = createLogger(
-      Deno.env.get("OTEL_SERVICE_NAME") || Deno.env.get("SERVICE_NAME") || serviceName,
-    );
+    const logger = createLogger(serviceName);
     const { app } = createInstrumentedApp({
       serviceName,
       observability,

@@ -57,6 +57,7 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { errorMessage } from "./http_observability.ts";
 import { redactUrl } from "../scripts/lib/redact.ts";
+import { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
 import { logWarning, setKitService } from "./logger.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
@@ -100,8 +101,6 @@ export interface Observability {
   shutdown(): Promise<void>;
 }
 
-const DEFAULT_OTLP_HTTP = "http://localhost:4318";
-
 /**
  * The process environment, read one name at a time: the app tasks may read
  * only the variables they list (--allow-env=OTEL_*,...; docs/permissions.md),
@@ -120,47 +119,7 @@ function processEnv(): Record<string, string | undefined> {
   });
 }
 
-let endpointNoticeGiven = false;
-
-/**
- * Normalizes OTEL_EXPORTER_OTLP_ENDPOINT for the OTLP/HTTP exporters. The
- * book sets `localhost:4317`: no scheme, and the gRPC port. We add `http://`
- * and move 4317 to 4318 (the collector's OTLP/HTTP port), saying so once.
- */
-export function normalizeOtlpEndpoint(
-  raw: string | undefined,
-  notice: (msg: string) => void = (m) => logWarning(m),
-): string {
-  const value = (raw ?? "").trim();
-  if (!value) return DEFAULT_OTLP_HTTP;
-  let url: URL;
-  const hadScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
-  try {
-    url = new URL(hadScheme ? value : `http://${value}`);
-  } catch {
-    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT is not a valid URL: '${value}'`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be http(s), got '${url.protocol}'`);
-  }
-  const changes: string[] = [];
-  if (!hadScheme) changes.push("added http://");
-  if (url.port === "4317") {
-    url.port = "4318";
-    changes.push("4317 is OTLP/gRPC; this app exports OTLP/HTTP on 4318");
-  }
-  const normalized = url.toString().replace(/\/$/, "");
-  if (changes.length && !endpointNoticeGiven) {
-    endpointNoticeGiven = true;
-    // Userinfo in the endpoint is a credential: the notice never repeats it.
-    notice(
-      `OTEL_EXPORTER_OTLP_ENDPOINT '${redactUrl(value)}' normalized to '${
-        redactUrl(normalized)
-      }' (${changes.join("; ")})`,
-    );
-  }
-  return normalized;
-}
+export { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
 
 /**
  * Builds the resource. Precedence, lowest first: built-in defaults, then

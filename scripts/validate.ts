@@ -6,6 +6,7 @@
  *   deno task validate                     all checks, one line each
  *   deno task validate TestOTELCollector   one class, as the chapter shows
  *   deno task validate --json              machine-readable
+ *   deno task validate -v                  durations and every problem (the chapter's flag)
  */
 import { parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { syncConfigMap } from "./lib/validate/k8s.ts";
@@ -18,10 +19,15 @@ const spec = {
   name: "validate",
   summary:
     "Check the collector config, k8s manifest, alert rules and dashboards with the real tools.",
-  usage: "[--json] [--root DIR] [--sync-configmap] [CLASS...]",
+  usage: "[-v] [--json] [--root DIR] [--sync-configmap] [CLASS...]",
   allowPositionals: true,
   flags: {
     json: { type: "boolean" as const, description: "print the results as JSON" },
+    verbose: {
+      type: "boolean" as const,
+      short: "v",
+      description: "each check's duration, and every problem on its own line",
+    },
     root: {
       type: "string" as const,
       valueName: "dir",
@@ -42,7 +48,7 @@ except with CI=true, where it fails.`,
 
 await runMain(async () => {
   const { flags, positionals } = parseFlags<
-    { json?: boolean; root: string; "sync-configmap"?: boolean }
+    { json?: boolean; verbose?: boolean; root: string; "sync-configmap"?: boolean }
   >(
     spec,
   );
@@ -60,7 +66,7 @@ await runMain(async () => {
   if (flags.json) {
     console.log(JSON.stringify({ ok: exitCode(reports) === 0, checks: reports }, null, 2));
   } else {
-    console.log(formatReports(reports));
+    console.log(formatReports(reports, { verbose: flags.verbose }));
   }
   return exitCode(reports);
 });

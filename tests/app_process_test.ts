@@ -374,3 +374,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "SERVICE_NAME names the service everywhere: /health, log lines (run-app and run-pull)",
+  ...spawning,
+  async fn() {
+    for (const task of ["run-app", "run-pull"]) {
+      const port = freePort();
+      const app = spawnTask(task, ["--port", String(port)], {
+        ...deadCollector(),
+        SERVICE_NAME: "checkout-svc",
+      });
+      try {
+        await waitForHttp(`http://127.0.0.1:${port}/health`, 10_000);
+        const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+        assert.equal(health.service, "checkout-svc", `${task} /health`);
+      } finally {
+        await stop(app);
+      }
+      const lines = app.stdout.join("").split("\n").filter((l) => l.startsWith("{"));
+      const services = new Set(
+        lines.map((l) => JSON.parse(l).service).filter((s) => s !== "obskit"),
+      );
+      assert.deepEqual([...services], ["checkout-svc"], `${task} log lines`);
+    }
+  },
+});

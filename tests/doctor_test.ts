@@ -8,8 +8,9 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import { normalizeEndpoint, runDoctor } from "../scripts/lib/doctor.ts";
 import { freePorts } from "../scripts/lib/stack.ts";
 
-Deno.test("normalizeEndpoint: the book's gRPC form becomes OTLP/HTTP; URLs stay", () => {
+Deno.test("normalizeEndpoint: the apps' rule (no scheme = gRPC host:port, OTLP/HTTP next); URLs stay", () => {
   assert.equal(normalizeEndpoint("localhost:4317").href, "http://localhost:4318/");
+  assert.equal(normalizeEndpoint("localhost:28317").href, "http://localhost:28318/");
   assert.equal(
     normalizeEndpoint("http://collector.observability:4318").href,
     "http://collector.observability:4318/",
@@ -27,7 +28,7 @@ Deno.test("runDoctor: nothing running -> each check fails and says what to do", 
       ports,
       prometheus: `http://127.0.0.1:${ports.prometheus}`,
       jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
-      otlpEndpoint: `localhost:${ports.otlpGrpc}`,
+      otlpEndpoint: `http://localhost:${ports.otlpHttp}`,
     });
     const by = (check: string) => lines.find((l) => l.check === check);
     assert.equal(by(`collector health :${ports.collectorHealth}`)?.status, "fail");

@@ -25,7 +25,8 @@ Deno.test({
       normalizeOtlpEndpoint("https://otel.example:4318/", note),
       "https://otel.example:4318",
     );
-    assert.equal(normalizeOtlpEndpoint("collector:4318", note), "http://collector:4318");
+    // No scheme: the gRPC host:port, whatever the port (OTLP/HTTP is the next one).
+    assert.equal(normalizeOtlpEndpoint("collector:4318", note), "http://collector:4319");
     assert.throws(() => normalizeOtlpEndpoint("ftp://x:1", note), /must be http/);
   },
 });
@@ -136,5 +137,21 @@ Deno.test({
     // At most one batch in flight (512) plus a full queue (2,048) survive.
     assert.ok(received > 0, "spans were exported once the exporter answered");
     assert.ok(received <= 2048 + 512, `${received} of 10,000 spans were kept`);
+  },
+});
+
+Deno.test({
+  name:
+    "any scheme-less endpoint is read as the OTLP/gRPC host:port and sent to OTLP/HTTP on port+1, said once",
+  ...unit,
+  fn() {
+    const notices: string[] = [];
+    const note = (m: string) => notices.push(m);
+    // A collector started with gRPC on 28317 has OTLP/HTTP on 28318 (the 4317/4318 convention).
+    assert.equal(normalizeOtlpEndpoint("localhost:28317", note), "http://localhost:28318");
+    assert.equal(normalizeOtlpEndpoint("collector.obs:4317", note), "http://collector.obs:4318");
+    // With a scheme the value is taken as the OTLP/HTTP endpoint it says (only 4317 is moved).
+    assert.equal(normalizeOtlpEndpoint("http://localhost:28317", note), "http://localhost:28317");
+    assert.ok(notices.length <= 1, `one WARN line at most: ${notices}`);
   },
 });

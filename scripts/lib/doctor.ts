@@ -5,6 +5,7 @@
  * port-forwarded cluster services (the book's ports).
  */
 import { lookup } from "node:dns/promises";
+import { normalizeOtlpEndpoint } from "../../apps/otlp_endpoint.ts";
 import { isListening } from "./net.ts";
 import { referencedMetrics } from "./promql.ts";
 import { tailFile } from "./process.ts";
@@ -79,12 +80,13 @@ export async function stoppedComponents(): Promise<DoctorLine[]> {
 }
 
 /** The OTLP endpoint the apps use, normalized as the apps do (gRPC 4317 → HTTP 4318). */
+/**
+ * Where the apps will send OTLP for this value (their own rule, apps/otlp_endpoint.ts);
+ * unset, the stack's OTLP/HTTP port.
+ */
 export function normalizeEndpoint(raw: string | undefined, httpPort = 4318): URL {
-  let s = (raw ?? "").trim() || `http://localhost:${httpPort}`;
-  if (!/^[a-z]+:\/\//i.test(s)) s = `http://${s}`;
-  const url = new URL(s);
-  if (url.port === "4317") url.port = String(httpPort);
-  return url;
+  if (!(raw ?? "").trim()) return new URL(`http://localhost:${httpPort}`);
+  return new URL(normalizeOtlpEndpoint(raw, () => {}));
 }
 
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
@@ -152,8 +154,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
   if (addresses.length) {
     const port = Number(endpoint.port || (endpoint.protocol === "https:" ? 443 : 80));
     const reachable = await isListening(port, addresses[0]);
-    const note = raw && /:4317\b/.test(raw)
-      ? " (the gRPC port 4317 was normalized to OTLP/HTTP)"
+    const note = raw && normalizeEndpoint(raw).port !== (/:(\d+)/.exec(raw)?.[1] ?? "")
+      ? " (a gRPC host:port, moved to the OTLP/HTTP port the apps use)"
       : "";
     lines.push({
       check: "OTLP endpoint",

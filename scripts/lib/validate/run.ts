@@ -122,7 +122,12 @@ export async function runValidate(opts: ValidateOptions = {}): Promise<CheckRepo
 
 const MARK: Record<Status, string> = { pass: "✔", fail: "✘", skip: "–" };
 
-export function formatReports(reports: CheckReport[]): string {
+/**
+ * One line per check under its class, then the totals. `verbose` (the
+ * chapter's `-v`) adds each check's duration and every problem on a line of
+ * its own (file:line: message) instead of one joined reason.
+ */
+export function formatReports(reports: CheckReport[], opts: { verbose?: boolean } = {}): string {
   const lines: string[] = [];
   let cls = "";
   for (const r of reports) {
@@ -133,7 +138,15 @@ export function formatReports(reports: CheckReport[]): string {
     const reason = r.reason
       ? (r.status === "skip" ? ` (skipped: ${r.reason})` : ` — ${r.reason}`)
       : "";
-    lines.push(`  ${MARK[r.status]} ${r.name}${reason}`);
+    if (!opts.verbose) {
+      lines.push(`  ${MARK[r.status]} ${r.name}${reason}`);
+      continue;
+    }
+    const why = r.status === "fail"
+      ? ""
+      : (r.reason ? ` (${r.status === "skip" ? "skipped: " : ""}${r.reason})` : "");
+    lines.push(`  ${MARK[r.status]} ${r.name}${why} [${r.ms} ms]`);
+    for (const p of r.problems) lines.push(`      ${formatProblem(p)}`);
   }
   const n = (s: Status) => reports.filter((r) => r.status === s).length;
   lines.push("", `${n("pass")} passed, ${n("fail")} failed, ${n("skip")} skipped`);
