@@ -1,7 +1,9 @@
 /**
- * Phase 1: the OpenTelemetry Collector DaemonSet into the reader's cluster
- * (`kubectl apply`, safe to rerun), rollout wait, port-forward of OTLP and
- * the health port, and a health check.
+ * Phase 1: Jaeger (the cluster's trace backend) and the OpenTelemetry
+ * Collector DaemonSet into the reader's cluster (`kubectl apply`, safe to
+ * rerun), each with a rollout wait, then the ServiceMonitor and PodMonitor
+ * that kube-prometheus-stack scrapes by, a port-forward of OTLP and the
+ * health port, and a health check.
  */
 import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain } from "./lib/cli.ts";
@@ -11,7 +13,7 @@ import { defaultCollectorOptions, deployCollector, stopCollector } from "./lib/k
 const spec = {
   name: "deploy-collector",
   summary:
-    "Phase 1: apply the collector DaemonSet, wait for its rollout, port-forward 4317/4318/13133 and check its health.",
+    "Phase 1: apply Jaeger and the collector DaemonSet, wait for their rollouts, apply the monitors, port-forward 4317/4318/13133 and check the collector's health.",
   flags: {
     "dry-run": { type: "boolean" as const, description: "print the exact commands; run nothing" },
     stop: {
@@ -29,7 +31,17 @@ const spec = {
     },
     manifest: {
       type: "string" as const,
-      description: "manifest to apply (default: k8s/otel-collector-deployment.yaml)",
+      description: "collector manifest (default: k8s/otel-collector-deployment.yaml)",
+      valueName: "path",
+    },
+    "jaeger-manifest": {
+      type: "string" as const,
+      description: "trace backend manifest, applied first (default: k8s/jaeger.yaml)",
+      valueName: "path",
+    },
+    "monitors-manifest": {
+      type: "string" as const,
+      description: "ServiceMonitor/PodMonitor manifest, applied last (default: k8s/monitors.yaml)",
       valueName: "path",
     },
     "otlp-grpc-port": {
@@ -50,7 +62,8 @@ const spec = {
     timeout: { type: "string" as const, description: "rollout timeout", default: "5m" },
   },
   epilog: [
-    "Needs kubectl 1.24+ on PATH and a reachable cluster (except with --dry-run).",
+    "Needs kubectl 1.24+ on PATH and a reachable cluster (except with --dry-run), with phase 0",
+    "done first: the monitors' kinds (ServiceMonitor, PodMonitor) come with kube-prometheus-stack.",
     "The port-forward pid lives in .stack/ (OBSKIT_STATE_DIR); stop it with --stop.",
   ].join("\n"),
 };
@@ -61,6 +74,8 @@ interface Flags {
   "no-port-forward"?: boolean;
   context?: string;
   manifest?: string;
+  "jaeger-manifest"?: string;
+  "monitors-manifest"?: string;
   "otlp-grpc-port": string;
   "otlp-http-port": string;
   "health-port": string;
@@ -77,6 +92,10 @@ if (import.meta.main) {
       ...defaultCollectorOptions(),
       context: flags.context,
       ...(flags.manifest ? { manifest: resolve(flags.manifest) } : {}),
+      ...(flags["jaeger-manifest"] ? { jaegerManifest: resolve(flags["jaeger-manifest"]) } : {}),
+      ...(flags["monitors-manifest"]
+        ? { monitorsManifest: resolve(flags["monitors-manifest"]) }
+        : {}),
       otlpGrpcPort: intFlag("otlp-grpc-port", flags["otlp-grpc-port"]),
       otlpHttpPort: intFlag("otlp-http-port", flags["otlp-http-port"]),
       healthPort: intFlag("health-port", flags["health-port"]),

@@ -36,6 +36,7 @@ import {
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
+import { JAEGER_VERSION } from "../scripts/lib/tools.ts";
 import { findTool, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
@@ -268,9 +269,13 @@ Deno.test({
       const r = await runTask("deploy-collector", ["--dry-run", "--manifest", manifest], box);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(commandLines(r.stdout), [
+        "kubectl apply -f k8s/jaeger.yaml",
+        "kubectl rollout restart deployment/jaeger --namespace observability",
+        "kubectl rollout status deployment/jaeger --namespace observability --timeout=5m",
         `kubectl apply -f ${manifest}`,
         "kubectl rollout restart daemonset/otel-collector --namespace observability",
         "kubectl rollout status daemonset/otel-collector --namespace observability --timeout=5m",
+        "kubectl apply -f k8s/monitors.yaml",
         "kubectl port-forward --namespace observability --address 127.0.0.1 svc/otel-collector 4317:4317 4318:4318 13133:13133 &",
       ]);
       assert.match(
@@ -315,6 +320,9 @@ Deno.test({
 });
 
 const MANIFEST = repoPath("k8s", "otel-collector-deployment.yaml");
+// deno-lint-ignore no-explicit-any
+const docsOf = (path: string): any[] =>
+  parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS()).filter(Boolean);
 
 Deno.test({
   name: "phase 1 --dry-run on the committed collector manifest",
@@ -328,15 +336,79 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       const ref = `${w.kind}/${w.name}`;
       const fwd = w.service ? `svc/${w.service}` : ref;
+      // Issue 11, defects 3 and 5: Jaeger first (the collector's trace backend),
+      // waited for; then the collector; then the monitors that scrape it.
       assert.deepEqual(commandLines(r.stdout), [
+        "kubectl apply -f k8s/jaeger.yaml",
+        "kubectl rollout restart deployment/jaeger --namespace observability",
+        "kubectl rollout status deployment/jaeger --namespace observability --timeout=5m",
         "kubectl apply -f k8s/otel-collector-deployment.yaml",
         `kubectl rollout restart ${ref} --namespace ${w.namespace}`,
         `kubectl rollout status ${ref} --namespace ${w.namespace} --timeout=5m`,
+        "kubectl apply -f k8s/monitors.yaml",
         `kubectl port-forward --namespace ${w.namespace} --address 127.0.0.1 ${fwd} 4317:4317 4318:4318 13133:13133 &`,
       ]);
+      assert.match(r.stdout, /apply -f k8s\/monitors\.yaml +# .*phase 0/);
     } finally {
       box.cleanup();
     }
+  },
+});
+
+// --- Jaeger in the cluster (k8s/jaeger.yaml) -----------------------------------
+
+const JAEGER = repoPath("k8s", "jaeger.yaml");
+
+Deno.test({
+  name:
+    "jaeger (issue 11, defect 3): a hardened Jaeger v2 Deployment, pinned to the v2 release of the built module, behind the Service the collector exports to",
+  ...readsRepo,
+  fn() {
+    const docs = docsOf(JAEGER);
+    const dep = docs.find((d) => d.kind === "Deployment");
+    assert.ok(dep, "a Deployment");
+    assert.equal(dep.metadata.namespace, "observability");
+    assert.equal(dep.spec.replicas, 1);
+    assert.equal(dep.spec.strategy.type, "Recreate");
+    const pod = dep.spec.template.spec;
+    const [c] = pod.containers;
+    // Module v1.76.0 (what 'deno task tools' builds) is the v2.13.0 release.
+    assert.equal(JAEGER_VERSION, "v1.76.0");
+    assert.equal(c.image, "jaegertracing/jaeger:2.13.0");
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
+    for (const k of ["requests", "limits"]) assert.ok(c.resources[k].cpu && c.resources[k].memory);
+    const health = c.ports.find((p: { name: string }) => p.name === "health").containerPort;
+    for (const probe of [c.livenessProbe, c.readinessProbe]) {
+      assert.equal(probe.httpGet.port, "health");
+      assert.equal(probe.httpGet.path, "/status");
+    }
+    // Its config is the ConfigMap's, and its storage is stated: memory, bounded.
+    const cm = docs.find((d) => d.kind === "ConfigMap");
+    const vol = pod.volumes.find((v: { configMap?: { name: string } }) => v.configMap);
+    assert.equal(vol.configMap.name, cm.metadata.name);
+    const cfg = parse(cm.data["jaeger.yaml"]);
+    const backends = Object.values(cfg.extensions.jaeger_storage.backends) as {
+      memory?: { max_traces: number };
+    }[];
+    assert.equal(backends.length, 1);
+    assert.ok(backends[0].memory!.max_traces > 0);
+    assert.match(cfg.extensions.healthcheckv2.http.endpoint, new RegExp(`:-${health}\\}$`));
+    // The Services: what the collector's JAEGER_OTLP_ENDPOINT names, and the UI.
+    const svc = (name: string) =>
+      docs.find((d) => d.kind === "Service" && d.metadata.name === name);
+    assert.deepEqual(svc("jaeger-collector").spec.ports.map((p: { port: number }) => p.port), [
+      4317,
+      4318,
+    ]);
+    assert.deepEqual(svc("jaeger-query").spec.ports.map((p: { port: number }) => p.port), [16686]);
+    const ds = docsOf(MANIFEST).find((d) => d.kind === "DaemonSet");
+    const endpoint = ds.spec.template.spec.containers[0].env.find((e: { name: string }) =>
+      e.name === "JAEGER_OTLP_ENDPOINT"
+    ).value;
+    assert.equal(endpoint, "jaeger-collector.observability.svc.cluster.local:4317");
   },
 });
 
@@ -475,9 +547,6 @@ Deno.test({
 // --- ServiceMonitor and PodMonitor (k8s/monitors.yaml) --------------------------
 
 const MONITORS = repoPath("k8s", "monitors.yaml");
-// deno-lint-ignore no-explicit-any
-const docsOf = (path: string): any[] =>
-  parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS()).filter(Boolean);
 
 Deno.test({
   name:

@@ -564,3 +564,116 @@ Deno.test({
     );
   },
 });
+
+// --- issue 11: Jaeger, monitors and k8s_attributes RBAC --------------------------
+
+Deno.test({
+  name: "validate fault (issue 11): the Jaeger image is not the v2 release of the built module",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) =>
+        edit(d, "k8s/jaeger.yaml", "jaegertracing/jaeger:2.13.0", "jaegertracing/jaeger:latest"),
+      /^Jaeger: /,
+      "k8s/jaeger.yaml",
+      /image jaegertracing\/jaeger:latest is not jaegertracing\/jaeger:2\.13\.0, the v2 release of the Jaeger module the tools build \(v1\.76\.0\)/,
+    );
+  },
+});
+
+Deno.test({
+  name: "validate fault (issue 11): Jaeger with a writable root filesystem",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) =>
+        edit(d, "k8s/jaeger.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"),
+      /^Jaeger: /,
+      "k8s/jaeger.yaml",
+      /container jaeger: readOnlyRootFilesystem is not true/,
+    );
+  },
+});
+
+Deno.test({
+  name: "validate fault (issue 11): the real jaeger rejects an unknown field in its ConfigMap",
+  ignore: missing("jaeger"),
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) => edit(d, "k8s/jaeger.yaml", "max_traces: 20000", "max_tracez: 20000"),
+      /^Jaeger: /,
+      "k8s/jaeger.yaml",
+      /jaeger validate: .*max_tracez/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "validate fault (issue 11): the ServiceMonitor scrapes the exporter without honorLabels (every app would be job=otel-collector)",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) => edit(d, "k8s/monitors.yaml", "      honorLabels: true\n", ""),
+      /ServiceMonitor and PodMonitor/,
+      "k8s/monitors.yaml",
+      /port prom-exporter is the collector's Prometheus exporter \(8889\); without honorLabels: true/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "validate fault (issue 11): a monitor without release: monitoring (the chart's Prometheus would ignore it)",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) =>
+        edit(d, "k8s/monitors.yaml", /(kind: PodMonitor[\s\S]*?)    release: monitoring\n/, "$1"),
+      /ServiceMonitor and PodMonitor/,
+      "k8s/monitors.yaml",
+      /PodMonitor obskit-pull-apps lacks the label release: monitoring/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "validate fault (issue 11): a ServiceMonitor field of the wrong type fails the operator's schema",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) => edit(d, "k8s/monitors.yaml", "honorLabels: true", 'honorLabels: "yes"'),
+      /k8s manifests validate/,
+      "k8s/monitors.yaml",
+      /ServiceMonitor otel-collector: .*honorLabels/,
+    );
+  },
+});
+
+Deno.test({
+  name: "validate fault (issue 11): the ClusterRole lacks what k8s_attributes needs",
+  ...fault,
+  async fn() {
+    await faultCase(
+      "TestOTELCollector",
+      (d) =>
+        edit(
+          d,
+          "k8s/otel-collector-deployment.yaml",
+          'verbs: ["get", "list", "watch"]',
+          'verbs: ["list", "watch"]',
+        ),
+      /ClusterRole grants only what/,
+      "k8s/otel-collector-deployment.yaml",
+      /ClusterRole lacks 'get' on pods, which the config needs/,
+    );
+  },
+});

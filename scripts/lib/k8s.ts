@@ -258,10 +258,14 @@ export async function waitForPods(
 }
 
 // ---------------------------------------------------------------------------
-// Phase 1: the collector DaemonSet
+// Phase 1: Jaeger, the collector DaemonSet, the monitors
 
 export interface CollectorOptions extends KubeTarget {
   manifest: string;
+  /** The trace backend the collector exports to, applied and waited for first. */
+  jaegerManifest: string;
+  /** ServiceMonitor/PodMonitor (kinds from phase 0's chart), applied last. */
+  monitorsManifest: string;
   otlpGrpcPort: number;
   otlpHttpPort: number;
   healthPort: number;
@@ -272,6 +276,8 @@ export interface CollectorOptions extends KubeTarget {
 export function defaultCollectorOptions(): CollectorOptions {
   return {
     manifest: repoPath("k8s", "otel-collector-deployment.yaml"),
+    jaegerManifest: repoPath("k8s", "jaeger.yaml"),
+    monitorsManifest: repoPath("k8s", "monitors.yaml"),
     otlpGrpcPort: 4317,
     otlpHttpPort: 4318,
     healthPort: 13133,
@@ -294,8 +300,8 @@ interface K8sObject {
   spec?: { ports?: { port?: number }[] };
 }
 
-/** Reads the manifest's collector workload (DaemonSet, else Deployment) and Service. */
-export function collectorWorkload(manifestPath: string): CollectorWorkload {
+/** The objects of a manifest; a missing file or a YAML error is said in one line. */
+export function manifestObjects(manifestPath: string): K8sObject[] {
   let text: string;
   try {
     text = readFileSync(manifestPath, "utf8");
@@ -303,7 +309,7 @@ export function collectorWorkload(manifestPath: string): CollectorWorkload {
     if ((err as { code?: string }).code !== "ENOENT") throw err;
     throw new MissingPrerequisite(
       `${displayPath(manifestPath)} not found`,
-      "pass --manifest PATH, or restore the file from the repository",
+      "pass its path (--manifest, --jaeger-manifest, --monitors-manifest), or restore the file from the repository",
     );
   }
   const docs = parseAllDocuments(text);
@@ -315,6 +321,12 @@ export function collectorWorkload(manifestPath: string): CollectorWorkload {
     const o = d.toJS() as K8sObject | null;
     if (o && typeof o === "object") objs.push(o);
   }
+  return objs;
+}
+
+/** Reads the manifest's workload (DaemonSet, else Deployment) and the Service in front of it. */
+export function collectorWorkload(manifestPath: string): CollectorWorkload {
+  const objs = manifestObjects(manifestPath);
   const workload = objs.find((o) => o.kind === "DaemonSet") ??
     objs.find((o) => o.kind === "Deployment");
   if (!workload?.metadata?.name) {
@@ -344,11 +356,14 @@ export function collectorForward(o: CollectorOptions, w: CollectorWorkload): For
   };
 }
 
-export async function deployCollector(runner: Runner, o: CollectorOptions): Promise<void> {
-  const w = collectorWorkload(o.manifest);
-  await preflight(runner, { tools: ["kubectl"], minVersions: MIN_VERSIONS, ...o });
-  runner.say("apply the manifest (creates or updates; safe to rerun)");
-  const applied = await runner.run(kubectlArgs(o, "apply", "-f", displayPath(o.manifest)), {
+/** `kubectl apply` of one manifest, a restart when its ConfigMap changed, and the rollout wait. */
+async function applyAndRollOut(
+  runner: Runner,
+  o: CollectorOptions,
+  manifest: string,
+  w: CollectorWorkload,
+): Promise<void> {
+  const applied = await runner.run(kubectlArgs(o, "apply", "-f", displayPath(manifest)), {
     timeoutMs: 120_000,
     hint:
       "read the error above; 'kubectl apply --dry-run=server -f FILE' shows what the cluster rejects",
@@ -381,6 +396,26 @@ export async function deployCollector(runner: Runner, o: CollectorOptions): Prom
         `look with 'kubectl get pods -n ${w.namespace}' and 'kubectl logs ${workloadRef} -n ${w.namespace}'`,
     },
   );
+}
+
+export async function deployCollector(runner: Runner, o: CollectorOptions): Promise<void> {
+  // Every manifest is read before anything runs: a missing or broken one stops here.
+  const jaeger = collectorWorkload(o.jaegerManifest);
+  const w = collectorWorkload(o.manifest);
+  manifestObjects(o.monitorsManifest);
+  await preflight(runner, { tools: ["kubectl"], minVersions: MIN_VERSIONS, ...o });
+  runner.say("Jaeger, the collector's trace backend (creates or updates; safe to rerun)");
+  await applyAndRollOut(runner, o, o.jaegerManifest, jaeger);
+  runner.say("the collector (creates or updates; safe to rerun)");
+  await applyAndRollOut(runner, o, o.manifest, w);
+  runner.say("what Prometheus scrapes: ServiceMonitor and PodMonitor (safe to rerun)");
+  await runner.run(kubectlArgs(o, "apply", "-f", displayPath(o.monitorsManifest)), {
+    timeoutMs: 120_000,
+    note: "kinds from phase 0's kube-prometheus-stack",
+    hint:
+      "'no matches for kind ServiceMonitor' means kube-prometheus-stack is not installed: run phase 0 (deno task setup-monitoring) first",
+  });
+  const workloadRef = `${w.kind}/${w.name}`;
   if (!o.portForward) return;
   await startForward(runner, o, collectorForward(o, w));
   const health = `http://127.0.0.1:${o.healthPort}/`;

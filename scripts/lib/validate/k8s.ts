@@ -7,6 +7,7 @@
  */
 import "./quiet.ts";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { validate as vNamespace } from "kubernetes-models/_schemas/IoK8sApiCoreV1Namespace";
 import { validate as vServiceAccount } from "kubernetes-models/_schemas/IoK8sApiCoreV1ServiceAccount";
 import { validate as vConfigMap } from "kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap";
@@ -22,7 +23,13 @@ import { validate as vNetworkPolicy } from "kubernetes-models/_schemas/IoK8sApiN
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
-import { BUILDER_MANIFEST, COLLECTOR_CONFIG, COLLECTOR_MANIFEST } from "./collector.ts";
+import { JAEGER_VERSION } from "../tools.ts";
+import {
+  BUILDER_MANIFEST,
+  COLLECTOR_CONFIG,
+  COLLECTOR_MANIFEST,
+  collectorValidate,
+} from "./collector.ts";
 import { unknownFieldProblems } from "./k8s_strict.ts";
 import {
   exists,
@@ -35,9 +42,32 @@ import {
   SourceError,
   type YamlSource,
 } from "./source.ts";
-import { type Check, fail, memo, type Outcome, result, type ValidateContext } from "./types.ts";
+import {
+  type Check,
+  fail,
+  memo,
+  missingTool,
+  type Outcome,
+  result,
+  type ValidateContext,
+} from "./types.ts";
 
 export const CONFIGMAP_KEY = "otel-collector-config.yaml";
+export const JAEGER_MANIFEST = "k8s/jaeger.yaml";
+export const JAEGER_CONFIGMAP_KEY = "jaeger.yaml";
+
+/**
+ * The image tag of the Jaeger v2 release built from a module version: the v2
+ * line began at v1.63.0 / v2.0.0 and each release since carries both tags
+ * (v1.76.0 is v2.13.0, CHANGELOG.md of the module).
+ */
+export function jaegerImageTag(moduleVersion: string): string {
+  const m = /^v1\.(\d+)\.(\d+)$/.exec(moduleVersion);
+  if (!m || Number(m[1]) < 63) {
+    throw new Error(`not a Jaeger v1.63+ module version: ${moduleVersion}`);
+  }
+  return `2.${Number(m[1]) - 63}.${m[2]}`;
+}
 
 interface AjvError {
   instancePath: string;
@@ -241,9 +271,13 @@ function mebibytes(q: string | number | undefined): number | undefined {
 }
 
 /** Security context, probes, resources, host namespaces. */
-export function hardeningProblems(docs: ManifestDoc[], healthPort: number): Problem[] {
+export function hardeningProblems(
+  docs: ManifestDoc[],
+  healthPort: number,
+  kinds = ["DaemonSet"],
+): Problem[] {
   const problems: Problem[] = [];
-  for (const d of find(docs, "DaemonSet")) {
+  for (const d of docs.filter((d) => kinds.includes(d.obj?.kind))) {
     const spec = d.obj.spec?.template?.spec ?? {};
     const base = ["spec", "template", "spec"];
     const p = (message: string, path: (string | number)[] = []) =>
@@ -619,6 +653,81 @@ export function monitorProblems(docs: ManifestDoc[], exporterPort: number | unde
   return problems;
 }
 
+/**
+ * Jaeger (k8s/jaeger.yaml): its image is the v2 release of the module that
+ * `deno task tools` builds (the binary the tests run), its Deployment is
+ * hardened with probes on its config's health port, and a Service answers
+ * at the collector's JAEGER_OTLP_ENDPOINT.
+ */
+export function jaegerProblems(
+  docs: ManifestDoc[],
+  collectorDocs: ManifestDoc[],
+  moduleVersion: string,
+): Problem[] {
+  const problems: Problem[] = [];
+  const deps = find(docs, "Deployment");
+  if (deps.length !== 1) {
+    return [{ file: JAEGER_MANIFEST, message: "needs exactly one Deployment" }];
+  }
+  const dep = deps[0];
+  const want = `jaegertracing/jaeger:${jaegerImageTag(moduleVersion)}`;
+  containers(dep).forEach((c, i) => {
+    if (c.image !== want) {
+      problems.push({
+        file: dep.src.file,
+        line: lineAt(dep.src, ["spec", "template", "spec", "containers", i, "image"], dep.index),
+        message:
+          `image ${c.image} is not ${want}, the v2 release of the Jaeger module the tools build (${moduleVersion})`,
+      });
+    }
+  });
+  const cm = find(docs, "ConfigMap").find((d) => d.obj?.data?.[JAEGER_CONFIGMAP_KEY]);
+  if (!cm) {
+    return [...problems, {
+      file: JAEGER_MANIFEST,
+      message: `no ConfigMap with data."${JAEGER_CONFIGMAP_KEY}"`,
+    }];
+  }
+  let cfg: Json;
+  try {
+    cfg = parseYaml(cm.obj.data[JAEGER_CONFIGMAP_KEY]);
+  } catch (err) {
+    return [...problems, {
+      file: cm.src.file,
+      line: lineAt(cm.src, ["data", JAEGER_CONFIGMAP_KEY], cm.index),
+      message: `the embedded config is not YAML: ${(err as Error).message.split("\n")[0]}`,
+    }];
+  }
+  const health = defaultPort(cfg?.extensions?.healthcheckv2?.http?.endpoint);
+  if (!health) {
+    problems.push({
+      file: cm.src.file,
+      message: "the config has no healthcheckv2 HTTP endpoint for the probes",
+    });
+  } else problems.push(...hardeningProblems([dep], health, ["Deployment"]));
+  // The collector's exporter endpoint names one of these Services and ports.
+  const ds = find(collectorDocs, "DaemonSet")[0];
+  const env = ds ? containers(ds).flatMap((c) => c.env ?? []) : [];
+  const endpoint = env.find((e: Json) => e.name === "JAEGER_OTLP_ENDPOINT")?.value;
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?:(\d+)$/.exec(
+    String(endpoint ?? ""),
+  );
+  const svc = m &&
+    find(docs, "Service").find((d) =>
+      d.obj.metadata?.name === m[1] && d.obj.metadata?.namespace === m[2] &&
+      (d.obj.spec?.ports ?? []).some((p: Json) => p.port === Number(m[3]))
+    );
+  if (!svc) {
+    problems.push({
+      file: COLLECTOR_MANIFEST,
+      message: `JAEGER_OTLP_ENDPOINT ${
+        endpoint ?? "(unset)"
+      } names no Service port in ${JAEGER_MANIFEST}`,
+    });
+  }
+  return problems;
+}
+
 /** Rewrites the ConfigMap's embedded config from the config file. Returns true when it changed. */
 export function syncConfigMap(root: string): boolean {
   const manifestPath = join(root, COLLECTOR_MANIFEST);
@@ -640,8 +749,8 @@ export function syncConfigMap(root: string): boolean {
 
 function withCollectorDocs(
   ctx: ValidateContext,
-  body: (docs: ManifestDoc[], cfgSrc: YamlSource, cfg: Json) => Outcome,
-): Outcome {
+  body: (docs: ManifestDoc[], cfgSrc: YamlSource, cfg: Json) => Outcome | Promise<Outcome>,
+): Outcome | Promise<Outcome> {
   if (!exists(join(ctx.root, COLLECTOR_MANIFEST))) {
     return fail([{ file: COLLECTOR_MANIFEST, message: "file is missing" }]);
   }
@@ -723,6 +832,43 @@ export const k8sChecks: Check[] = [
     cls: "TestOTELCollector",
     name: "ClusterRole grants only what discovery and k8s_attributes need",
     run: (ctx) => withCollectorDocs(ctx, (docs, _src, cfg) => result(rbacProblems(docs, cfg))),
+  },
+  {
+    cls: "TestOTELCollector",
+    name:
+      "Jaeger: the v2 image of the built module, hardened, behind the collector's endpoint, config valid for the real jaeger",
+    run: (ctx) =>
+      withCollectorDocs(ctx, async (collector) => {
+        const { docs: all, problems: loadProblems } = loadManifests(ctx);
+        const docs = all.filter((d) => d.src.file === JAEGER_MANIFEST);
+        const mine = loadProblems.filter((p) => p.file === JAEGER_MANIFEST);
+        if (mine.length) return fail(mine);
+        if (docs.length === 0) return fail([{ file: JAEGER_MANIFEST, message: "file is missing" }]);
+        const problems = jaegerProblems(docs, collector, JAEGER_VERSION);
+        const cm = find(docs, "ConfigMap").find((d) => d.obj?.data?.[JAEGER_CONFIGMAP_KEY]);
+        if (problems.length || !cm) return result(problems);
+        const bin = ctx.findTool("jaeger");
+        if (!bin) return missingTool(ctx, JAEGER_MANIFEST, "jaeger", "run 'deno task tools'");
+        const dir = Deno.makeTempDirSync({ prefix: "obskit-jaeger-validate-" });
+        try {
+          const file = join(dir, JAEGER_CONFIGMAP_KEY);
+          Deno.writeTextFileSync(file, cm.obj.data[JAEGER_CONFIGMAP_KEY]);
+          const v = await collectorValidate(bin, [file]);
+          if (!v.ok) {
+            problems.push({
+              file: cm.src.file,
+              line: lineAt(cm.src, ["data", JAEGER_CONFIGMAP_KEY], cm.index),
+              message: `jaeger validate: ${v.message}`,
+            });
+          }
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+        return result(
+          problems,
+          `jaegertracing/jaeger:${jaegerImageTag(JAEGER_VERSION)}; jaeger validate: ok`,
+        );
+      }),
   },
   {
     cls: "TestOTELCollector",
