@@ -203,11 +203,20 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
       await traced(
         tracer,
         "process_data",
-        () => new Promise((r) => setTimeout(r, delay.seconds * 1000)),
+        async (span) => {
+          span.addEvent("processing.started");
+          await new Promise((r) => setTimeout(r, delay.seconds * 1000));
+          span.addEvent("processing.finished");
+        },
         { "app.delay_seconds": delay.seconds },
       );
     }
     if (instrumented) revenue.inc({ outcome: "completed" }, item.price);
+    // The chapter's custom events: what happened inside the request, on its span.
+    trace.getActiveSpan()?.addEvent("order.completed", {
+      "app.item.id": item.id,
+      "app.order.value": item.price,
+    });
     logger.info("data served", { item_id: item.id, delay_seconds: delay.seconds });
     return json(c, { data: item, delay_seconds: delay.seconds });
   });

@@ -30,11 +30,16 @@ if (import.meta.main) {
   await runMain(async () => {
     const { flags } = parseFlags<{ port?: string; host: string }>(spec);
     const port = intFlag("port", resolvePort(flags.port, 5000), 0);
-    const serviceName = Deno.env.get("SERVICE_NAME") || "metrics-pull-app";
+    const serviceName = Deno.env.get("OTEL_SERVICE_NAME") || Deno.env.get("SERVICE_NAME") ||
+      "metrics-pull-app";
     const logger = createLogger(serviceName);
-    const { app } = createMetricsPullApp({ logger, serviceName });
+    // Traces are pushed over OTLP; its metrics are only pulled (the pull example), so the
+    // OTLP metric pipeline stays off and nothing reaches Prometheus twice.
+    const { setupTracing } = await import("./otel_setup.ts");
+    const tracing = setupTracing({ serviceName });
+    const { app } = createMetricsPullApp({ logger, serviceName, tracer: tracing.tracer });
     const server = startServer(app, { port, hostname: flags.host });
     logger.info(`Running on ${server.url} (scrape ${server.url}/metrics)`);
-    await runUntilSignal(server, logger, () => Promise.resolve());
+    await runUntilSignal(server, logger, () => tracing.provider.shutdown());
   });
 }

@@ -4,6 +4,7 @@
  * contract families (from one middleware) and prom-client's default process
  * metrics. `apps/metrics_pull.ts` is the command.
  */
+import type { Tracer } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import {
@@ -49,7 +50,13 @@ const ITEMS = [
 ];
 
 export function createMetricsPullApp(
-  opts: { logger?: Logger; serviceName?: string; defaultMetrics?: boolean } = {},
+  opts: {
+    logger?: Logger;
+    serviceName?: string;
+    defaultMetrics?: boolean;
+    /** Traces for the endpoints (the chapter's "OTEL-instrumented endpoints"); metrics stay pulled. */
+    tracer?: Tracer;
+  } = {},
 ): MetricsPullApp {
   const serviceName = opts.serviceName ?? "metrics-pull-app";
   const logger = opts.logger ?? createLogger(serviceName);
@@ -74,7 +81,10 @@ export function createMetricsPullApp(
   registerTelemetryLossMetrics(registry, ["logs"]);
 
   const app = new Hono();
-  app.use("*", observe({ metrics }));
+  app.use(
+    "*",
+    observe({ metrics, tracer: opts.tracer, logger, quietPaths: new Set(["/metrics"]) }),
+  );
   app.use("*", rejectMalformedHost);
   app.get("/health", (c) => c.json({ status: "healthy", service: serviceName }));
   app.get("/api/items", async (c) => {

@@ -292,3 +292,24 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "the chapter's custom events: order.completed on the server span, processing on process_data",
+  ...integration,
+  async fn() {
+    await withApp(async (base, spans) => {
+      await (await fetch(`${base}/api/data?delay=0.05`)).body?.cancel();
+      const finished = spans.getFinishedSpans();
+      const server = finished.find((s) => s.name === "GET /api/data")!;
+      const order = server.events.find((e) => e.name === "order.completed");
+      assert.ok(order, `events on ${server.name}: ${server.events.map((e) => e.name)}`);
+      assert.equal(typeof order.attributes?.["app.order.value"], "number");
+      const work = finished.find((s) => s.name === "process_data")!;
+      assert.deepEqual(work.events.map((e) => e.name), [
+        "processing.started",
+        "processing.finished",
+      ]);
+    });
+  },
+});

@@ -64,10 +64,38 @@ Deno.test({
       const rss = /^process_resident_memory_bytes (\d+)/m.exec(text);
       assert.ok(rss, "process_resident_memory_bytes is exposed");
       assert.ok(Number(rss[1]) > 1_000_000, `a real resident size, got ${rss[1]}`);
-      for (const line of text.split("\n").filter((l) => l.startsWith("process_"))) {
-        assert.ok(!/ 0$/.test(line) || line.startsWith("process_cpu_system"), `made-up 0: ${line}`);
+      // What Deno cannot read from /proc/self is absent, not a constant 0.
+      for (const name of ["process_open_fds", "process_max_fds", "process_virtual_memory_bytes"]) {
+        assert.ok(!new RegExp(`^${name} `, "m").test(text), `${name} is not exposed`);
       }
     } finally {
+      setLogSink(prev);
+    }
+  },
+});
+
+Deno.test({
+  name: "pull app: its endpoints are traced (server spans with the route), /metrics is not",
+  permissions: { net: false, run: false, write: false, env: true, read: true, sys: true },
+  async fn() {
+    const { InMemorySpanExporter } = await import("@opentelemetry/sdk-trace");
+    const { setupTracing } = await import("../apps/otel_setup.ts");
+    const prev = setLogSink({ write: () => {} });
+    const spans = new InMemorySpanExporter();
+    const tracing = setupTracing({
+      serviceName: "pull-traced",
+      spanExporter: spans,
+      simpleSpanProcessor: true,
+    });
+    try {
+      const { app } = createMetricsPullApp({ defaultMetrics: false, tracer: tracing.tracer });
+      await (await app.request("/api/items")).body?.cancel();
+      await (await app.request("/health")).body?.cancel();
+      await (await app.request("/metrics")).body?.cancel();
+      const names = spans.getFinishedSpans().map((s) => s.name).sort();
+      assert.deepEqual(names, ["GET /api/items", "GET /health"]);
+    } finally {
+      await tracing.provider.shutdown();
       setLogSink(prev);
     }
   },
