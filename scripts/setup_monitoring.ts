@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain } from "./lib/cli.ts";
 import { Runner } from "./lib/external.ts";
 import { defaultMonitoringOptions, setupMonitoring, stopMonitoring } from "./lib/k8s.ts";
+import { repoPath } from "./lib/paths.ts";
 
 const spec = {
   name: "setup-monitoring",
@@ -23,6 +24,11 @@ const spec = {
       description: "print the Grafana admin password (never printed otherwise)",
     },
     "no-port-forward": { type: "boolean" as const, description: "skip the port-forwards" },
+    "with-trivy": {
+      type: "boolean" as const,
+      description:
+        "also install trivy-operator (chart 0.31.0, namespace trivy-system): the security panels and CVEDetected need it",
+    },
     context: {
       type: "string" as const,
       description: "kube context (default: current)",
@@ -69,6 +75,7 @@ interface Flags {
   stop?: boolean;
   "show-password"?: boolean;
   "no-port-forward"?: boolean;
+  "with-trivy"?: boolean;
   context?: string;
   release: string;
   namespace: string;
@@ -97,6 +104,9 @@ if (import.meta.main) {
       waitTimeoutMs: durationFlag("timeout", flags.timeout),
       portForward: !flags["no-port-forward"],
       showPassword: flags["show-password"] ?? false,
+      ...(flags["with-trivy"]
+        ? { trivyValuesFile: repoPath("k8s", "trivy-operator-values.yaml") }
+        : {}),
     };
     if (runner.dryRun) runner.say("dry run: nothing is executed; these are the commands, in order");
     if (flags.stop) return await stopMonitoring(runner, o);

@@ -137,6 +137,36 @@ Deno.test({
 
 Deno.test({
   name:
+    "phase 0 --with-trivy (issue 11, defect 7): trivy-operator by helm, pinned chart, namespace trivy-system, after the chart whose ServiceMonitor kind it uses",
+  ...task,
+  async fn() {
+    const box = sandbox();
+    try {
+      const r = await runTask("setup-monitoring", ["--dry-run", "--with-trivy"], box);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(commandLines(r.stdout), [
+        ...PHASE0_LINES.slice(0, 4),
+        "helm repo add aqua https://aquasecurity.github.io/helm-charts/ --force-update",
+        "helm repo update aqua",
+        "helm upgrade --install trivy-operator aqua/trivy-operator --namespace trivy-system --create-namespace --values k8s/trivy-operator-values.yaml --version 0.31.0 --timeout 5m",
+        "kubectl get pods --namespace trivy-system --output json",
+        ...PHASE0_LINES.slice(4),
+      ]);
+      // Its metrics reach the chart's Prometheus through a ServiceMonitor it labels for it.
+      const values = parse(readFileSync(repoPath("k8s", "trivy-operator-values.yaml"), "utf8"));
+      assert.equal(values.serviceMonitor.enabled, true);
+      assert.equal(values.serviceMonitor.labels.release, "monitoring");
+      // Opt-in: without the flag nothing of trivy is run.
+      const plain = await runTask("setup-monitoring", ["--dry-run"], box);
+      assert.ok(!/trivy/.test(commandLines(plain.stdout).join("\n")));
+    } finally {
+      box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "phases 0 and 1 are idempotent: a second dry run is identical and no command fails on 'already exists'",
   ...task,
   async fn() {
@@ -144,7 +174,7 @@ Deno.test({
     const manifest = writeManifest(box.dir, true);
     try {
       for (
-        const [task, args] of [["setup-monitoring", []], ["deploy-collector", [
+        const [task, args] of [["setup-monitoring", ["--with-trivy"]], ["deploy-collector", [
           "--manifest",
           manifest,
         ]]] as const
@@ -782,7 +812,7 @@ Deno.test({
       const lines: string[] = [];
       for (
         const [task, args] of [
-          ["setup-monitoring", ["--dry-run", "--show-password"]],
+          ["setup-monitoring", ["--dry-run", "--show-password", "--with-trivy"]],
           ["deploy-collector", ["--dry-run"]],
           ["apply-rules", ["--dry-run"]],
         ] as const
@@ -812,6 +842,8 @@ Deno.test({
           }
           const want = [
             "GET /api/v1/namespaces/monitoring/pods",
+            "GET /api/v1/namespaces/trivy-system/pods",
+            "GET /apis/apps/v1/namespaces/observability/deployments/jaeger",
             "GET /api/v1/namespaces/monitoring/services/prometheus-operated",
             "GET /api/v1/namespaces/monitoring/services/monitoring-grafana",
             "GET /api/v1/namespaces/monitoring/secrets/monitoring-grafana",

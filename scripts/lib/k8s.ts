@@ -27,6 +27,16 @@ export const CHART_REPO_URL = "https://prometheus-community.github.io/helm-chart
 export const CHART = `${CHART_REPO_NAME}/kube-prometheus-stack`;
 /** The chart version k8s/kube-prometheus-stack-values.yaml was checked against. */
 export const CHART_VERSION = "88.5.3";
+/**
+ * trivy-operator (opt-in, `--with-trivy`): the security panels and the
+ * CVEDetected alert read its trivy_* metrics. Chart 0.31.0 runs operator
+ * v0.29.0 (its install guide pairs them).
+ */
+export const TRIVY_REPO_NAME = "aqua";
+export const TRIVY_REPO_URL = "https://aquasecurity.github.io/helm-charts/";
+export const TRIVY_CHART = `${TRIVY_REPO_NAME}/trivy-operator`;
+export const TRIVY_CHART_VERSION = "0.31.0";
+export const TRIVY_NAMESPACE = "trivy-system";
 /** helm 3.8+ (OCI and `--create-namespace` behaviour we rely on); kubectl 1.24+. */
 export const MIN_VERSIONS: Record<string, [number, number]> = {
   helm: [3, 8],
@@ -46,6 +56,8 @@ export interface MonitoringOptions extends KubeTarget {
   waitTimeoutMs: number;
   portForward: boolean;
   showPassword: boolean;
+  /** Also install trivy-operator with this values file (undefined: not installed). */
+  trivyValuesFile?: string;
 }
 
 export function defaultMonitoringOptions(): MonitoringOptions {
@@ -84,6 +96,7 @@ export function monitoringForwards(o: MonitoringOptions): Forward[] {
 
 export async function setupMonitoring(runner: Runner, o: MonitoringOptions): Promise<void> {
   readValues(o.valuesFile);
+  if (o.trivyValuesFile) readValues(o.trivyValuesFile);
   await preflight(runner, { tools: ["helm", "kubectl"], minVersions: MIN_VERSIONS, ...o });
   runner.say("chart repository (--force-update: adding it again is not an error)");
   await runner.run(helmArgs(o, "repo", "add", CHART_REPO_NAME, CHART_REPO_URL, "--force-update"), {
@@ -118,12 +131,53 @@ export async function setupMonitoring(runner: Runner, o: MonitoringOptions): Pro
     },
   );
   await waitForPods(runner, o, o.namespace, o.waitTimeoutMs);
+  if (o.trivyValuesFile) await installTrivy(runner, o, o.trivyValuesFile);
   if (o.portForward) {
     for (const f of monitoringForwards(o)) await startForward(runner, o, f);
     runner.say(`Prometheus: http://127.0.0.1:${o.prometheusPort}`);
     runner.say(`Grafana:    http://127.0.0.1:${o.grafanaPort} (user admin)`);
   }
   await grafanaPassword(runner, o);
+}
+
+/**
+ * trivy-operator after kube-prometheus-stack: its chart creates a
+ * ServiceMonitor, a kind that chart brings.
+ */
+async function installTrivy(runner: Runner, o: MonitoringOptions, values: string): Promise<void> {
+  runner.say(
+    "trivy-operator: the security panels' and CVEDetected's trivy_* metrics (--with-trivy)",
+  );
+  const hint = "check network access to the chart repository";
+  await runner.run(
+    helmArgs(o, "repo", "add", TRIVY_REPO_NAME, TRIVY_REPO_URL, "--force-update"),
+    { timeoutMs: 60_000, hint },
+  );
+  await runner.run(helmArgs(o, "repo", "update", TRIVY_REPO_NAME), { timeoutMs: 120_000, hint });
+  await runner.run(
+    helmArgs(
+      o,
+      "upgrade",
+      "--install",
+      "trivy-operator",
+      TRIVY_CHART,
+      "--namespace",
+      TRIVY_NAMESPACE,
+      "--create-namespace",
+      "--values",
+      displayPath(values),
+      "--version",
+      TRIVY_CHART_VERSION,
+      "--timeout",
+      formatMs(o.waitTimeoutMs),
+    ),
+    {
+      timeoutMs: o.waitTimeoutMs + 60_000,
+      hint:
+        `see 'helm status trivy-operator -n ${TRIVY_NAMESPACE}' and 'kubectl get events -n ${TRIVY_NAMESPACE}'`,
+    },
+  );
+  await waitForPods(runner, o, TRIVY_NAMESPACE, o.waitTimeoutMs);
 }
 
 /** Prints the Grafana admin password only when asked; otherwise says how to get it. */
