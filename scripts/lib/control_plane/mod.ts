@@ -303,10 +303,8 @@ export async function applyBaseObjects(say: (line: string) => void = () => {}): 
   say(
     `CRDs established: PrometheusRule, ServiceMonitor, PodMonitor (prometheus-operator ${PROMETHEUS_OPERATOR_VERSION} API types)`,
   );
-  const ns = await kubectl(
-    ["apply", "--server-side", "--field-manager=obskit-control-plane", "-f", "-"],
-    { stdin: namespacesYaml(), timeoutMs: 60_000 },
-  );
+  // Client-side apply, as phase 1's own `kubectl apply` of the same Namespace: no ownership warning.
+  const ns = await kubectl(["apply", "-f", "-"], { stdin: namespacesYaml(), timeoutMs: 60_000 });
   if (ns.code !== 0) throw new CheckFailed(`creating the namespaces failed: ${firstError(ns)}`);
   say(`namespaces: ${NAMESPACES.join(", ")}`);
 }
