@@ -7,7 +7,7 @@
  */
 import assert from "node:assert";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
@@ -805,5 +805,77 @@ Deno.test({
       overlayMessages(withMetrics(without.filter((p) => p !== "batch"))).join("\n"),
       /service\.pipelines\.metrics\.processors may only be/,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "real collector + real Jaeger (issue 11, defect 3): k8s/jaeger.yaml's ConfigMap config stores the collector's traces; GET /status (the probes) answers 200",
+  ...collectorNet,
+  ignore: missing(BIN, "jaeger"),
+  sanitizeResources: false,
+  async fn() {
+    // deno-lint-ignore no-explicit-any
+    const docs: any[] = parseAllDocuments(Deno.readTextFileSync(repoPath("k8s", "jaeger.yaml")))
+      .map((d) => d.toJS()).filter(Boolean);
+    const cm = docs.find((d) => d.kind === "ConfigMap");
+    const dir = Deno.makeTempDirSync({ prefix: "obskit-jaeger-k8s-" });
+    const file = join(dir, "jaeger.yaml");
+    Deno.writeTextFileSync(file, cm.data["jaeger.yaml"]);
+    const ports = {
+      otlpGrpc: freePort(),
+      query: freePort(),
+      health: freePort(),
+    };
+    const jaeger = new Deno.Command(findTool("jaeger")!, {
+      args: [`--config=file:${file}`],
+      env: {
+        JAEGER_LISTEN_HOST: "127.0.0.1",
+        JAEGER_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+        JAEGER_OTLP_HTTP_PORT: String(freePort()),
+        JAEGER_QUERY_HTTP_PORT: String(ports.query),
+        JAEGER_QUERY_GRPC_PORT: String(freePort()),
+        JAEGER_HEALTH_PORT: String(ports.health),
+      },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let c: Running | undefined;
+    try {
+      const probe = docs.find((d) => d.kind === "Deployment").spec.template.spec.containers[0]
+        .readinessProbe.httpGet.path;
+      await waitForHttp(`http://127.0.0.1:${ports.health}${probe}`, 30_000);
+      c = await startCollector({ JAEGER_OTLP_ENDPOINT: `127.0.0.1:${ports.otlpGrpc}` });
+      const traceId = hex(16);
+      const status = await post(`http://127.0.0.1:${c.ports.http}/v1/traces`, {
+        resourceSpans: [{
+          resource: {
+            attributes: [{ key: "service.name", value: { stringValue: "colcfg-k8s-jaeger" } }],
+          },
+          scopeSpans: [{
+            scope: { name: "colcfg" },
+            spans: [{
+              traceId,
+              spanId: hex(8),
+              name: "k8s-jaeger-probe",
+              kind: 2,
+              startTimeUnixNano: nowNs(),
+              endTimeUnixNano: nowNs(),
+            }],
+          }],
+        }],
+      });
+      assert.strictEqual(status, 200);
+      await poll("the trace in the cluster config's Jaeger (memory storage)", 30_000, async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.query}/api/traces/${traceId}`);
+        const body = await res.text();
+        return res.ok && body.includes("k8s-jaeger-probe") ? true : undefined;
+      });
+    } finally {
+      await c?.stop();
+      jaeger.kill("SIGTERM");
+      await jaeger.status;
+      Deno.removeSync(dir, { recursive: true });
+    }
   },
 });
