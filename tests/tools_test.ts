@@ -8,13 +8,20 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
 import {
+  CONTROLLER_TOOLS_VERSION,
+  CRD_FILES,
+  crdDir,
   formatTable,
   JAEGER_VERSION,
+  KUBERNETES_VERSION,
+  kubernetesLdflags,
   readManifest,
   readStamp,
   resolveTool,
   rewriteOutputPath,
+  stagingVersion,
   stampHash,
+  wrapperGoMod,
 } from "../scripts/lib/tools.ts";
 import { missing } from "./support.ts";
 
@@ -177,4 +184,112 @@ Deno.test("spinner: on a terminal, the line is redrawn in place and ends with a 
   assert.ok(text.split(clear).length - 1 >= 3, "redrawn at least 3 times");
   const last = text.slice(text.lastIndexOf(clear) + clear.length);
   assert.match(last, /^✘ waiting: timed out \(\d+ms\)\n$/);
+});
+
+// ---------------------------------------------------------------------------
+// --k8s: kube-apiserver, kubectl, etcd, controller-gen and the CRDs
+
+/** The shape of k8s.io/kubernetes' go.mod: staging modules replaced by folders in its repository. */
+const KUBERNETES_GO_MOD = `module k8s.io/kubernetes
+
+go 1.26.0
+
+require (
+\tk8s.io/api v0.0.0
+\tk8s.io/apiserver v0.0.0
+\tgithub.com/spf13/cobra v1.10.2
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/apiserver => ./staging/src/k8s.io/apiserver
+\tk8s.io/kubectl => ./staging/src/k8s.io/kubectl
+)
+`;
+
+Deno.test("wrapperGoMod: every ./staging replace becomes the published v0 tag, nothing else", () => {
+  const mod = wrapperGoMod(KUBERNETES_GO_MOD, "v1.37.2");
+  assert.doesNotMatch(mod, /\.\/staging/);
+  assert.match(mod, /^require k8s\.io\/kubernetes v1\.37\.2$/m);
+  assert.match(mod, /^go 1\.26\.0$/m);
+  for (const m of ["k8s.io/api", "k8s.io/apiserver", "k8s.io/kubectl"]) {
+    assert.match(
+      mod,
+      new RegExp(
+        `^\\t${m.replaceAll(".", "\\.")} => ${m.replaceAll(".", "\\.")} v0\\.37\\.2$`,
+        "m",
+      ),
+    );
+  }
+  assert.doesNotMatch(mod, /cobra/);
+  assert.throws(() => wrapperGoMod("module x\n", "v1.37.2"), /no '\.\/staging' replace lines/);
+});
+
+Deno.test("stagingVersion and kubernetesLdflags: an honest version for the built binaries", () => {
+  assert.equal(stagingVersion("v1.37.2"), "v0.37.2");
+  assert.throws(() => stagingVersion("1.37"), /not a Kubernetes release tag/);
+  const flags = kubernetesLdflags("v1.37.2");
+  assert.match(flags, /-X k8s\.io\/component-base\/version\.gitVersion=v1\.37\.2/);
+  assert.match(flags, /gitMajor=1 /);
+  assert.match(flags, /gitMinor=37 /);
+});
+
+Deno.test("tools --k8s: no etcd and no apt-get on PATH -> exit 2 naming the Debian package", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "obskit-tools-" });
+  try {
+    const r = await runTools(["--only", "k8s"], { OBSKIT_TOOLS_DIR: dir, PATH: "" });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /error: etcd not found on PATH \(install the Debian package as root: apt-get install etcd-server\)/,
+    );
+    const help = await runTools(["--help"]);
+    assert.match(help.stdout, /--k8s/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "tools --k8s: a second run is up to date and fast; binaries and CRDs are the pinned versions",
+  ignore: missing("kube-apiserver", "kubectl", "etcd", "controller-gen"),
+  async fn() {
+    const stamp = readStamp("kubernetes");
+    const started = performance.now();
+    const r = await runTools(["--only", "k8s"], { OBSKIT_TOOLS_DIR: toolsDir() });
+    const ms = performance.now() - started;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /kube-apiserver, kubectl v1\.37\.2: up to date/);
+    assert.doesNotMatch(r.stderr, /go build|go install/);
+    assert.ok(ms < 20_000, `second run took ${Math.round(ms)} ms`);
+    assert.deepEqual(readStamp("kubernetes"), stamp);
+    for (const c of ["etcd", "controller-gen", "kube-apiserver", "kubectl"]) {
+      assert.match(r.stdout, new RegExp(`^${c}\\s+\\S+\\s+/`, "m"), `${c} row in:\n${r.stdout}`);
+    }
+    const api = await new Deno.Command(resolveTool("kube-apiserver")!, {
+      args: ["--version"],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(api.stdout).trim(), `Kubernetes ${KUBERNETES_VERSION}`);
+    const kc = await new Deno.Command(join(toolsDir(), "bin", "kubectl"), {
+      args: ["version", "--client", "-o", "json"],
+      stdout: "piped",
+    }).output();
+    assert.equal(
+      JSON.parse(new TextDecoder().decode(kc.stdout)).clientVersion.gitVersion,
+      KUBERNETES_VERSION,
+    );
+    const kinds = CRD_FILES.map((f) => {
+      // deno-lint-ignore no-explicit-any
+      const crd = parse(Deno.readTextFileSync(join(crdDir(), f))) as any;
+      assert.equal(
+        crd.metadata.annotations["controller-gen.kubebuilder.io/version"],
+        CONTROLLER_TOOLS_VERSION,
+      );
+      assert.equal(crd.spec.group, "monitoring.coreos.com");
+      return crd.spec.names.kind;
+    });
+    assert.deepEqual(kinds, ["PrometheusRule", "ServiceMonitor", "PodMonitor"]);
+  },
 });
