@@ -11,13 +11,22 @@
  * Needs `deno task tools --k8s`; with CI=true a missing tool fails the suite.
  */
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
-import { runTask, type Sandbox, sandbox, taskRunArgs } from "../scripts/lib/k8s_testing.ts";
+import {
+  commandLines,
+  controlPlaneEnv,
+  realApi,
+  runTask,
+  type Sandbox,
+  sandbox,
+  splitCommandLine,
+  taskRunArgs,
+} from "../scripts/lib/k8s_testing.ts";
 import { CRD_FILES, crdDir } from "../scripts/lib/tools.ts";
 import { IN_CI, missing } from "./support.ts";
 
@@ -35,15 +44,6 @@ function k8sToolsMissing(): boolean {
 }
 const NO_K8S = k8sToolsMissing();
 
-/** PATH for the tasks: our kubectl first (a linked copy), then the system for setsid/sh/cat. */
-function taskPath(box: Sandbox): string {
-  const kubectl = join(toolsDir(), "bin", "kubectl");
-  if (existsSync(kubectl) && !existsSync(join(box.binDir, "kubectl"))) {
-    symlinkSync(kubectl, join(box.binDir, "kubectl"));
-  }
-  return `${box.binDir}:/usr/local/bin:/usr/bin:/bin`;
-}
-
 interface Plane {
   box: Sandbox;
   env: Record<string, string>;
@@ -58,7 +58,7 @@ function newPlane(): Plane {
     box,
     ports,
     kubeconfig: join(box.stateDir, "control-plane", "kubeconfig"),
-    env: { PATH: taskPath(box), OBSKIT_TOOLS_DIR: toolsDir() },
+    env: controlPlaneEnv(box),
   };
 }
 
@@ -437,6 +437,67 @@ Deno.test({
     } finally {
       await runTask("control-plane", ["down", "--purge"], p.box, p.env);
       p.box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "every kubectl line the dry runs of phases 0, 1 and 9 print runs against the real API server: applies accepted with validation on, the rest answered by the server itself",
+  ignore: NO_K8S,
+  ...all,
+  fn: async () => {
+    const box = sandbox();
+    const api = await realApi(box);
+    const usageError =
+      /unknown (flag|command|shorthand)|invalid argument|for usage|doesn't have a resource type|required flag/i;
+    try {
+      const lines: string[] = [];
+      for (
+        const [task, args] of [
+          ["setup-monitoring", ["--dry-run", "--show-password"]],
+          ["deploy-collector", ["--dry-run"]],
+          ["apply-rules", ["--dry-run"]],
+        ] as const
+      ) {
+        const r = await runTask(task, [...args], box);
+        assert.equal(r.code, 0, r.stderr);
+        lines.push(...commandLines(r.stdout).filter((l) => l.startsWith("kubectl ")));
+      }
+      const answers: string[] = [];
+      for (const line of lines) {
+        // No pods ever run here: waits and port-forwards are cut short instead of hanging.
+        let words = splitCommandLine(line.replace(/ &$/, ""))
+          .map((w) => w.startsWith("--timeout=") ? "--timeout=2s" : w);
+        if (words[1] === "port-forward") words = [...words, "--pod-running-timeout=2s"];
+        const child = new Deno.Command(words[0], {
+          args: [...words.slice(1)],
+          cwd: repoPath(),
+          env: { ...api.env, KUBECONFIG: api.kubeconfig },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        const out = await child.output();
+        clearTimeout(timer);
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.doesNotMatch(stderr, usageError, `${line}\n${stderr}`);
+        if (/ apply -f /.test(line) || / get pods /.test(line) || / rollout restart /.test(line)) {
+          assert.equal(out.code, 0, `${line}\n${stderr}`);
+        } else {
+          assert.notEqual(out.code, 0, `${line} succeeded with no pods`);
+          answers.push(stderr.trim().split("\n").at(-1)!);
+        }
+      }
+      // The server's own answers where phase 0's release (helm) and pods would be needed.
+      const joined = answers.join("\n");
+      assert.match(joined, /secrets "monitoring-grafana" not found/);
+      assert.match(joined, /services "prometheus-operated" not found/);
+      assert.match(joined, /timed out waiting for the condition/);
+    } finally {
+      await api.close();
+      box.cleanup();
     }
   },
 });

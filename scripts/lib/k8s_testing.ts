@@ -3,7 +3,11 @@
  * never by a script). Runs a task's script the way `deno task` does (same permissions, read
  * from deno.json), with a controlled PATH (so kubectl/helm are present or
  * absent on purpose), an isolated state folder and an empty kubeconfig:
- * no test ever reaches a real cluster.
+ * no test ever reaches a reader's cluster. Two API servers for tests: the
+ * real one (`realApi`: kube-apiserver + etcd started by `deno task
+ * control-plane` on free loopback ports, used wherever an API server can
+ * answer) and the stand-in (`standInApi`), kept only for what needs pods:
+ * readiness polling and the Grafana secret of a helm release.
  */
 import {
   existsSync,
@@ -17,7 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./net.ts";
-import { REPO_ROOT, repoPath } from "./paths.ts";
+import { REPO_ROOT, repoPath, toolsDir } from "./paths.ts";
 
 /** The real tool on this machine's PATH, or null. */
 export function onPath(tool: string): string | null {
@@ -137,6 +141,71 @@ export function nonIdempotent(lines: string[]): string[] {
     (/^helm( --kube-context \S+)? repo add\b/.test(l) && !l.includes("--force-update")) ||
     /^kubectl( --context \S+)? (replace|run|expose)\b/.test(l)
   );
+}
+
+// ---------------------------------------------------------------------------
+// A real Kubernetes API server (deno task control-plane)
+
+export interface RealApi {
+  /** The control plane's kubeconfig (token auth, current context obskit-control-plane). */
+  kubeconfig: string;
+  ports: { apiserver: number; etcd: number; etcdPeer: number };
+  /** Environment for runTask: our kubectl first on PATH, the tools folder. */
+  env: Record<string, string>;
+  /** The `up` command's output. */
+  up: TaskResult;
+  close(): Promise<void>;
+}
+
+/**
+ * PATH for tasks run against the real API server: the tools folder's
+ * kubectl (the same release as kube-apiserver, linked into the sandbox's
+ * bin/) first, then the system folders for setsid, sh and cat.
+ */
+export function controlPlaneEnv(box: Sandbox): Record<string, string> {
+  const kubectl = join(toolsDir(), "bin", "kubectl");
+  if (existsSync(kubectl) && !existsSync(join(box.binDir, "kubectl"))) {
+    symlinkSync(kubectl, join(box.binDir, "kubectl"));
+  }
+  return { PATH: `${box.binDir}:/usr/local/bin:/usr/bin:/bin`, OBSKIT_TOOLS_DIR: toolsDir() };
+}
+
+/**
+ * Starts a real control plane in the sandbox's state folder on free ports
+ * (`deno task control-plane up`, as a reader runs it); close() runs
+ * `down --purge`. Throws with the task's output when `up` fails.
+ */
+export async function realApi(box: Sandbox): Promise<RealApi> {
+  const env = controlPlaneEnv(box);
+  const ports = { apiserver: freePort(), etcd: freePort(), etcdPeer: freePort() };
+  const up = await runTask(
+    "control-plane",
+    [
+      "up",
+      "--port",
+      String(ports.apiserver),
+      "--etcd-port",
+      String(ports.etcd),
+      "--etcd-peer-port",
+      String(ports.etcdPeer),
+    ],
+    box,
+    env,
+  );
+  const close = async () => {
+    await runTask("control-plane", ["down", "--purge"], box, env);
+  };
+  if (up.code !== 0) {
+    await close();
+    throw new Error(`control-plane up failed (exit ${up.code}):\n${up.stdout}${up.stderr}`);
+  }
+  return {
+    kubeconfig: join(box.stateDir, "control-plane", "kubeconfig"),
+    ports,
+    env,
+    up,
+    close,
+  };
 }
 
 // ---------------------------------------------------------------------------
