@@ -26,8 +26,11 @@ import {
   sandbox,
   splitCommandLine,
   taskRunArgs,
+  withEnv,
 } from "../scripts/lib/k8s_testing.ts";
 import { CRD_FILES, crdDir } from "../scripts/lib/tools.ts";
+import { paths } from "../scripts/lib/control_plane/mod.ts";
+import { kubeconfigText } from "../scripts/lib/control_plane/config.ts";
 import { IN_CI, missing } from "./support.ts";
 
 const all = { permissions: { net: true, run: true, read: true, write: true, env: true } } as const;
@@ -128,6 +131,30 @@ async function processesWith(marker: string): Promise<string[]> {
   return new TextDecoder().decode(out.stdout).split("\n")
     .filter((l) => l.includes(marker) && !/^\s*\d+\s+Z/.test(l));
 }
+
+Deno.test({
+  name:
+    "control-plane: a relative OBSKIT_STATE_DIR still gives absolute paths (kubectl reads a kubeconfig's relative paths from its folder)",
+  permissions: { env: true, read: true },
+  fn: async () => {
+    await withEnv({ OBSKIT_STATE_DIR: "rel-state" }, () => {
+      const l = paths();
+      for (const path of [l.dir, l.kubeconfig, l.certDir, l.tokenFile, l.etcdData]) {
+        assert.ok(path.startsWith("/"), path);
+      }
+      const text = kubeconfigText(
+        l,
+        { apiserver: 6443, etcd: 2379, etcdPeer: 2380 },
+        "t".repeat(64),
+      );
+      assert.match(
+        text,
+        /^ {4}certificate-authority: \/.*\/rel-state\/control-plane\/pki\/serving\/apiserver\.crt$/m,
+      );
+      return Promise.resolve();
+    });
+  },
+});
 
 Deno.test({
   name: "control-plane: --help, unknown command (exit 2), missing tools named with the fix",

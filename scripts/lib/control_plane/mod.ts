@@ -9,7 +9,7 @@
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CheckFailed, MissingPrerequisite, UsageError } from "../cli.ts";
 import { freePort, isListening } from "../net.ts";
 import { stateDir } from "../paths.ts";
@@ -62,8 +62,9 @@ export interface ControlPlaneState {
   startedAt: string;
 }
 
+/** Absolute: the kubeconfig names the CA file, and kubectl reads relative paths from its own folder. */
 export function controlPlaneDir(): string {
-  return join(stateDir(), "control-plane");
+  return resolve(stateDir(), "control-plane");
 }
 
 export function paths(): Layout {
