@@ -186,8 +186,8 @@ Deno.test({
         edit(
           d,
           "config/otel-collector-config.yaml",
-          "processors: [memory_limiter, resource_detection, attributes, batch]\n      exporters: [prometheus]",
-          "processors: [resource_detection, memory_limiter, attributes, batch]\n      exporters: [prometheus]",
+          "processors: [memory_limiter, k8s_attributes, resource_detection, attributes, batch]\n      exporters: [prometheus]",
+          "processors: [k8s_attributes, memory_limiter, resource_detection, attributes, batch]\n      exporters: [prometheus]",
         ),
       /memory_limiter first/,
       "config/otel-collector-config.yaml",
