@@ -635,7 +635,7 @@ Deno.test({
     await faultCase(
       "TestOTELCollector",
       (d) =>
-        edit(d, "k8s/monitors.yaml", /(kind: PodMonitor[\s\S]*?)    release: monitoring\n/, "$1"),
+        edit(d, "k8s/monitors.yaml", /(kind: PodMonitor[\s\S]*?) {4}release: monitoring\n/, "$1"),
       /ServiceMonitor and PodMonitor/,
       "k8s/monitors.yaml",
       /PodMonitor obskit-pull-apps lacks the label release: monitoring/,
