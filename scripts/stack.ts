@@ -3,6 +3,7 @@
  * collector, Jaeger, Prometheus, Alertmanager as plain processes). Logic in
  * scripts/lib/stack.ts.
  */
+import { TOPOLOGIES, type Topology } from "./lib/stack_cluster.ts";
 import { CheckFailed, durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { stateDir } from "./lib/paths.ts";
 import { tailFile } from "./lib/process.ts";
@@ -43,6 +44,13 @@ const spec = {
   usage: "up|down|status|logs [component] [options]",
   allowPositionals: true,
   flags: {
+    topology: {
+      type: "string" as const,
+      description:
+        "up: local (default), or cluster: the cluster's collector config and the scrape configs " +
+        "kube-prometheus-stack makes of k8s/monitors.yaml (needs 'deno task control-plane up')",
+      valueName: "local|cluster",
+    },
     "scrape-interval": {
       type: "string" as const,
       description:
@@ -97,6 +105,7 @@ const spec = {
 const UP_SIGNALS: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
 
 type Flags = Record<string, string | boolean | string[] | undefined> & {
+  topology?: string;
   "scrape-interval"?: string;
   "rules-overlay"?: string[];
   timeout: string;
@@ -182,6 +191,11 @@ if (import.meta.main) {
           ? prometheusDuration(flags["scrape-interval"])
           : undefined;
         const timeoutMs = durationFlag("timeout", flags.timeout);
+        if (flags.topology !== undefined && !TOPOLOGIES.includes(flags.topology as Topology)) {
+          throw new UsageError(
+            `--topology must be one of ${TOPOLOGIES.join(", ")}, got '${flags.topology}'`,
+          );
+        }
         const existing = readState();
         const ports = resolvePorts(flags);
         if (existing && PORT_SPECS.some((s) => flags[s.flag] !== undefined)) {
@@ -205,6 +219,7 @@ if (import.meta.main) {
         try {
           res = await stackUp({
             ports,
+            topology: flags.topology as Topology | undefined,
             scrapeInterval,
             rulesOverlay: flags["rules-overlay"],
             timeoutMs,

@@ -57,6 +57,7 @@ const CONTRACT_VARS = new Set([
   "SAMPLING_PERCENTAGE",
   "DEPLOYMENT_ENV",
   "K8S_NODE_NAME",
+  "K8S_AUTH_TYPE",
 ]);
 
 Deno.test({
@@ -471,9 +472,10 @@ Deno.test({
         return text.includes("http_server_request_duration_seconds_bucket") ? text : undefined;
       });
       assert.match(exported, /http_server_requests_total\{/);
-      // Every catalog entry said to come through the collector is there.
+      // Every semantic-convention entry the catalog says the exporter translates is there
+      // (the prom-client families pushed as they are: tests/prom_bridge_test.ts).
       const catalogOtlp = (await loadCatalog()).emitted.filter((e) =>
-        /collector/.test(e.source ?? "")
+        /collector's prometheus exporter/.test(e.source ?? "")
       );
       const families = new Set([...exported.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
       for (const e of catalogOtlp) assert(families.has(e.name), `the exporter exposes ${e.name}`);

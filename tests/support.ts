@@ -70,3 +70,45 @@ export async function runScript(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = "";
+  while (Date.now() < deadline) {
+    try {
+      const last = await fn();
+      if (last) return last as NonNullable<T>;
+    } catch (err) {
+      lastErr = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${
+      lastErr ? ` (last error: ${lastErr})` : ""
+    }`,
+  );
+}
+
+/** Sends `paths` in turn to `base` at about `perSecond` until the signal aborts. */
+export async function trafficLoop(
+  base: string,
+  paths: string[],
+  perSecond: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let n = 0;
+  while (!signal.aborted) {
+    const path = paths[n++ % paths.length];
+    try {
+      const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000) });
+      await res.body?.cancel();
+    } catch { /* the assertions on Prometheus say whether it mattered */ }
+    await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  }
+}

@@ -26,6 +26,12 @@ import {
 } from "./process.ts";
 import { formatElapsed, progress, type ProgressOptions } from "./spinner.ts";
 import { formatTable, requireTool } from "./tools.ts";
+import {
+  clusterCollectorEnv,
+  clusterPrometheusConfig,
+  runningControlPlaneKubeconfig,
+  type Topology,
+} from "./stack_cluster.ts";
 
 /** Every port the stack uses (listens on, or scrapes). */
 export interface StackPorts {
@@ -272,11 +278,15 @@ export interface StackState {
   ports: StackPorts;
   scrapeInterval: string;
   rulesOverlay: string[];
+  /** local (default) or cluster (stack_cluster.ts); absent in state files of older versions. */
+  topology?: Topology;
   components: Record<string, ComponentState>;
 }
 
 export interface UpOptions {
   ports?: StackPorts;
+  /** cluster: the cluster's collector config and monitor-derived scrape configs (stack_cluster.ts). */
+  topology?: Topology;
   /** Prometheus scrape and rule evaluation interval (default 15s, tests use 1s). */
   scrapeInterval?: string;
   /** Extra rule files or folders (e.g. rules/test-overlay) loaded next to the shipped rules. */
@@ -657,7 +667,13 @@ function portsOf(ports: StackPorts, component: ComponentName): number[] {
 /** How each component is started; resolves binaries (MissingPrerequisite when absent). */
 export function planComponents(
   ports: StackPorts,
-  opts: { scrapeInterval?: string; rulesOverlay?: string[] } = {},
+  opts: {
+    scrapeInterval?: string;
+    rulesOverlay?: string[];
+    topology?: Topology;
+    /** The control plane's kubeconfig (cluster topology). */
+    kubeconfig?: string;
+  } = {},
 ): ComponentPlan[] {
   for (const f of [COLLECTOR_CONFIG, COLLECTOR_LOCAL_CONFIG]) {
     if (!existsSync(f)) {
@@ -670,7 +686,16 @@ export function planComponents(
   const data = join(stateDir(), "data");
   const promConfig = join(stateDir(), "prometheus.yml");
   Deno.mkdirSync(stateDir(), { recursive: true });
-  Deno.writeTextFileSync(promConfig, renderPrometheusConfig(ports, opts));
+  const cluster = opts.topology === "cluster";
+  const rendered = renderPrometheusConfig(ports, opts);
+  Deno.writeTextFileSync(
+    promConfig,
+    cluster
+      ? clusterPrometheusConfig(rendered, ports, {
+        scrapeInterval: opts.scrapeInterval ? prometheusDuration(opts.scrapeInterval) : undefined,
+      })
+      : rendered,
+  );
   return [
     {
       name: "jaeger",
@@ -684,8 +709,13 @@ export function planComponents(
     {
       name: "collector",
       tool: "otelcol-obskit",
-      args: ["--config", COLLECTOR_CONFIG, "--config", COLLECTOR_LOCAL_CONFIG],
-      env: collectorEnv(ports),
+      // The cluster topology runs the ConfigMap's config alone, as the DaemonSet does.
+      args: cluster
+        ? ["--config", COLLECTOR_CONFIG]
+        : ["--config", COLLECTOR_CONFIG, "--config", COLLECTOR_LOCAL_CONFIG],
+      env: cluster
+        ? clusterCollectorEnv(collectorEnv(ports), opts.kubeconfig ?? "")
+        : collectorEnv(ports),
       port: ports.collectorHealth,
       ports: portsOf(ports, "collector"),
       healthUrl: `http://${HOST}:${ports.collectorHealth}/`,
@@ -835,15 +865,31 @@ async function stackUpLocked(opts: UpOptions): Promise<UpResult> {
   const ports = existing?.ports ?? opts.ports ?? resolvePorts();
   const scrapeInterval = existing?.scrapeInterval ?? opts.scrapeInterval ?? "";
   const rulesOverlay = existing?.rulesOverlay ?? (opts.rulesOverlay ?? []).map((r) => resolve(r));
+  const topology: Topology = existing?.topology ?? opts.topology ?? "local";
+  if (opts.topology && opts.topology !== topology) {
+    throw new CheckFailed(
+      `the stack in ${stateDir()} runs the ${topology} topology; ` +
+        `run 'deno task stack down' before 'stack up --topology ${opts.topology}'`,
+    );
+  }
   const state: StackState = existing ?? {
     version: 1,
     ports,
     scrapeInterval,
     rulesOverlay,
+    topology,
     components: {},
   };
   const wanted = opts.only ?? [...COMPONENTS];
-  const plans = planComponents(ports, { scrapeInterval: scrapeInterval || undefined, rulesOverlay })
+  const kubeconfig = topology === "cluster" && wanted.includes("collector")
+    ? await runningControlPlaneKubeconfig()
+    : undefined;
+  const plans = planComponents(ports, {
+    scrapeInterval: scrapeInterval || undefined,
+    rulesOverlay,
+    topology,
+    kubeconfig,
+  })
     .filter((pl) => wanted.includes(pl.name));
   const alreadyRunning: string[] = [];
   const toStart: ComponentPlan[] = [];
