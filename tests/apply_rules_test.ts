@@ -25,11 +25,14 @@ import {
   renderPrometheusRule,
   RULES_FILE,
   ruleSelectorLabels,
+  SHIPPED_RULE_FILES,
   validatePrometheusRule,
 } from "../scripts/lib/prometheus_rule.ts";
 import { missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
+/** Group names of every shipped rule file (the chapter's, then the SLO rules). */
+const shippedGroups = () => SHIPPED_RULE_FILES.flatMap((f) => readRuleGroups(f)).map((g) => g.name);
 /** Unit tests that read (and parse) the repository's rule, values and CRD files. */
 const readsRepo = {
   permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },
@@ -56,8 +59,11 @@ Deno.test({
     assert.deepEqual(await validatePrometheusRule(obj), []);
     assert.equal(obj.apiVersion, "monitoring.coreos.com/v1");
     assert.equal(obj.kind, "PrometheusRule");
-    const source = parse(readFileSync(RULES_FILE, "utf8"));
-    assert.deepEqual(obj.spec.groups, source.groups);
+    // The chapter's rules, then the SLO rules Sloth generates from config/slo.yaml.
+    const source = SHIPPED_RULE_FILES.flatMap((f) => parse(readFileSync(f, "utf8")).groups);
+    assert.deepEqual(SHIPPED_RULE_FILES.slice(0, 1), [RULES_FILE]);
+    assert.deepEqual(obj.spec.groups, source);
+    assert.ok(obj.spec.groups.some((g: { name: string }) => g.name.startsWith("sloth-slo-")));
     assert.ok(obj.spec.groups.length >= 6, `${obj.spec.groups.length} groups`);
     // Its labels include every label the values file's ruleSelector matches.
     const selector = ruleSelectorLabels();
@@ -275,7 +281,7 @@ Deno.test({
     mkdirSync(rulesDir);
     const prom = await startPrometheus(box.dir, join(rulesDir, "*.yaml"));
     try {
-      const groups = readRuleGroups().map((g) => g.name);
+      const groups = shippedGroups();
       assert.deepEqual(await loadedGroups(prom.url), [], "starts with no rules");
       const dry = await runTask("apply-rules", [
         "--local",
@@ -287,6 +293,8 @@ Deno.test({
       assert.deepEqual(commandLines(dry.stdout), [
         `mkdir -p ${rulesDir}`,
         `cp rules/alert-rules.yaml ${join(rulesDir, "alert-rules.yaml")}`,
+        `mkdir -p ${rulesDir}`,
+        `cp rules/slo-rules.yaml ${join(rulesDir, "slo-rules.yaml")}`,
         `curl -fsS -X POST ${prom.url}/-/reload`,
         `curl -fsS ${prom.url}/api/v1/rules`,
       ]);
@@ -332,7 +340,7 @@ Deno.test({
     try {
       const r = await runTask("apply-rules", ["--local", "--prometheus-url", live.url], box);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      const groups = readRuleGroups().map((g) => g.name);
+      const groups = shippedGroups();
       const loaded = await loadedGroups(live.url);
       for (const g of groups) assert.ok(loaded.includes(g), `${g} loaded`);
     } finally {
@@ -418,7 +426,7 @@ Deno.test({
       // No --prometheus-url: the task finds the stack's port from its state folder.
       const r = await runTask("apply-rules", ["--local"], box);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      const groups = readRuleGroups().map((g) => g.name);
+      const groups = shippedGroups();
       assert.ok(r.stdout.includes(`Prometheus lists all ${groups.length} groups`), r.stdout);
       const loaded = await loadedGroups(`http://127.0.0.1:${ports.prometheus}`);
       assert.deepEqual(groups.filter((g) => !loaded.includes(g)), []);

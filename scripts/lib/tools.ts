@@ -69,9 +69,9 @@ export interface ToolsOptions {
   log?: (line: string) => void;
 }
 
-export const COMPONENT_GROUPS = ["collector", "jaeger", "debian", "k8s"] as const;
+export const COMPONENT_GROUPS = ["collector", "jaeger", "sloth", "debian", "k8s"] as const;
 /** What a plain `deno task tools` installs; `k8s` is opt-in (--k8s or --only k8s). */
-export const DEFAULT_GROUPS = ["collector", "jaeger", "debian"] as const;
+export const DEFAULT_GROUPS = ["collector", "jaeger", "sloth", "debian"] as const;
 
 export function binDir(): string {
   return join(toolsDir(), "bin");
@@ -112,7 +112,7 @@ export function resolveTool(name: string): string | null {
 export function requireTool(name: string): string {
   const p = resolveTool(name);
   if (p) return p;
-  const fix = name === "otelcol-obskit" || name === "jaeger"
+  const fix = name === "otelcol-obskit" || name === "jaeger" || name === "sloth"
     ? "run 'deno task tools'"
     : K8S_TOOLS.includes(name)
     ? "run 'deno task tools --k8s' (as root for etcd)"
@@ -399,6 +399,57 @@ function isRoot(): boolean {
   } catch {
     return false;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Sloth: generates the SLO recording rules and burn-rate alerts (rules/slo-rules.yaml)
+
+/** Sloth, from the Go module proxy (no replace lines in its go.mod, so `go install` builds it). */
+export const SLOTH_PKG = "github.com/slok/sloth/cmd/sloth";
+export const SLOTH_VERSION = "v0.16.0";
+
+/** Builds Sloth with `go install pkg@version` into the tools folder. */
+async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const bin = join(binDir(), "sloth");
+  // Upstream's release builds set the version this way; `go install` alone says "dev",
+  // which would end up in the generated rules' sloth_slo_info{sloth_version}.
+  const ldflags = `-X github.com/slok/sloth/internal/info.Version=${SLOTH_VERSION}`;
+  const hash = await stampHash("sloth", SLOTH_PKG, SLOTH_VERSION, ldflags);
+  const fresh = opts.force ? null : upToDate("sloth", hash);
+  if (fresh) {
+    stepLine(`sloth ${SLOTH_VERSION}`, "up to date", opts.progress);
+    rows.push({ component: "sloth", version: SLOTH_VERSION, path: bin, state: "up to date" });
+    return;
+  }
+  await goVersion();
+  const logFile = join(logsDir(), "sloth-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(`sloth ${SLOTH_VERSION} (go install, about 4 min cold)`, opts.progress);
+  try {
+    await runLogged(
+      "go install of sloth",
+      "go",
+      ["install", "-ldflags", ldflags, `${SLOTH_PKG}@${SLOTH_VERSION}`],
+      { env: goEnv({ GOBIN: binDir() }), logFile },
+    );
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const ms = p.succeed();
+  writeStamp("sloth", {
+    hash,
+    version: SLOTH_VERSION,
+    path: bin,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({
+    component: "sloth",
+    version: SLOTH_VERSION,
+    path: bin,
+    state: `built in ${formatElapsed(ms)}`,
+  });
 }
 
 /** Prometheus, promtool, Alertmanager: Debian packages (apt-get when root and missing). */
@@ -823,6 +874,7 @@ export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> 
     }
   }
   if (only.includes("jaeger")) await installJaeger(opts, rows);
+  if (only.includes("sloth")) await installSloth(opts, rows);
   if (only.includes("debian")) await installDebian(opts, rows);
   if (only.includes("k8s")) await installK8s(opts, rows);
   if (DEFAULT_GROUPS.every((g) => only.includes(g))) {

@@ -178,10 +178,25 @@ export function rulePromqlProblems(rules: RuleRef[], known: Set<string> | null):
   return problems;
 }
 
-/** Per alert: cases where it fires and cases where it must not. */
+/**
+ * Per alert: cases where it fires and cases where it must not. Sloth gives
+ * an SLO's page and ticket alerts one name and tells them apart by the
+ * `sloth_severity` label, so those count per severity: a case fires the page
+ * alert when it expects an alert with sloth_severity=page, and is silent for
+ * it when it expects none.
+ */
 export function coverageProblems(ctx: ValidateContext, rules: RuleRef[]): Problem[] {
   const fires = new Map<string, number>();
   const silent = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const variants = new Map<string, Set<string>>();
+  for (const r of rules) {
+    if (!r.rule?.alert) continue;
+    const sev = r.rule.labels?.sloth_severity;
+    const set = variants.get(r.rule.alert) ?? new Set<string>();
+    if (sev) set.add(String(sev));
+    variants.set(r.rule.alert, set);
+  }
   for (const rel of ruleTestFiles(ctx.root)) {
     let doc: Json;
     try {
@@ -192,8 +207,12 @@ export function coverageProblems(ctx: ValidateContext, rules: RuleRef[]): Proble
     }
     for (const t of doc?.tests ?? []) {
       for (const a of t?.alert_rule_test ?? []) {
-        const m = (a.exp_alerts ?? []).length ? fires : silent;
-        m.set(a.alertname, (m.get(a.alertname) ?? 0) + 1);
+        const expected: Json[] = a.exp_alerts ?? [];
+        bump(expected.length ? fires : silent, a.alertname);
+        for (const sev of variants.get(a.alertname) ?? []) {
+          const hit = expected.some((e) => e?.exp_labels?.sloth_severity === sev);
+          bump(hit ? fires : silent, `${a.alertname}/${sev}`);
+        }
       }
     }
   }
@@ -201,14 +220,17 @@ export function coverageProblems(ctx: ValidateContext, rules: RuleRef[]): Proble
   for (const r of rules) {
     const name = r.rule?.alert;
     if (!name) continue;
-    const f = fires.get(name) ?? 0;
-    const s = silent.get(name) ?? 0;
+    const sev = r.rule.labels?.sloth_severity;
+    const key = sev ? `${name}/${sev}` : name;
+    const f = fires.get(key) ?? 0;
+    const s = silent.get(key) ?? 0;
     if (f === 0 || s === 0 || f + s < 2) {
       problems.push({
         file: r.src.file,
         line: lineOf(r, "alert"),
-        message:
-          `alert ${name} needs promtool cases that fire and that stay silent (has ${f} firing, ${s} silent)`,
+        message: `alert ${name}${
+          sev ? ` (sloth_severity ${sev})` : ""
+        } needs promtool cases that fire and that stay silent (has ${f} firing, ${s} silent)`,
       });
     }
   }
