@@ -528,3 +528,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "control-plane: two concurrent 'up' start one control plane; the other finds it running",
+  ignore: NO_K8S,
+  ...all,
+  fn: async () => {
+    const p = newPlane();
+    try {
+      const [a, b] = await Promise.all([
+        runTask("control-plane", ["up", ...portArgs(p)], p.box, p.env),
+        runTask("control-plane", ["up", ...portArgs(p)], p.box, p.env),
+      ]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      const started = [a, b].filter((r) => /^etcd: 127\.0\.0\.1:\d+ \(pid \d+\)$/m.test(r.stderr));
+      const found = [a, b].filter((r) => /^already running: /m.test(r.stderr));
+      assert.equal(started.length, 1, a.stderr + b.stderr);
+      assert.equal(found.length, 1, a.stderr + b.stderr);
+      assert.equal((await processesWith(p.box.stateDir)).length, 2);
+    } finally {
+      await runTask("control-plane", ["down", "--purge"], p.box, p.env);
+      p.box.cleanup();
+    }
+  },
+});

@@ -326,7 +326,59 @@ async function stopRecorded(
   return { stopped, failed };
 }
 
-export async function up(opts: UpOptions = {}): Promise<UpResult> {
+/**
+ * Runs `fn` holding the control plane's lock (a file created exclusively,
+ * holding our pid), so two `up`/`down` on one state folder do not race. A
+ * lock whose pid is gone is stale and taken over; a live holder is waited
+ * for up to `waitMs`, then CheckFailed names it.
+ */
+export async function withLock<T>(fn: () => Promise<T>, waitMs = 180_000): Promise<T> {
+  const dir = controlPlaneDir();
+  Deno.mkdirSync(dir, { recursive: true });
+  const lock = join(dir, "lock");
+  const deadline = Date.now() + waitMs;
+  while (true) {
+    try {
+      Deno.writeTextFileSync(lock, `${Deno.pid}\n`, { createNew: true });
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(lock).trim();
+    } catch {
+      continue; // released meanwhile
+    }
+    const holder = Number(text);
+    if (!/^\d+$/.test(text) || !(await isAlive(holder))) {
+      try {
+        if (Deno.readTextFileSync(lock).trim() === text) Deno.removeSync(lock);
+      } catch { /* gone */ }
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new CheckFailed(
+        `another 'control-plane up' or 'down' (pid ${holder}) is using ${dir}; wait for it to finish`,
+      );
+    }
+    await sleep(200);
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      if (Deno.readTextFileSync(lock).trim() === String(Deno.pid)) Deno.removeSync(lock);
+    } catch { /* gone */ }
+  }
+}
+
+export function up(opts: UpOptions = {}): Promise<UpResult> {
+  requireK8sTools();
+  return withLock(() => upLocked(opts));
+}
+
+async function upLocked(opts: UpOptions): Promise<UpResult> {
   const say = opts.say ?? (() => {});
   const tools = requireK8sTools();
   const l = paths();
@@ -449,6 +501,13 @@ export interface DownResult {
 }
 
 export async function down(opts: { purge?: boolean } = {}): Promise<DownResult> {
+  if (!existsSync(controlPlaneDir())) {
+    return { stopped: [], failed: [], stillListening: [], purged: false };
+  }
+  return await withLock(() => downLocked(opts));
+}
+
+async function downLocked(opts: { purge?: boolean }): Promise<DownResult> {
   const l = paths();
   const s = readState();
   const res: DownResult = { stopped: [], failed: [], stillListening: [], purged: false };
