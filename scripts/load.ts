@@ -10,6 +10,7 @@ import {
   formatProgress,
   formatReport,
   type LoadProgress,
+  parseHeaders,
   pathsMix,
   runLoad,
 } from "./lib/load.ts";
@@ -61,6 +62,12 @@ const spec = {
       description: "request this path instead of the chapter's mix (repeatable: round robin)",
       valueName: "path",
     },
+    header: {
+      type: "string" as const,
+      multiple: true,
+      description: "send this header with every request, 'Name: value' (repeatable; never printed)",
+      valueName: "h",
+    },
     "allow-remote": {
       type: "boolean" as const,
       description: "allow a target outside loopback (only load what you own)",
@@ -69,7 +76,10 @@ const spec = {
     quiet: { type: "boolean" as const, description: "no progress output" },
   },
   epilog: `The default traffic mix is the chapter's: /api/data?delay=0.1, every 20th request
-/api/data?delay=0.5, every 50th /error. Latency is measured from each request's
+/api/data?delay=0.5, every 50th /error, and its security traffic: every 25th /api/admin
+without credentials (401), every 40th a path that does not exist (404). A 403:
+  --path /api/admin --header 'Authorization: Bearer not-admin'
+Latency is measured from each request's
 scheduled time (corrects coordinated omission). Ctrl-C stops and prints the summary
 so far (exit 130). Exit 1 when no request got any HTTP response.
 
@@ -84,6 +94,7 @@ interface Flags {
   concurrency: string;
   timeout: string;
   path?: string[];
+  header?: string[];
   "allow-remote"?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -106,6 +117,7 @@ runMain(async () => {
   const concurrency = intFlag("concurrency", flags.concurrency, 1, 100_000);
   const timeoutMs = durationFlag("timeout", flags.timeout);
   const mix = flags.path?.length ? pathsMix(flags.path) : chapterMix;
+  const headers = parseHeaders(flags.header ?? []);
 
   // Progress goes to stderr so stdout carries only the summary (or the JSON).
   const live = Deno.stderr.isTerminal();
@@ -133,6 +145,7 @@ runMain(async () => {
       concurrency,
       timeoutMs,
       mix,
+      headers,
       allowRemote: flags["allow-remote"] ?? false,
       signal: ctl.signal,
       onProgress,

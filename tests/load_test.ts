@@ -189,8 +189,10 @@ Deno.test({
       assert.ok(r.elapsedS < 5, `took ${r.elapsedS}s`);
       const count = (p: string) => srv.paths.filter((x) => x === p).length;
       assert.equal(count("/error"), 2); // 50th, 100th
-      assert.equal(count("/api/data?delay=0.5"), 4); // 20th, 40th, 60th, 80th
-      assert.equal(count("/api/data?delay=0.1"), 94);
+      assert.equal(count("/wp-login.php"), 2); // 40th, 80th: the chapter's 404s
+      assert.equal(count("/api/admin"), 2); // 25th, 75th: the chapter's 401s
+      assert.equal(count("/api/data?delay=0.5"), 2); // 20th, 60th
+      assert.equal(count("/api/data?delay=0.1"), 92);
       assert.deepEqual(r.statusCounts, { "200": 98, "500": 2 });
       assert.equal(r.errors, 2);
     } finally {
@@ -420,13 +422,15 @@ Deno.test({
       // Not a terminal: plain progress lines (every 5 s) on stderr, no cursor tricks.
       assert.match(r.stderr, /^5\.\ds {2}sent \d+ {2}rps [\d.]+ {2}errors \d+ .* p99 [\d.]+ms$/m);
       assert.ok(!r.stderr.includes("\x1b["), r.stderr);
-      assert.match(r.stdout, /200=1960 +500=40/);
+      assert.match(r.stdout, /200=1880 +401=40 +404=40 +500=40/);
       // The app saw every one of them (its own counter, by route and status).
       const after = await (await fetch(`${app.url}/metrics`)).text();
       const delta = (f: string) =>
         counterSum(after, "http_requests_total", f) - counterSum(before, "http_requests_total", f);
-      assert.equal(delta('endpoint="/api/data"'), 1960);
+      assert.equal(delta('endpoint="/api/data"'), 1880);
       assert.equal(delta('status="500"'), 40);
+      assert.equal(delta('endpoint="/api/admin",status="401"'), 40);
+      assert.equal(delta('endpoint="unmatched",status="404"'), 40);
     } finally {
       await app.stop();
     }
@@ -470,6 +474,43 @@ Deno.test({
       const ESC = String.fromCharCode(27);
       assert.match(text, new RegExp(`\\r${ESC}\\[2K2\\.0s {2}sent 4\\d {2}rps`));
       assert.match(text, /Load finished: .*\r?\n.*scheduled 50 {2}sent 50/);
+    } finally {
+      await srv.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "load: --header is sent with every request, never printed; a malformed one is exit 2",
+  ...cliLoopback,
+  async fn() {
+    const seen: (string | null)[] = [];
+    const srv = testServer((req) => {
+      seen.push(req.headers.get("authorization"));
+      return new Response("ok");
+    });
+    try {
+      const secret = "Bearer not-admin-" + crypto.randomUUID();
+      const r = await runLoadCli([
+        "--target",
+        srv.url,
+        "--rate",
+        "50",
+        "--max-requests",
+        "10",
+        "--path",
+        "/api/admin",
+        "--header",
+        `Authorization: ${secret}`,
+        "--quiet",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(seen.length, 10);
+      assert.ok(seen.every((h) => h === secret), "sent with every request");
+      assert.ok(!(r.stdout + r.stderr).includes("not-admin-"), "the value is never printed");
+      const bad = await runLoadCli(["--target", srv.url, "--header", `no colon ${secret}`]);
+      assert.equal(bad.code, 2);
+      assert.ok(!(bad.stdout + bad.stderr).includes("not-admin-"), "not even in the error");
     } finally {
       await srv.close();
     }

@@ -20,13 +20,40 @@ export type TrafficMix = (n: number) => string;
 
 /**
  * The chapter's traffic: `/api/data?delay=0.1`, every 20th request
- * `/api/data?delay=0.5`, every 50th `/error`.
+ * `/api/data?delay=0.5`, every 50th `/error`, and its security traffic:
+ * every 25th an unauthenticated `/api/admin` (401), every 40th a path that
+ * does not exist (404, what a scanner sends). A 403 needs a token that is
+ * not the admin's: `--header 'Authorization: Bearer not-admin'` with
+ * `--path /api/admin`.
  */
 export const chapterMix: TrafficMix = (n) => {
   if (n % 50 === 0) return "/error";
+  if (n % 40 === 0) return "/wp-login.php";
+  if (n % 25 === 0) return "/api/admin";
   if (n % 20 === 0) return "/api/data?delay=0.5";
   return "/api/data?delay=0.1";
 };
+
+/**
+ * `--header 'Name: value'` values as request headers; a malformed one is a
+ * usage error that names the header, never its value (it may be a credential).
+ */
+export function parseHeaders(values: string[]): Headers {
+  const headers = new Headers();
+  for (const raw of values) {
+    const i = raw.indexOf(":");
+    const name = i > 0 ? raw.slice(0, i).trim() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new UsageError(`--header must look like 'Name: value', got a header named '${name}'`);
+    }
+    try {
+      headers.append(name, raw.slice(i + 1).trim());
+    } catch {
+      throw new UsageError(`--header ${name}: the value is not a valid header value`);
+    }
+  }
+  return headers;
+}
 
 /**
  * Throws UsageError unless `p` is a path (with optional query) on the target:
@@ -88,6 +115,8 @@ export interface LoadOptions {
   /** Per-request timeout in ms (default 10 000). */
   timeoutMs?: number;
   mix?: TrafficMix;
+  /** Sent with every request (`--header`). */
+  headers?: Headers;
   /** Targets outside loopback are refused unless this is set. */
   allowRemote?: boolean;
   /** Aborting stops scheduling, aborts requests in flight and returns the report so far. */
@@ -289,7 +318,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const fire = async (url: URL, dueAt: number) => {
     const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
     try {
-      const res = await fetch(url, { signal, redirect: "manual" });
+      const res = await fetch(url, { signal, redirect: "manual", headers: opts.headers });
       await res.arrayBuffer();
       const us = Math.max(1, Math.round((performance.now() - t0 - dueAt) * 1000));
       hist.recordValue(Math.min(us, 3_600_000_000));
