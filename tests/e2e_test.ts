@@ -19,45 +19,7 @@ import { isAlive } from "../scripts/lib/process.ts";
 import { freePorts, readState, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
 import { checkTraceShape, jaegerTrace, promQuery, runVerify } from "../scripts/lib/verify.ts";
-import { missing } from "./support.ts";
-
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  fn: () => Promise<T>,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastErr = "";
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last as NonNullable<T>;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${
-      lastErr ? ` (last error: ${lastErr})` : ""
-    }`,
-  );
-}
-
-/** Sends `path` to `base` at about `perSecond` until the signal aborts. */
-async function trafficLoop(base: string, paths: string[], perSecond: number, signal: AbortSignal) {
-  let n = 0;
-  while (!signal.aborted) {
-    const path = paths[n++ % paths.length];
-    try {
-      const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000) });
-      await res.body?.cancel();
-    } catch { /* the assertion on Prometheus says whether it mattered */ }
-    await new Promise((r) => setTimeout(r, 1000 / perSecond));
-  }
-}
+import { eventually, missing, trafficLoop } from "./support.ts";
 
 Deno.test({
   name:

@@ -20,28 +20,7 @@ import { isAlive, stopProcess } from "../scripts/lib/process.ts";
 import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
 import { jaegerTrace } from "../scripts/lib/verify.ts";
-import { missing } from "./support.ts";
-
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  fn: () => Promise<T>,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = "";
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      lastErr = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${lastErr})` : ""}`,
-  );
-}
+import { eventually, missing } from "./support.ts";
 
 async function status(url: string): Promise<number> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
