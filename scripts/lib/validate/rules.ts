@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { analyzePromQL, isRecordingRuleName, unknownMetrics } from "../promql.ts";
+import { parseSloConfig, slaThresholdDrift } from "../slo.ts";
 import { UNAVAILABLE_LINTERS } from "../tools.ts";
 import { knownFamilies, parseCatalog } from "./catalog.ts";
 import {
@@ -33,6 +34,7 @@ import {
 
 export const ALERT_RULES = "rules/alert-rules.yaml";
 export const CATALOG = "config/metric-catalog.yaml";
+export const SLO_CONFIG = "config/slo.yaml";
 export const REQUIRED_ANNOTATIONS = ["summary", "description", "runbook"];
 
 export interface RuleRef {
@@ -423,6 +425,29 @@ export const ruleChecks: Check[] = [
           }
         }
         return result(problems, `uids: ${[...uids].sort().join(", ")}`);
+      }),
+  },
+  {
+    cls: "TestAlertRules",
+    name: "the SLA alerts' thresholds are config/slo.yaml's objectives",
+    run: (ctx) =>
+      withRules(ctx, () => {
+        let drift;
+        try {
+          const cfg = parseSloConfig(Deno.readTextFileSync(join(ctx.root, SLO_CONFIG)), SLO_CONFIG);
+          drift = slaThresholdDrift(cfg, Deno.readTextFileSync(join(ctx.root, ALERT_RULES)));
+        } catch (err) {
+          return fail([{ file: SLO_CONFIG, message: (err as Error).message }]);
+        }
+        return result(
+          drift.map((d) => ({
+            file: ALERT_RULES,
+            message: `${d.alert}: expected ${d.expected} (from ${SLO_CONFIG}), found ${
+              d.found ?? "nothing"
+            }`,
+          })),
+          "SLAViolation, ServiceDegraded, HighP95Latency",
+        );
       }),
   },
   {
