@@ -1,6 +1,6 @@
 /**
  * One Hono middleware that observes every request: the Prometheus contract
- * families (DESIGN.md), an OTel server span continuing W3C traceparent, the
+ * families (docs/architecture.md), an OTel server span continuing W3C traceparent, the
  * semantic-convention OTLP metrics, and an access log line. Both servers use
  * it, so handlers never repeat metric code.
  *

@@ -8,6 +8,7 @@
  *   GET /metrics                Prometheus text format
  *   GET /error                  fails on purpose: exception recorded, 500 JSON
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -63,12 +64,13 @@ class SimulatedFailure extends Error {
 const ITEM_COUNT = 100;
 const CACHE_CAPACITY = 80;
 
-function timingSafeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  let diff = ea.length ^ eb.length;
-  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
-  return diff === 0;
+/**
+ * Constant-time token comparison (node:crypto's timingSafeEqual needs equal
+ * lengths: both sides are hashed first, so the length does not leak either).
+ */
+function tokensEqual(a: string, b: string): boolean {
+  const digest = (t: string) => createHash("sha256").update(t).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 const utf8 = new TextEncoder();
@@ -229,7 +231,7 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
       });
     }
     const token = auth.replace(/^Bearer\s+/i, "");
-    if (!opts.adminToken || !timingSafeEqual(token, opts.adminToken)) {
+    if (!opts.adminToken || !tokensEqual(token, opts.adminToken)) {
       // The token itself is never logged.
       logger.warn("admin access denied", { reason: "not an admin token" });
       return json(c, { error: "forbidden" }, 403);

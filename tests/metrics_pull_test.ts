@@ -38,7 +38,7 @@ Deno.test({
         text,
         /http_requests_total\{method="GET",endpoint="unmatched",status="404"\} 1/,
       );
-      // The exact buckets from DESIGN.md, in order, then +Inf.
+      // The exact buckets of the metric contract (docs/architecture.md), in order, then +Inf.
       const les = [...text.matchAll(
         /http_request_duration_seconds_bucket\{le="([^"]+)",method="GET",endpoint="\/health"/g,
       )].map((m) => m[1]);

@@ -1,5 +1,5 @@
 /**
- * The task names in DESIGN.md are contracts: each exists in deno.json, none
+ * The task names in docs/architecture.md are contracts: each exists in deno.json, none
  * runs with -A, and every script answers --help with exit 0.
  */
 import { strict as assert } from "node:assert";

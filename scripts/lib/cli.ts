@@ -1,6 +1,6 @@
 /**
  * Command-line plumbing shared by every script: flag parsing with `--help`,
- * and the exit-code contract from DESIGN.md (0 ok, 1 a check failed, 2 bad
+ * and the exit-code contract (docs/architecture.md: 0 ok, 1 a check failed, 2 bad
  * usage/input or a missing prerequisite). Errors print one line, never a
  * stack trace (set OBSKIT_DEBUG=1 to see one).
  */
