@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
+import { parse } from "yaml";
 import type { Dashboard, Panel } from "@grafana/schema";
 import { SCHEMA_VERSION } from "../scripts/lib/dashboards/builders.ts";
 import {
@@ -35,6 +36,19 @@ interface Target {
   datasource: { type: string; uid: string };
 }
 
+/** Panels per persona: the SRE and management dashboards carry the SLO panels. */
+const PANEL_COUNT: Record<string, number> = { developer: 6, sre: 8, management: 7, security: 6 };
+
+/** Recording-rule outputs of the shipped rule files: dashboards may query them. */
+function recordedByRules(): Set<string> {
+  const out = new Set<string>();
+  for (const f of ["alert-rules.yaml", "slo-rules.yaml"]) {
+    const doc = parse(Deno.readTextFileSync(repoPath("rules", f)));
+    for (const g of doc.groups) for (const r of g.rules) if (r.record) out.add(r.record);
+  }
+  return out;
+}
+
 function panelsOf(d: Dashboard): Panel[] {
   return (d.panels ?? []) as Panel[];
 }
@@ -61,7 +75,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "dashboards: four personas, six panels each, stable uids, tags, current schema",
+  name:
+    "dashboards: four personas, six panels each (eight for SRE, seven for management: the SLO panels), stable uids, tags, current schema",
   ...unit,
   fn() {
     assert.deepEqual(PERSONAS.map((p) => p.key), ["developer", "sre", "management", "security"]);
@@ -79,8 +94,9 @@ Deno.test({
       assert.deepEqual(dash.time, { from: "now-6h", to: "now" });
       assert.equal(dash.id, null);
       const panels = panelsOf(dash);
-      assert.equal(panels.length, 6, `${dash.uid} has ${panels.length} panels`);
-      assert.deepEqual(panels.map((p) => p.id), [1, 2, 3, 4, 5, 6]);
+      const n = PANEL_COUNT[persona.key];
+      assert.equal(panels.length, n, `${dash.uid} has ${panels.length} panels`);
+      assert.deepEqual(panels.map((p) => p.id), Array.from({ length: n }, (_, i) => i + 1));
       // No two panels overlap on the grid, and all fit in 24 columns.
       const cells = new Set<string>();
       for (const p of panels) {
@@ -149,11 +165,14 @@ Deno.test({
         /node utili[sz]ation/i,
         /error rate/i,
         /sla/i,
+        /error budget remaining/i,
+        /burn rate/i,
         /restarts/i,
         /volume/i,
       ],
       management: [
         /availability/i,
+        /error budget left/i,
         /mttr/i,
         /request volume/i,
         /critical incidents/i,
@@ -194,6 +213,7 @@ Deno.test({
   async fn() {
     const catalog = await loadCatalog();
     const known = knownFamilies(catalog);
+    const recorded = recordedByRules();
     const emitted = new Set(catalog.emitted.map((e) => e.name));
     let queries = 0;
     const used = new Set<string>();
@@ -206,7 +226,7 @@ Deno.test({
           assert.ok(a.metrics.length > 0, `${p.title}: selects no metric`);
           for (const m of a.metrics) {
             assert.ok(
-              inFamilies(m, known),
+              inFamilies(m, known) || recorded.has(m),
               `${dash.uid} "${p.title}" uses ${m}: not in the catalog`,
             );
             used.add(m);
@@ -238,7 +258,8 @@ Deno.test({
 function runGen(args: string[]) {
   return runScript(
     "scripts/gen_dashboards.ts",
-    ["--allow-read", "--allow-write", "--allow-env=OBSKIT_DEBUG"],
+    // The task's own grant: yaml (config/slo.yaml) reads LOG_TOKENS and LOG_STREAM.
+    ["--allow-read", "--allow-write", "--allow-env=OBSKIT_DEBUG,LOG_TOKENS,LOG_STREAM"],
     args,
   );
 }
@@ -271,7 +292,7 @@ Deno.test({
       }
       assert.match(
         gen.stdout,
-        /Persona: sre\n.*\n.*Tags: obskit, sre, infrastructure, reliability\n.*Panels: 6/,
+        /Persona: sre\n.*\n.*Tags: obskit, sre, infrastructure, reliability\n.*Panels: 8/,
       );
       const one = await runGen(["--persona", "developer", "--output-dir", join(dir, "one")]);
       assert.equal(one.code, 0);
@@ -357,6 +378,48 @@ Deno.test({
     } finally {
       await prom?.stop();
       await app.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "dashboards: the SLA number, budget and page burn rates come from config/slo.yaml; SLO panels query Sloth's recording rules",
+  ...readsCatalog,
+  async fn() {
+    const { readSloConfig } = await import("../scripts/lib/slo.ts");
+    const cfg = readSloConfig();
+    const sla = cfg.objectives.availability.objective;
+    const recorded = recordedByRules();
+    const byKey = Object.fromEntries(dashboards.map(({ persona, dash }) => [persona.key, dash]));
+    const find = (key: string, re: RegExp) => {
+      const p = panelsOf(byKey[key]).find((p) => re.test(p.title ?? ""));
+      assert.ok(p, `${key}: no panel ${re}`);
+      return p;
+    };
+    const firstStep = (p: Panel) =>
+      // deno-lint-ignore no-explicit-any
+      (p.fieldConfig?.defaults?.thresholds?.steps as any[]).slice(1).map((s) => s.value);
+    const sreSla = find("sre", /SLA compliance/);
+    assert.equal(sreSla.title, `SLA compliance (${sla} % target)`);
+    assert.deepEqual(firstStep(sreSla), [sla / 100]);
+    const mgmt = find("management", /Service availability/);
+    assert.equal(mgmt.title, `Service availability (${sla} % SLA)`);
+    assert.deepEqual(firstStep(mgmt), [sla / 100]);
+    // No other SLA number anywhere in the generated dashboards.
+    for (const { dash } of dashboards) {
+      assert.doesNotMatch(JSON.stringify(dash), /99\.9 ?%/, `${dash.uid} names 99.9 %`);
+    }
+    const burn = find("sre", /burn rate/i);
+    assert.deepEqual(firstStep(burn), cfg.alerting.page.map((w) => w.burnRate).reverse());
+    for (
+      const p of [find("sre", /budget remaining/i), burn, find("management", /budget left/i)]
+    ) {
+      for (const t of targetsOf(p)) {
+        const metrics = analyzePromQL(t.expr, { grafana: true }).metrics;
+        assert.ok(metrics.length > 0 && metrics.every((m) => recorded.has(m)), t.expr);
+        assert.match(t.expr, /sloth_service=~"\$job"/);
+      }
     }
   },
 });

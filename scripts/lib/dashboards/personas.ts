@@ -8,6 +8,7 @@
  * own ALERTS). tests/dashboards_test.ts checks both.
  */
 import type { DashboardLink } from "@grafana/schema";
+import { readSloConfig } from "../slo.ts";
 import {
   bargauge,
   type DashboardSpec,
@@ -58,6 +59,16 @@ const personaLinks: DashboardLink[] = [{
   targetBlank: false,
   tooltip: "The other persona dashboards on the same data",
 }];
+
+/**
+ * The SLOs (config/slo.yaml) at generation time: the SLA number, the budget
+ * and the page burn rates shown here are the ones the alerts use.
+ */
+const SLOS = readSloConfig();
+const SLA = SLOS.objectives.availability.objective;
+const [PAGE_QUICK, PAGE_SLOW] = SLOS.alerting.page;
+/** SLO series of the selected jobs (Sloth labels them sloth_service = job). */
+const SLO_SEL = 'sloth_service=~"$job"';
 
 const quantile = (q: number, by = "le") =>
   `histogram_quantile(${q}, sum by (${by}) (rate(http_request_duration_seconds_bucket{${APP}}[${RATE}])))`;
@@ -241,19 +252,54 @@ const sre: Persona = {
         }],
       }),
       stat({
-        title: "SLA compliance (99.9 % target)",
+        title: `SLA compliance (${SLA} % target)`,
         description:
-          "Are we meeting SLAs? Share of requests without a 5xx over the dashboard's time range; the target is 99.9 %.",
+          `Are we meeting SLAs? Share of requests without a 5xx over the dashboard's time range; the target is ${SLA} % (config/slo.yaml).`,
         unit: "percentunit",
         decimals: 3,
         instant: true,
-        thresholds: thresholds("red", [0.995, "orange"], [0.999, "green"]),
+        thresholds: thresholds("red", [SLA / 100, "green"]),
         queries: [{
           expr:
             `1 - ((sum(increase(http_requests_total{${APP},status=~"5.."}[$__range])) or vector(0))` +
             ` / sum(increase(http_requests_total{${APP}}[$__range])))`,
           legend: "compliance",
         }],
+      }),
+      bargauge({
+        title: `Error budget remaining (${SLOS.period})`,
+        description:
+          `How much failure can we still afford? Share of each SLO's ${SLOS.period} error budget left (Sloth's slo:period_error_budget_remaining:ratio); below zero the SLO is broken.`,
+        unit: "percentunit",
+        max: 1,
+        thresholds: thresholds("red", [0, "orange"], [0.25, "green"]),
+        queries: [{
+          expr: `slo:period_error_budget_remaining:ratio{${SLO_SEL}}`,
+          legend: "{{sloth_service}} {{sloth_slo}}",
+        }],
+      }),
+      timeseries({
+        title: "Error budget burn rate",
+        description:
+          `How fast is the budget going? Error ratio over the budget (1 = exactly the whole budget in ${SLOS.period}) over ${PAGE_QUICK.short} and ${PAGE_QUICK.long}; the page alert fires above ${PAGE_SLOW.burnRate}x over ${PAGE_SLOW.long} and ${PAGE_SLOW.short}, or ${PAGE_QUICK.burnRate}x over ${PAGE_QUICK.long} and ${PAGE_QUICK.short}.`,
+        unit: "x",
+        min: 0,
+        thresholds: thresholds(
+          "green",
+          [PAGE_SLOW.burnRate, "orange"],
+          [PAGE_QUICK.burnRate, "red"],
+        ),
+        queries: [
+          {
+            expr: `slo:current_burn_rate:ratio{${SLO_SEL}}`,
+            legend: `{{sloth_service}} {{sloth_slo}} (${PAGE_QUICK.short})`,
+          },
+          {
+            expr: `slo:sli_error:ratio_rate${PAGE_QUICK.long}{${SLO_SEL}}` +
+              ` / on (sloth_id) group_left slo:error_budget:ratio{${SLO_SEL}}`,
+            legend: `{{sloth_service}} {{sloth_slo}} (${PAGE_QUICK.long})`,
+          },
+        ],
       }),
       timeseries({
         title: "Pod restarts (last hour)",
@@ -306,18 +352,31 @@ const management: Persona = {
     links: personaLinks,
     panels: [
       stat({
-        title: "Service availability",
+        title: `Service availability (${SLA} % SLA)`,
         description:
-          "Are we meeting our commitments? Share of requests served without a 5xx over the time range.",
+          `Are we meeting our commitments? Share of requests served without a 5xx over the time range; the SLA is ${SLA} % (config/slo.yaml).`,
         unit: "percentunit",
         decimals: 2,
         instant: true,
-        thresholds: thresholds("red", [0.99, "orange"], [0.999, "green"]),
+        thresholds: thresholds("red", [SLA / 100, "green"]),
         queries: [{
           expr:
             `1 - ((sum(increase(http_requests_total{${APP},status=~"5.."}[$__range])) or vector(0))` +
             ` / sum(increase(http_requests_total{${APP}}[$__range])))`,
           legend: "availability",
+        }],
+      }),
+      stat({
+        title: `Error budget left (${SLOS.period})`,
+        description:
+          `Can we still take risks (releases, experiments)? The smallest share of any SLO's ${SLOS.period} error budget left; below zero a commitment is broken.`,
+        unit: "percentunit",
+        decimals: 1,
+        graph: true,
+        thresholds: thresholds("red", [0, "orange"], [0.25, "green"]),
+        queries: [{
+          expr: `min(slo:period_error_budget_remaining:ratio{${SLO_SEL}})`,
+          legend: "budget left",
         }],
       }),
       stat({
