@@ -9,10 +9,13 @@ import {
   buildPolicy,
   EXIT_INCONCLUSIVE,
   formatTable,
+  type GateResult,
   parsePolicyFile,
   PrometheusUnreachable,
   runGate,
+  runSloGate,
 } from "./lib/gate.ts";
+import { errorRatioExpr, findSlo, readSloConfig } from "./lib/slo.ts";
 
 /**
  * The Prometheus of a local stack started with other ports (`stack up
@@ -31,8 +34,14 @@ const spec = {
   name: "gate",
   summary:
     "Deployment gate: query Prometheus for a service's error rate and p95/p99 latency and pass or fail it.",
-  usage: "(--job NAME | --selector MATCHERS | --policy FILE) [options]",
+  usage: "(--job NAME | --selector MATCHERS | --policy FILE | --slo ID) [options]",
   flags: {
+    slo: {
+      type: "string" as const,
+      description:
+        "gate on an SLO of config/slo.yaml (e.g. platform-app-availability): fail while its page alert's burn condition holds",
+      valueName: "id",
+    },
     prometheus: {
       type: "string" as const,
       description: "Prometheus base URL (env PROMETHEUS_URL, else a running local stack's)",
@@ -109,10 +118,12 @@ http_request_duration_seconds_bucket; both over --window for the selected series
 Examples:
   deno task gate --job platform-app --window 5m --max-error-rate 0.01 --max-p99 0.5
   deno task gate --policy config/gate-policy.yaml --json
+  deno task gate --slo platform-app-availability   # ids: deno task slo --list
   deno task gate --job platform-app --canary-label track=canary --max-latency-ratio 1.2`,
 };
 
 interface Flags {
+  slo?: string;
   prometheus: string;
   policy?: string;
   job?: string;
@@ -131,6 +142,7 @@ interface Flags {
 
 runMain(async () => {
   const { flags } = parseFlags<Flags>(spec);
+  if (flags.slo !== undefined) return await sloGate(flags);
   let file = {};
   if (flags.policy !== undefined) {
     let text: string;
@@ -160,14 +172,53 @@ runMain(async () => {
     maxErrorRateIncrease: flags["max-error-rate-increase"],
     maxLatencyRatio: flags["max-latency-ratio"],
   });
+  checkUrl(flags.prometheus);
+  return await report(flags, () => runGate(policy, flags.prometheus));
+});
+
+/** `--slo ID`: the SLO's page-level burn condition; the service flags do not apply. */
+async function sloGate(flags: Flags): Promise<number> {
+  const serviceFlags: (keyof Flags)[] = [
+    "policy",
+    "job",
+    "selector",
+    "window",
+    "min-requests",
+    "max-error-rate",
+    "max-p95",
+    "max-p99",
+    "canary-label",
+    "baseline-label",
+    "max-error-rate-increase",
+    "max-latency-ratio",
+  ];
+  const other = serviceFlags.filter((f) => flags[f] !== undefined);
+  if (other.length) throw new UsageError(`--slo excludes --${other.join(", --")}`);
+  const cfg = readSloConfig();
+  const slo = findSlo(cfg, flags.slo!);
+  checkUrl(flags.prometheus);
+  return await report(flags, () =>
+    runSloGate({
+      id: slo.id,
+      budget: slo.budget,
+      page: cfg.alerting.page,
+      errorRatio: (w) => errorRatioExpr(slo, w),
+    }, flags.prometheus));
+}
+
+function checkUrl(url: string): void {
   try {
-    new URL(flags.prometheus);
+    new URL(url);
   } catch {
-    throw new UsageError(`--prometheus must be a URL, got '${flags.prometheus}'`);
+    throw new UsageError(`--prometheus must be a URL, got '${url}'`);
   }
+}
+
+/** Runs the gate and prints its table or JSON; an unreachable Prometheus is inconclusive. */
+async function report(flags: Flags, run: () => Promise<GateResult>): Promise<number> {
   let result;
   try {
-    result = await runGate(policy, flags.prometheus);
+    result = await run();
   } catch (err) {
     if (!(err instanceof PrometheusUnreachable)) throw err;
     // Inconclusive, never a pass: pipelines reading --json still get a verdict.
@@ -183,4 +234,4 @@ runMain(async () => {
   }
   console.log(flags.json ? JSON.stringify(result, null, 2) : formatTable(result));
   return result.exitCode;
-});
+}

@@ -517,3 +517,91 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "gate --slo on a real Prometheus with an hour of history: 20x the budget fails (1), within budget passes (0), no series is 2",
+  ...realPrometheus,
+  ignore: missing("prometheus", "promtool"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { backfill, history } = await import("./slo_support.ts");
+    const state = await Deno.makeTempDir({ prefix: "obskit-gate-slo-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    try {
+      // platform-app: 5 h clean, then 70 min at 20 % errors (20x the 1 % budget);
+      // metrics-pull-app: 6 h at 0.5 % errors (half the budget). No latency data
+      // for the pull app's latency SLO beyond its counters: see below.
+      await backfill(findTool("promtool")!, join(state, "data", "prometheus"), [
+        history("platform-app", [
+          { minutes: 300, rate: 600, bad: 0 },
+          { minutes: 70, rate: 600, bad: 0.2 },
+        ]),
+        history("metrics-pull-app", [{ minutes: 370, rate: 600, bad: 0.005 }]),
+      ]);
+      const ports = await freePorts();
+      await stackUp({
+        ports,
+        only: ["prometheus"],
+        timeoutMs: 60_000,
+        progress: { write: () => {} },
+      });
+      const promUrl = `http://127.0.0.1:${ports.prometheus}`;
+      const slo = (id: string) => runGateCli(["--prometheus", promUrl, "--slo", id, "--json"]);
+
+      const burning = await slo("platform-app-availability");
+      assert.equal(burning.code, 1, burning.stdout + burning.stderr);
+      const fast = check(burning.stdout, "service", "page_burn_1h_5m");
+      assert.equal(fast.verdict, "fail");
+      assert.ok(fast.value! > 18 && fast.value! < 22, `burn rate ${fast.value}`);
+      // 70 min of errors over 6 h is 3.9x: under the 6x page window.
+      const slow = check(burning.stdout, "service", "page_burn_6h_30m");
+      assert.equal(slow.verdict, "pass");
+      assert.ok(slow.value! > 3 && slow.value! < 5, `6h burn rate ${slow.value}`);
+
+      const healthy = await slo("metrics-pull-app-availability");
+      assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+      assert.ok(check(healthy.stdout, "service", "page_burn_1h_5m").value! < 1);
+      // The latency SLO's bad events are slow requests: all fast here.
+      const latency = await slo("platform-app-latency");
+      assert.equal(latency.code, 0, latency.stdout + latency.stderr);
+
+      // The table a person reads.
+      const table = await runGateCli([
+        "--prometheus",
+        promUrl,
+        "--slo",
+        "platform-app-availability",
+      ]);
+      assert.equal(table.code, 1);
+      assert.match(table.stdout, /page_burn_1h_5m\s+service\s+\d+\.\d\dx\s+<= 14\.40x\s+FAIL/);
+
+      // Another Prometheus with no data at all: inconclusive.
+      await stackDown();
+      await Deno.remove(join(state, "data"), { recursive: true });
+      await stackUp({
+        ports,
+        only: ["prometheus"],
+        timeoutMs: 60_000,
+        progress: { write: () => {} },
+      });
+      const none = await slo("platform-app-availability");
+      assert.equal(none.code, 2, none.stdout + none.stderr);
+      assert.equal(JSON.parse(none.stdout).verdict, "inconclusive");
+      // Usage: unknown SLO, or service flags with --slo.
+      const unknown = await slo("nope");
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /^error: no SLO 'nope' .*platform-app-availability/);
+      const mixed = await runGateCli(["--prometheus", promUrl, "--slo", "x", "--job", "y"]);
+      assert.equal(mixed.code, 2);
+      assert.match(mixed.stderr, /--slo excludes --job/);
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -569,3 +569,62 @@ export function buildPolicy(file: PolicyFile, o: GateOverrides): GatePolicy {
   }
   return policy;
 }
+
+// ---------------------------------------------------------------------------
+// `gate --slo ID`: the SLO's page-level burn condition (config/slo.yaml)
+
+/** What the SLO gate needs of an SLO (scripts/lib/slo.ts provides it). */
+export interface SloGateSpec {
+  id: string;
+  /** 1 - objective, e.g. 0.01. */
+  budget: number;
+  /** The page windows: fire when the error ratio is above burnRate x budget over both. */
+  page: { burnRate: number; long: string; short: string }[];
+  /** The error ratio over a window, as Sloth's recording rules compute it. */
+  errorRatio: (window: string) => string;
+}
+
+/**
+ * Fails when the page alert's condition holds now: for some page window pair,
+ * the burn rate (error ratio / budget) is above its burn rate over both the
+ * long and the short window, i.e. min(long, short) > burn rate. Computed from
+ * the raw series with the SLO's own queries, so it does not depend on the
+ * recording rules being loaded. No traffic in a window is no data (2).
+ */
+export async function runSloGate(slo: SloGateSpec, prometheus: string): Promise<GateResult> {
+  const windows = [...new Set(slo.page.flatMap((w) => [w.long, w.short]))];
+  const queries: (Query & { value: number | null })[] = [];
+  const values = await Promise.all(
+    windows.map((w) => queryScalar(prometheus, `(${slo.errorRatio(w)}) / ${slo.budget}`)),
+  );
+  windows.forEach((w, i) =>
+    queries.push({
+      id: `burn_rate_${w}`,
+      scope: "service",
+      expr: `(${slo.errorRatio(w)}) / ${slo.budget}`,
+      value: values[i],
+    })
+  );
+  const burn = (w: string) => values[windows.indexOf(w)];
+  const checks: CheckRow[] = slo.page.map((p) => {
+    const a = burn(p.long), b = burn(p.short);
+    // Both windows above the burn rate <=> the smaller of the two is.
+    const value = a === null || b === null ? null : Math.min(a, b);
+    return {
+      metric: `page_burn_${p.long}_${p.short}`,
+      scope: "service",
+      value,
+      threshold: `<= ${p.burnRate}`,
+      verdict: value === null ? "no-data" : value <= p.burnRate ? "pass" : "fail",
+      unit: "x",
+    };
+  });
+  return {
+    ...overall(checks),
+    prometheus,
+    selector: `slo="${slo.id}"`,
+    window: slo.page.map((p) => `${p.long}&${p.short}`).join(", "),
+    checks,
+    queries,
+  };
+}
