@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   createHttpMetrics,
   notFoundOrNotAllowed,
@@ -123,6 +123,20 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     labelNames: ["result"],
     registers,
   });
+  // Cache utilisation = entries / capacity (the platform dashboard's cache panel).
+  new Gauge({
+    name: "cache_entries",
+    help: "Items held in the item cache now.",
+    registers,
+    collect() {
+      this.set(cache.size);
+    },
+  });
+  new Gauge({
+    name: "cache_capacity_entries",
+    help: "Most items the item cache holds (least recently added are evicted first).",
+    registers,
+  }).set(CACHE_CAPACITY);
   const revenue = new Counter({
     name: "app_revenue_dollars_total",
     help: "Order value in dollars by outcome: completed, or lost to a failed request.",

@@ -313,3 +313,18 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "cache utilisation: cache_entries grows with distinct items and stays within its capacity",
+  ...integration,
+  async fn() {
+    await withApp(async (base) => {
+      for (let i = 0; i < 300; i++) await (await fetch(`${base}/api/data`)).body?.cancel();
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const entries = Number(/^cache_entries (\d+)/m.exec(text)?.[1]);
+      const capacity = Number(/^cache_capacity_entries (\d+)/m.exec(text)?.[1]);
+      assert.equal(capacity, 80);
+      assert.ok(entries > 40 && entries <= capacity, `${entries} of ${capacity}`);
+    });
+  },
+});
