@@ -38,7 +38,13 @@ export function history(
     add("http_requests_total", `job="${job}",status="200"`, t, opts.latency ? good + bad : good);
     add("http_requests_total", `job="${job}",status="500"`, t, opts.latency ? 0 : bad);
     add("http_request_duration_seconds_count", `job="${job}"`, t, good + bad);
-    add("http_request_duration_seconds_bucket", `job="${job}",le="0.5"`, t, good);
+    // Failed requests are fast ones unless the bad requests are the slow ones.
+    add(
+      "http_request_duration_seconds_bucket",
+      `job="${job}",le="0.5"`,
+      t,
+      opts.latency ? good : good + bad,
+    );
     // The stretch this step falls in (by elapsed time from the oldest sample).
     let at = t - (now - total);
     const s = stretches.find((s) => (at -= s.minutes * 60) < 0) ?? stretches.at(-1)!;

@@ -198,3 +198,87 @@ Deno.test({
     assert.equal(badFlag.stderr.trim().split("\n").length, 1, badFlag.stderr);
   },
 });
+
+Deno.test({
+  name:
+    "breaking the SLO (20x the budget for 70 min) fires the page alert in the stack's real Prometheus, and Alertmanager routes it to the SRE receiver",
+  permissions: { read: true, run: true, write: true, env: true, net: true },
+  ignore: missing("prometheus", "promtool", "prometheus-alertmanager"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { backfill, history } = await import("./slo_support.ts");
+    const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack.ts");
+    const state = await Deno.makeTempDir({ prefix: "obskit-slo-e2e-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    try {
+      // The shipped rules (config/prometheus.yml's rule_files, so rules/slo-rules.yaml)
+      // over history: 5 h clean, then 70 min at 20 % errors, 20x the 1 % budget:
+      // past both page windows (1 h long, 5 m short), still under the 6 h one.
+      await backfill(findTool("promtool")!, `${state}/data/prometheus`, [
+        history("platform-app", [
+          { minutes: 300, rate: 600, bad: 0 },
+          { minutes: 70, rate: 600, bad: 0.2 },
+        ]),
+      ]);
+      const ports = await freePorts();
+      await stackUp({
+        ports,
+        only: ["alertmanager", "prometheus"],
+        scrapeInterval: "1s",
+        timeoutMs: 60_000,
+        progress: { write: () => {} },
+      });
+      // Prometheus evaluates the rules every second: the page alert fires at once,
+      // since the history already spans its windows.
+      const prom = `http://127.0.0.1:${ports.prometheus}`;
+      const firing = async () => {
+        const body = await (await fetch(`${prom}/api/v1/alerts`)).json();
+        return (body.data.alerts as { labels: Record<string, string>; state: string }[])
+          .filter((a) => a.state === "firing" && a.labels.sloth_severity === "page")
+          .map((a) => a.labels.alertname);
+      };
+      const fireBy = Date.now() + 20_000;
+      while (!(await firing()).includes("PlatformAppAvailabilityBudgetBurn")) {
+        assert.ok(Date.now() < fireBy, "the page alert did not fire within 20 s");
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.deepEqual(await firing(), ["PlatformAppAvailabilityBudgetBurn"]);
+      // Alerts that fire before Prometheus has discovered Alertmanager (a few
+      // seconds after start) are dropped and resent a minute later (its
+      // --rules.alert.resend-delay), so delivery may take up to ~70 s.
+      const am = `http://127.0.0.1:${ports.alertmanager}`;
+      const deadline = Date.now() + 100_000;
+      type Group = {
+        receiver: { name: string };
+        alerts: { labels: Record<string, string>; status: { state: string } }[];
+      };
+      let page: { receiver: string; labels: Record<string, string> } | undefined;
+      let seen = "";
+      while (!page) {
+        const groups: Group[] = await (await fetch(`${am}/api/v2/alerts/groups`)).json();
+        seen = JSON.stringify(groups.map((g) => [g.receiver.name, g.alerts.map((a) => a.labels)]));
+        for (const g of groups) {
+          const a = g.alerts.find((a) =>
+            a.labels.alertname === "PlatformAppAvailabilityBudgetBurn" &&
+            a.labels.sloth_severity === "page"
+          );
+          if (a) page = { receiver: g.receiver.name, labels: a.labels };
+        }
+        assert.ok(Date.now() < deadline, `no page alert in Alertmanager within 100 s: ${seen}`);
+        if (!page) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.equal(page.receiver, "sre");
+      assert.equal(page.labels.severity, "critical");
+      assert.equal(page.labels.sloth_id, "platform-app-availability");
+      // The pull app has no traffic: no alert for it; the latency SLO is not burning.
+      assert.doesNotMatch(seen, /MetricsPullApp|PlatformAppLatency/);
+    } finally {
+      await stackDown();
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});

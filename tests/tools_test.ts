@@ -293,3 +293,24 @@ Deno.test({
     assert.deepEqual(kinds, ["PrometheusRule", "ServiceMonitor", "PodMonitor"]);
   },
 });
+
+Deno.test("tools: Sloth is part of the default build, pinned to v0.16.0", async () => {
+  const { DEFAULT_GROUPS, SLOTH_PKG, SLOTH_VERSION } = await import("../scripts/lib/tools.ts");
+  assert.ok((DEFAULT_GROUPS as readonly string[]).includes("sloth"));
+  assert.equal(SLOTH_PKG, "github.com/slok/sloth/cmd/sloth");
+  assert.equal(SLOTH_VERSION, "v0.16.0");
+});
+
+Deno.test({
+  name: "tools: the installed sloth reports the pinned version (set at build, not 'dev')",
+  ignore: missing("sloth"),
+  async fn() {
+    const { SLOTH_VERSION } = await import("../scripts/lib/tools.ts");
+    const out = await new Deno.Command(resolveTool("sloth")!, {
+      args: ["version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), SLOTH_VERSION);
+  },
+});
