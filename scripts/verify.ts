@@ -8,11 +8,13 @@ import { currentPorts } from "./lib/stack.ts";
 import {
   baseUrl,
   type CheckResult,
+  pushDemoTrace,
   retryReporter,
   verifyFixes,
   verifyTable,
   verifyUntil,
 } from "./lib/verify.ts";
+import { traceUrl, waterfall, waterfallText } from "./lib/view/waterfall.ts";
 
 const spec = {
   name: "verify",
@@ -106,6 +108,14 @@ if (import.meta.main) {
     if (flags.json) console.log(JSON.stringify(results, null, 2));
     else {
       console.log(verifyTable(results));
+      if (!flags["metrics-only"]) {
+        // Phase 12 as a picture: the push demo's trace, and where the viewer shows it.
+        const trace = await pushDemoTrace(jaeger, flags["trace-id"]).catch(() => null);
+        if (trace) {
+          console.log(`\n${waterfallText(waterfall(trace))}`);
+          console.log(`open it: ${traceUrl(`http://127.0.0.1:${ports.viewer}`, trace.traceID)}`);
+        }
+      }
       const fixes = verifyFixes(results);
       const skipped = results.filter((r) =>
         r.status === "skip" && r.expected === "cluster only"

@@ -43,7 +43,14 @@ Deno.test({
         rulesOverlay: [repoPath("rules", "test-overlay")],
         timeoutMs: 90_000,
       });
-      assert.deepEqual(up.started, ["jaeger", "collector", "alertmanager", "prometheus"]);
+      assert.deepEqual(up.started, [
+        "jaeger",
+        "collector",
+        "alertmanager",
+        "node-exporter",
+        "prometheus",
+        "viewer",
+      ]);
       const p = ports;
       const prom = `http://127.0.0.1:${p.prometheus}`;
       const jaeger = `http://127.0.0.1:${p.jaegerQuery}`;
@@ -54,7 +61,7 @@ Deno.test({
         startTime: c.startTime,
         name: c.name,
       }));
-      assert.equal(pids.length, 6);
+      assert.equal(pids.length, 8);
 
       await t.step(
         "run-push: Jaeger returns the trace with both children under process_user_request",

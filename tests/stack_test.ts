@@ -94,6 +94,8 @@ Deno.test("renderPrometheusConfig: targets by job, absolute rule files, overlay,
   assert.deepEqual(target("otel-collector"), `127.0.0.1:${ports.collectorPromExporter}`);
   assert.deepEqual(target("otel-collector-telemetry"), `127.0.0.1:${ports.collectorTelemetry}`);
   assert.deepEqual(target("prometheus"), `127.0.0.1:${ports.prometheus}`);
+  // This machine's node-exporter (node panels, NodeHighCPU/NodeHighMemory).
+  assert.deepEqual(target("node-exporter"), `127.0.0.1:${ports.nodeExporter}`);
   assert.deepEqual(doc.alerting.alertmanagers[0].static_configs[0].targets, [
     `127.0.0.1:${ports.alertmanager}`,
   ]);
@@ -226,7 +228,9 @@ Deno.test({
         ["alertmanager", true, false],
         ["collector", false, true], // not started: listed, not running
         ["jaeger", true, false],
+        ["node-exporter", false, true],
         ["prometheus", true, false],
+        ["viewer", false, true],
       ]);
       // Prometheus scrapes itself and knows Alertmanager at the given port.
       const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alertmanagers`);
@@ -412,7 +416,10 @@ Deno.test({
       for (const name of ["jaeger", "collector", "alertmanager"]) {
         assert.match(status.out, new RegExp(`^${name}\\s+-\\s+\\d+\\s+not running$`, "m"));
       }
-      assert.match(status.err, /not running or not healthy: jaeger, collector, alertmanager/);
+      assert.match(
+        status.err,
+        /not running or not healthy: jaeger, collector, alertmanager, node-exporter, viewer/,
+      );
       const logs = await task("logs", "prometheus", "-n", "50");
       assert.equal(logs.code, 0);
       assert.match(logs.out, /Server is ready to receive web requests/);

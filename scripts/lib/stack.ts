@@ -25,6 +25,7 @@ import {
   tailFile,
 } from "./process.ts";
 import { formatElapsed, progress, type ProgressOptions } from "./spinner.ts";
+import { taskRunArgs } from "./stack_apps.ts";
 import { formatTable, requireTool } from "./tools.ts";
 import {
   clusterCollectorEnv,
@@ -51,6 +52,8 @@ export interface StackPorts {
   jaegerHealth: number;
   prometheus: number;
   alertmanager: number;
+  nodeExporter: number;
+  viewer: number;
   /** Scrape targets only: the apps are not part of the stack. */
   app: number;
   pull: number;
@@ -156,6 +159,15 @@ export const PORT_SPECS: PortSpec[] = [
   p("jaegerHealth", "jaeger-health-port", "JAEGER_HEALTH_PORT", 13134, "jaeger", "Jaeger health"),
   p("prometheus", "prometheus-port", "PROMETHEUS_PORT", 9090, "prometheus", "Prometheus"),
   p("alertmanager", "alertmanager-port", "ALERTMANAGER_PORT", 9093, "alertmanager", "Alertmanager"),
+  p(
+    "nodeExporter",
+    "node-exporter-port",
+    "NODE_EXPORTER_PORT",
+    9100,
+    "node-exporter",
+    "node-exporter (this machine's CPU, memory, disks)",
+  ),
+  p("viewer", "viewer-port", "VIEWER_PORT", 3000, "viewer", "viewer (dashboards, traces, alerts)"),
   p("app", "app-port", "APP_PORT", 8000, "target", "instrumented app (scraped)"),
   p("pull", "pull-port", "PULL_PORT", 5000, "target", "metrics-pull app (scraped)"),
 ];
@@ -254,7 +266,14 @@ export function freePorts(): Promise<StackPorts> {
   return Promise.resolve(ports);
 }
 
-export const COMPONENTS = ["jaeger", "collector", "alertmanager", "prometheus"] as const;
+export const COMPONENTS = [
+  "jaeger",
+  "collector",
+  "alertmanager",
+  "node-exporter",
+  "prometheus",
+  "viewer",
+] as const;
 export type ComponentName = typeof COMPONENTS[number];
 /** Apps a demo or test registers so `down` stops them too. */
 export type AppName = "instrumented-app" | "metrics-pull";
@@ -624,6 +643,7 @@ export function renderPrometheusConfig(
     "otel-collector": ports.collectorPromExporter,
     "otel-collector-telemetry": ports.collectorTelemetry,
     "prometheus": ports.prometheus,
+    "node-exporter": ports.nodeExporter,
   };
   for (const sc of doc.scrape_configs ?? []) {
     const port = byJob[sc.job_name];
@@ -653,6 +673,8 @@ interface ComponentPlan {
   name: ComponentName;
   /** Tool name, resolved with requireTool() when the component is started. */
   tool: string;
+  /** An absolute command instead of a tool (the viewer runs on this Deno). */
+  cmd?: string;
   args: string[];
   env: Record<string, string>;
   port: number;
@@ -736,6 +758,26 @@ export function planComponents(
       healthUrl: `http://${HOST}:${ports.alertmanager}/-/ready`,
     },
     {
+      name: "node-exporter",
+      tool: "prometheus-node-exporter",
+      args: [
+        `--web.listen-address=${HOST}:${ports.nodeExporter}`,
+        // What the node panels and NodeHigh* rules read, plus disks and load; not the dozens more.
+        "--collector.disable-defaults",
+        "--collector.cpu",
+        "--collector.meminfo",
+        "--collector.loadavg",
+        "--collector.filesystem",
+        "--collector.diskstats",
+        "--collector.netdev",
+        "--collector.uname",
+      ],
+      env: {},
+      port: ports.nodeExporter,
+      ports: [ports.nodeExporter],
+      healthUrl: `http://${HOST}:${ports.nodeExporter}/metrics`,
+    },
+    {
       name: "prometheus",
       tool: "prometheus",
       args: [
@@ -749,6 +791,32 @@ export function planComponents(
       port: ports.prometheus,
       ports: [ports.prometheus],
       healthUrl: `http://${HOST}:${ports.prometheus}/-/ready`,
+    },
+    {
+      name: "viewer",
+      tool: "deno",
+      cmd: Deno.execPath(),
+      // The `view` task's own permissions (deno.json), pointed at this stack.
+      // --config: the viewer runs from the state folder, where Deno would not find deno.json.
+      args: [
+        "run",
+        "--config",
+        repoPath("deno.json"),
+        ...taskRunArgs("view").slice(1),
+        "--port",
+        String(ports.viewer),
+        "--prometheus",
+        `http://${HOST}:${ports.prometheus}`,
+        "--jaeger",
+        `http://${HOST}:${ports.jaegerQuery}`,
+        "--alertmanager",
+        `http://${HOST}:${ports.alertmanager}`,
+      ],
+      // echarts reads NODE_ENV; production skips its development-time checks.
+      env: { NO_COLOR: "1", NODE_ENV: "production" },
+      port: ports.viewer,
+      ports: [ports.viewer],
+      healthUrl: `http://${HOST}:${ports.viewer}/-/healthy`,
     },
   ];
 }
@@ -899,7 +967,7 @@ async function stackUpLocked(opts: UpOptions): Promise<UpResult> {
     else toStart.push(plan);
   }
   // Resolve binaries and check every port first so nothing starts when one is missing or taken.
-  const commands = new Map(toStart.map((plan) => [plan.name, requireTool(plan.tool)]));
+  const commands = new Map(toStart.map((plan) => [plan.name, plan.cmd ?? requireTool(plan.tool)]));
   if (toStart.some((plan) => plan.name === "collector")) {
     for (const f of [COLLECTOR_CONFIG, COLLECTOR_LOCAL_CONFIG]) {
       if (!existsSync(f)) {
@@ -1104,7 +1172,9 @@ function notStartedRows(state: StackState): Record<string, StatusRow> {
     jaeger: state.ports.jaegerQuery,
     collector: state.ports.collectorHealth,
     alertmanager: state.ports.alertmanager,
+    "node-exporter": state.ports.nodeExporter,
     prometheus: state.ports.prometheus,
+    viewer: state.ports.viewer,
   };
   return Object.fromEntries(
     COMPONENTS.map((name) => [name, {
@@ -1138,6 +1208,7 @@ export function componentLog(name: string): string {
 /** URLs of a running stack, for printing. */
 export function stackUrls(ports: StackPorts): Record<string, string> {
   return {
+    viewer: `http://localhost:${ports.viewer}`,
     prometheus: `http://localhost:${ports.prometheus}`,
     alertmanager: `http://localhost:${ports.alertmanager}`,
     jaeger: `http://localhost:${ports.jaegerQuery}`,

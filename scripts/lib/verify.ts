@@ -56,6 +56,8 @@ export const TARGET_FIXES: Record<string, string> = {
   "otel-collector-telemetry":
     "is the collector running? deno task stack up (or deno task stack status)",
   "prometheus": "Prometheus cannot scrape itself: check deno task stack logs prometheus",
+  "node-exporter":
+    "is node-exporter running? deno task stack up (apt-get install prometheus-node-exporter)",
 };
 
 async function getJson<T>(url: string, timeoutMs = 5000): Promise<T> {
@@ -386,9 +388,33 @@ export function metricSource(
   const entry = catalog.metrics.find(family);
   if (!entry) return { local: true, exporter: "unknown (not in the catalog)" };
   const exporter = entry.exporter ?? "?";
-  // The collector's own telemetry, Prometheus and Alertmanager run locally too.
-  const local = /^(otel-collector|prometheus|alertmanager)/i.test(exporter);
+  // The collector's own telemetry, Prometheus, Alertmanager and node-exporter run locally too.
+  const local = /^(otel-collector|prometheus|alertmanager|node-exporter)/i.test(exporter);
   return { local, exporter };
+}
+
+/** Where a dashboard expression's data comes from: what verify and the viewer both need. */
+export interface ExprSources {
+  /** Metric names the (runnable) expression selects. */
+  metrics: string[];
+  /** Exporters it needs that only a cluster has ("kube-state-metrics"), empty when all local. */
+  clusterOnly: string[];
+  /** Only ALERTS series: empty on a healthy system, not a failure. */
+  incident: boolean;
+}
+
+/** The sources of one dashboard expression (template variables allowed), per the catalog. */
+export function exprSources(expr: string, catalog: MetricCatalog): ExprSources {
+  let metrics: string[] = [];
+  try {
+    metrics = referencedMetrics(runnableQuery(expr));
+  } catch { /* leave empty */ }
+  const clusterOnly = [
+    ...new Set(
+      metrics.map((m) => metricSource(m, catalog)).filter((s) => !s.local).map((s) => s.exporter),
+    ),
+  ];
+  return { metrics, clusterOnly, incident: metrics.some((m) => m.startsWith("ALERTS")) };
 }
 
 /** Runs each dashboard query that can have data locally; lists the cluster-only ones. */
@@ -401,19 +427,12 @@ export async function checkDashboards(
   for (const q of dashboardQueries(opts.dir)) {
     const check = `${q.dashboard} / ${q.panel}${q.refId !== "A" ? ` [${q.refId}]` : ""}`;
     const query = runnableQuery(q.expr, opts.rangeInterval);
-    let metrics: string[] = [];
-    try {
-      metrics = referencedMetrics(query);
-    } catch { /* leave empty */ }
-    const clusterOnly = metrics
-      .map((m) => ({ m, ...metricSource(m, catalog) }))
-      .filter((s) => !s.local);
+    const { metrics, clusterOnly, incident } = exprSources(q.expr, catalog);
     if (clusterOnly.length > 0) {
-      const exporters = [...new Set(clusterOnly.map((c) => c.exporter))].join(", ");
       results.push({
         check,
         expected: "cluster only",
-        found: `needs ${exporters}`,
+        found: `needs ${clusterOnly.join(", ")}`,
         status: "skip",
       });
       continue;
@@ -425,9 +444,7 @@ export async function checkDashboards(
       `generate traffic with 'deno task load' (and /error, /api/admin calls for error and security panels)`,
     );
     // Incident panels (ALERTS) are empty on a healthy system: not a failure.
-    if (
-      r.status === "fail" && r.found === "no data" && metrics.some((m) => m.startsWith("ALERTS"))
-    ) {
+    if (r.status === "fail" && r.found === "no data" && incident) {
       results.push({
         check,
         expected: "data during an incident",
@@ -463,14 +480,25 @@ export interface JaegerSpan {
   spanID: string;
   operationName: string;
   references?: { refType: string; traceID: string; spanID: string }[];
+  /** Microseconds since the epoch, and microseconds long. */
   startTime: number;
+  duration?: number;
   processID: string;
+  tags?: JaegerKeyValue[];
+  logs?: { timestamp: number; fields: JaegerKeyValue[] }[];
+  warnings?: string[] | null;
+}
+
+export interface JaegerKeyValue {
+  key: string;
+  type?: string;
+  value: unknown;
 }
 
 export interface JaegerTrace {
   traceID: string;
   spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
+  processes: Record<string, { serviceName: string; tags?: JaegerKeyValue[] }>;
 }
 
 export async function jaegerServices(jaeger: string): Promise<string[]> {
@@ -543,6 +571,19 @@ export function checkTraceShape(trace: JaegerTrace): TraceShape {
   };
 }
 
+/** The push demo's trace: the one with `traceId`, else the newest; null when Jaeger has none. */
+export async function pushDemoTrace(jaeger: string, traceId?: string): Promise<JaegerTrace | null> {
+  if (traceId) return await jaegerTrace(jaeger, traceId);
+  const traces = await jaegerTraces(jaeger, "trace-demo-service", {
+    operation: "process_user_request",
+  });
+  // Newest first: by the root span's start time.
+  traces.sort((a, b) =>
+    Math.max(...b.spans.map((s) => s.startTime)) - Math.max(...a.spans.map((s) => s.startTime))
+  );
+  return traces[0] ?? null;
+}
+
 /** The push demo's trace (a given id, or the newest one) and the instrumented app's spans. */
 export async function checkTraces(
   jaeger: string,
@@ -552,18 +593,7 @@ export async function checkTraces(
   const pushCheck = "push demo trace in Jaeger";
   const expected = "process_user_request + 2 children";
   try {
-    let trace: JaegerTrace | null = null;
-    if (opts.traceId) trace = await jaegerTrace(jaeger, opts.traceId);
-    else {
-      const traces = await jaegerTraces(jaeger, "trace-demo-service", {
-        operation: "process_user_request",
-      });
-      // Newest first: by the root span's start time.
-      traces.sort((a, b) =>
-        Math.max(...b.spans.map((s) => s.startTime)) - Math.max(...a.spans.map((s) => s.startTime))
-      );
-      trace = traces[0] ?? null;
-    }
+    const trace = await pushDemoTrace(jaeger, opts.traceId);
     if (!trace) {
       results.push({
         check: pushCheck,
