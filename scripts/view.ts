@@ -7,7 +7,7 @@
 import { join, resolve } from "node:path";
 import { intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { currentPorts } from "./lib/stack.ts";
-import { baseUrl } from "./lib/verify.ts";
+import { baseUrl, pushDemoTrace } from "./lib/verify.ts";
 import { loadDashboards } from "./lib/view/dashboard.ts";
 import { DEFAULT_VIEW_PORT, serveViewer } from "./lib/view/mod.ts";
 import { snapshotDashboards } from "./lib/view/snapshot.ts";
@@ -110,7 +110,11 @@ if (import.meta.main) {
           `http://127.0.0.1:${server.addr.port}`,
           loadDashboards().map((d) => d.uid),
           dir,
-          { from: flags.from, log: (l) => console.log(l) },
+          {
+            from: flags.from,
+            log: (l) => console.log(l),
+            traceId: (await pushDemoTrace(up.jaeger).catch(() => null))?.traceID,
+          },
         );
         console.log(
           `${written.length} snapshot(s) in ${dir}: ${written.map((w) => join(dir, w)).join(" ")}`,

@@ -18,6 +18,7 @@ import {
 import { runPush, startApp } from "./stack_apps.ts";
 import { installTools, toolsTable } from "./tools.ts";
 import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./verify.ts";
+import { traceUrl } from "./view/waterfall.ts";
 
 export interface DemoOptions {
   ports: StackPorts;
@@ -226,7 +227,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 export function demoGuide(ports: StackPorts, traceId: string | null): string {
   const prom = `http://localhost:${ports.prometheus}`;
   const q = (s: string) => `${prom}/graph?g0.expr=${encodeURIComponent(s)}&g0.tab=0`;
+  const viewer = `http://localhost:${ports.viewer}`;
   return [
+    // First: the one URL a reader should open (dashboards, traces and alerts in a browser).
+    `Viewer        ${viewer}  (the five dashboards, traces, alerts)`,
+    `  dashboards: ${viewer}/d/obskit-developer?from=now-15m&to=now  (and /d/obskit-sre, /d/obskit-management, /d/obskit-security, /d/platform-observability)`,
+    `  push demo:  ${
+      traceId ? traceUrl(viewer, traceId) : `${viewer}/traces?service=trace-demo-service`
+    }  (the waterfall)`,
+    `  alerts:     ${viewer}/alerts`,
     `Prometheus    ${prom}`,
     `  targets:    ${prom}/targets (otel-collector: platform-app's pushed metrics, metrics-pull-app, otel-collector-telemetry, prometheus)`,
     `  error rate: ${

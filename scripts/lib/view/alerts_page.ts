@@ -65,8 +65,10 @@ export async function renderAlerts(up: Upstreams): Promise<AlertsResult> {
     }">${esc(r.state)}</td><td>${esc(r.name)}</td><td>${esc(r.labels?.severity ?? "")}</td><td>${
       esc(r.labels?.team ?? "")
     }</td><td>${values || "–"}</td><td>${
-      esc(String(r.annotations?.summary ?? ""))
-    }</td><td class="meta">${esc(g.name)}</td></tr>`;
+      // An active alert's summary is rendered by Prometheus; the rule's is a template.
+      esc(
+        String(alerts[0]?.annotations?.summary ?? r.annotations?.summary ?? ""),
+      )}</td><td class="meta">${esc(g.name)}</td></tr>`;
   }).join("");
   const amRows = received.map((a) =>
     `<tr><td class="state-${a.status?.state === "active" ? "firing" : "inactive"}">${

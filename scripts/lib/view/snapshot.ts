@@ -1,6 +1,7 @@
 /**
  * `view --snapshot DIR`: each dashboard page loaded in headless Chromium and
- * written as DIR/<uid>.png (the README's pictures), plus the viewer's
+ * written as DIR/<uid>.png (the README's pictures), then the push demo's
+ * trace (trace.png) and the alerts (alerts.png); with the viewer's
  * measurements of each page: render time, size, panels with data.
  */
 import { join } from "node:path";
@@ -53,7 +54,7 @@ export async function snapshotDashboards(
   base: string,
   uids: string[],
   dir: string,
-  opts: { from?: string; log?: (line: string) => void } = {},
+  opts: { from?: string; log?: (line: string) => void; traceId?: string | null } = {},
 ): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const browser = await Browser.launch({ width: 1600, height: 900 });
@@ -76,6 +77,16 @@ export async function snapshotDashboards(
           (r.bytes / 1024).toFixed(0)
         } KB${r.errors.length ? `, console errors: ${r.errors.join("; ")}` : ""}`,
       );
+    }
+    // The push demo's waterfall and the alerts, for the README next to the dashboards.
+    const extra: [string, string][] = [["alerts.png", `${base}/alerts`]];
+    if (opts.traceId) extra.unshift(["trace.png", `${base}/trace/${opts.traceId}`]);
+    for (const [name, url] of extra) {
+      const status = await browser.goto(url);
+      if (status !== 200) throw new CheckFailed(`${url} answered ${status}`);
+      await Deno.writeFile(join(dir, name), await browser.screenshot());
+      written.push(name);
+      opts.log?.(`${name}: ${url}`);
     }
   } finally {
     await browser.close();

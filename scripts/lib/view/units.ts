@@ -161,6 +161,9 @@ export function formatValue(v: number | null, unit = "short", decimals?: number)
       return `${v < 0 ? "-" : ""}€${short(Math.abs(v), decimals).replace(" ", "")}`;
     case "none":
       return fixed(v, decimals);
+    case "x":
+      // Grafana's "times" (a burn rate of 14.4x).
+      return `${fixed(v, decimals)}x`;
     case "short":
     case "":
       return short(v, decimals);
@@ -188,6 +191,7 @@ export const KNOWN_UNITS = new Set([
   "currencyUSD",
   "currencyEUR",
   "none",
+  "x",
   "short",
   "",
   ...Object.keys(RATE_SUFFIX),
