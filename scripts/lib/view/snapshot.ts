@@ -42,7 +42,8 @@ export async function checkPage(
         title: p.querySelector("h3")?.textContent ?? "",
         source: p.dataset.source,
         series: Number(p.dataset.series),
-        svg: p.querySelectorAll("svg path, svg text").length,
+        // What was drawn: chart shapes, or a stat's value (HTML, not SVG).
+        svg: p.querySelectorAll("svg path, svg text, .stat-value").length,
       })),
     };
   })()`);
