@@ -54,6 +54,11 @@ Deno.test("metricSource: apps, recording rules and local services are local; clu
   const otelcol = catalog.metrics.find((m) => m.exporter?.startsWith("otel-collector"));
   assert.ok(otelcol);
   assert.equal(metricSource(otelcol.name, catalog).local, true);
+  // `stack up` runs node-exporter: the node panels and NodeHigh* rules have local data.
+  assert.deepEqual(metricSource("node_cpu_seconds_total", catalog), {
+    local: true,
+    exporter: "node-exporter",
+  });
 });
 
 function span(
