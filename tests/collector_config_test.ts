@@ -881,3 +881,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "validate: the overlay may add exactly otlp_http/victorialogs, to the logs pipeline only (protobuf)",
+  ...readsRepo,
+  fn() {
+    const committed = Deno.readTextFileSync(LOCAL);
+    // deno-lint-ignore no-explicit-any
+    const ov: any = parse(committed);
+    const vl = ov.exporters?.["otlp_http/victorialogs"];
+    assert(vl, "the local overlay exports logs to VictoriaLogs");
+    assert.strictEqual(vl.encoding, "proto");
+    assert.match(vl.logs_endpoint, /\/insert\/opentelemetry\/v1\/logs$/);
+    assert(ov.service.pipelines.logs.exporters.includes("otlp_http/victorialogs"));
+    assert.deepStrictEqual(overlayMessages(committed), []);
+    // Used by another pipeline: refused.
+    const toTraces = committed.replace(
+      /(traces:\n(?:\s+#.*\n|\s+processors:.*\n)*)/,
+      "$1      exporters: [otlp_grpc/jaeger, otlp_http/victorialogs]\n",
+    );
+    assert.notStrictEqual(toTraces, committed);
+    assert.match(
+      overlayMessages(toTraces).join("\n"),
+      /otlp_http\/victorialogs may only be in the logs pipeline/,
+    );
+    // Any other new exporter, or JSON encoding: refused.
+    assert.match(
+      overlayMessages(
+        committed.replace(
+          "\nexporters:\n",
+          "\nexporters:\n  otlp_http/other:\n    encoding: proto\n",
+        ),
+      ).join("\n"),
+      /overlay changes exporters\.otlp_http\/other/,
+    );
+    assert.match(
+      overlayMessages(committed.replace("encoding: proto", "encoding: json")).join("\n"),
+      /VictoriaLogs accepts OTLP protobuf only/,
+    );
+  },
+});

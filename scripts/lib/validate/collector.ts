@@ -32,6 +32,8 @@ export const COLLECTOR_LOCAL = "config/otel-collector-local.yaml";
 export const BUILDER_MANIFEST = "config/otelcol-builder.yaml";
 export const COLLECTOR_MANIFEST = "k8s/otel-collector-deployment.yaml";
 export const COLLECTOR_BINARY = "otelcol-obskit";
+/** The exporter the local overlay adds for the stack's logs backend (VictoriaLogs). */
+export const LOGS_BACKEND_EXPORTER = "otlp_http/victorialogs";
 
 export const SIGNALS = ["metrics", "traces", "logs"] as const;
 export const COMPONENT_KINDS = ["receivers", "processors", "exporters", "extensions"] as const;
@@ -378,7 +380,34 @@ export function overlayProblems(
   const walk = (v: Json, path: string[]) => {
     const p = path.join(".");
     if (p === "receivers.prometheus.config.scrape_configs") return;
-    if (/^service\.pipelines\.[^.]+\.exporters$/.test(p)) return;
+    const pipelineExporters = /^service\.pipelines\.([^.]+)\.exporters$/.exec(p);
+    if (pipelineExporters) {
+      if (
+        pipelineExporters[1] !== "logs" && Array.isArray(v) && v.includes(LOGS_BACKEND_EXPORTER)
+      ) {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, path),
+          message: `${LOGS_BACKEND_EXPORTER} may only be in the logs pipeline (in ${p})`,
+        });
+      }
+      return;
+    }
+    // The one exporter the overlay may add: the local stack's logs backend.
+    // VictoriaLogs refuses OTLP/JSON with a 400, so the encoding is part of the rule.
+    if (
+      path[0] === "exporters" && path[1] === LOGS_BACKEND_EXPORTER && path.length === 2 &&
+      !(LOGS_BACKEND_EXPORTER in (base?.exporters ?? {}))
+    ) {
+      if (!isMap(v) || v.encoding !== "proto") {
+        problems.push({
+          file: ovSrc.file,
+          line: lineAt(ovSrc, path),
+          message: `${p}: VictoriaLogs accepts OTLP protobuf only; set encoding: proto`,
+        });
+      }
+      return;
+    }
     // A pipeline may drop k8s_attributes (it needs an API server to look pods
     // up in and stops the collector at start without one), and the batch
     // processor where its exporters persist their queues: the processor
@@ -435,7 +464,7 @@ export function overlayProblems(
       file: ovSrc.file,
       line: lineAt(ovSrc, path),
       message:
-        `overlay changes ${p}; it may only drop cluster-only scrape jobs, exporters and k8s_attributes, and persist sending queues`,
+        `overlay changes ${p}; it may only drop cluster-only scrape jobs, exporters and k8s_attributes, persist sending queues and add otlp_http/victorialogs to the logs pipeline`,
     });
   };
   walk(ov, []);
