@@ -21,6 +21,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Tracer,
 } from "@opentelemetry/api";
 import {
@@ -37,7 +38,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import type { Context as HonoContext, Hono, MiddlewareHandler, NotFoundHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -50,26 +51,35 @@ export interface HttpMetrics {
   duration: Histogram<(typeof LABELS)[number]>;
   active: Gauge;
   responseSize?: Histogram<(typeof LABELS)[number]>;
+  /** The duration histogram takes exemplars (the trace and span id of sampled requests). */
+  exemplars?: boolean;
 }
 
 /** Registers the contract families on `registry`. */
 export function createHttpMetrics(
   registry: Registry,
-  opts: { responseSize?: boolean } = {},
+  opts: { responseSize?: boolean; exemplars?: boolean } = {},
 ): HttpMetrics {
   const registers = [registry];
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration in seconds by method, route template and status code.",
+    labelNames: LABELS,
+    buckets: DURATION_BUCKETS,
+    enableExemplars: opts.exemplars === true,
+    // prom-client refuses exemplars on a registry whose default format is
+    // the 0.0.4 text; ours serves both formats (instrumented_app.ts /metrics),
+    // so the histogram is registered directly.
+    registers: opts.exemplars ? [] : registers,
+  });
+  if (opts.exemplars) registry.registerMetric(duration);
   return {
+    exemplars: opts.exemplars === true,
+    duration,
     requests: new Counter({
       name: "http_requests_total",
       help: "Total HTTP requests by method, route template and status code.",
       labelNames: LABELS,
-      registers,
-    }),
-    duration: new Histogram({
-      name: "http_request_duration_seconds",
-      help: "HTTP request duration in seconds by method, route template and status code.",
-      labelNames: LABELS,
-      buckets: DURATION_BUCKETS,
       registers,
     }),
     active: new Gauge({
@@ -441,7 +451,18 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       const seconds = ms / 1000;
       const labels = { method, endpoint, status: statusText };
       metrics.requests.inc(labels);
-      metrics.duration.observe(labels, seconds);
+      if (!metrics.exemplars) metrics.duration.observe(labels, seconds);
+      else if (span && (span.spanContext().traceFlags & TraceFlags.SAMPLED)) {
+        // Only a sampled span is a trace one can open; prom-client keeps the
+        // latest exemplar per bucket (two small objects per request).
+        const sc = span.spanContext();
+        metrics.duration.observe({
+          labels,
+          value: seconds,
+          // prom-client types exemplar labels as the metric's own label names.
+          exemplarLabels: { trace_id: sc.traceId, span_id: sc.spanId } as LabelValues<string>,
+        });
+      } else metrics.duration.observe({ labels, value: seconds });
       if (metrics.responseSize) {
         const length = Number(c.res.headers.get("content-length") ?? NaN);
         if (Number.isFinite(length)) metrics.responseSize.observe(labels, length);

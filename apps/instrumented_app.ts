@@ -23,6 +23,7 @@ import {
 } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import type { Observability } from "./otel_setup.ts";
+import { OPENMETRICS_TYPE, openMetricsText, wantsOpenMetrics } from "./prom_bridge.ts";
 import { registerTelemetryLossMetrics } from "./telemetry_delivery.ts";
 
 export const MAX_DELAY_SECONDS = 5;
@@ -108,7 +109,7 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
   const tracer: Tracer = obs?.tracer ?? trace.getTracer("noop");
   const logger = opts.logger ?? createLogger(serviceName);
   const registry = new Registry();
-  const httpMetrics = createHttpMetrics(registry, { responseSize: true });
+  const httpMetrics = createHttpMetrics(registry, { responseSize: true, exemplars: true });
   const registers = [registry];
   const dbDuration = new Histogram({
     name: "db_query_duration_seconds",
@@ -260,6 +261,10 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
   });
 
   app.get("/metrics", async (c) => {
+    // OpenMetrics (the format that carries exemplars) when the scraper asks for it.
+    if (wantsOpenMetrics(c.req.header("accept"))) {
+      return c.body(await openMetricsText(registry), 200, { "content-type": OPENMETRICS_TYPE });
+    }
     return c.body(await registry.metrics(), 200, { "content-type": registry.contentType });
   });
 

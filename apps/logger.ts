@@ -98,6 +98,18 @@ export function setLogSink(next: LogSink): LogSink {
   return prev;
 }
 
+/** Where lines go besides stdout: the OTLP log export (log_export.ts), when set up. */
+let forward: ((line: string) => void) | undefined;
+
+/** Hands every line to `fn` too (undefined stops it). Returns the previous one. */
+export function setLogForwarder(
+  fn: ((line: string) => void) | undefined,
+): ((line: string) => void) | undefined {
+  const prev = forward;
+  forward = fn;
+  return prev;
+}
+
 /** Writes buffered lines now (before exit or a blocking wait). */
 export function flushLogs(): void {
   stdoutSink.flush();
@@ -227,7 +239,9 @@ export function createLogger(service: string): Logger {
     fields?: LogFields,
   ) => {
     if (LEVEL_ORDER[level] < threshold) return;
-    sink.write(formatLine(level, message, serviceJson, service, span, fields) + "\n");
+    const line = formatLine(level, message, serviceJson, service, span, fields);
+    sink.write(line + "\n");
+    forward?.(line);
   };
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < threshold) return;

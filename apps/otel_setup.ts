@@ -31,7 +31,6 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from "@opentelemetry/core";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
@@ -58,10 +57,11 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 import { errorMessage } from "./http_observability.ts";
 import { redactUrl } from "../scripts/lib/redact.ts";
 import { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
-import { logWarning, setKitService } from "./logger.ts";
+import { logWarning, setKitService, setLogForwarder } from "./logger.ts";
+import { LogExporter } from "./log_export.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
-import { PromClientProducer } from "./prom_bridge.ts";
+import { ExemplarMetricExporter, PromClientProducer } from "./prom_bridge.ts";
 import type { Registry } from "prom-client";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
@@ -79,6 +79,8 @@ export interface ObservabilityOptions {
   simpleSpanProcessor?: boolean;
   /** Disables the OTLP metric pipeline (the meter becomes a no-op). */
   metrics?: boolean;
+  /** Disables sending log lines over OTLP (also OTEL_LOGS_EXPORTER=none). */
+  logs?: boolean;
   /** Metric export interval; default OTEL_METRIC_EXPORT_INTERVAL or 10 s. */
   metricExportIntervalMs?: number;
   /** OTLP export timeout per request; default OTEL_EXPORTER_OTLP_TIMEOUT or 10 s. */
@@ -439,11 +441,13 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
     new PeriodicExportingMetricReader({
       // The Prometheus contract families, pushed as well as pulled (one metric contract).
       metricProducers: [bridge],
+      // Our exporter: the SDK's OTLP/JSON plus the bridge's exemplars (prom_bridge.ts).
       exporter: new CountingMetricExporter(
-        new OTLPMetricExporter({
-          url: env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
-          timeoutMillis: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
-        }),
+        new ExemplarMetricExporter(
+          env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? `${endpoint}/v1/metrics`,
+          opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
+          otlpHeaders(env, "METRICS"),
+        ),
       ),
       exportIntervalMillis: opts.metricExportIntervalMs ??
         numberEnv(env.OTEL_METRIC_EXPORT_INTERVAL, 10_000),
@@ -457,6 +461,57 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
   };
 }
 
+/**
+ * OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS, else OTEL_EXPORTER_OTLP_HEADERS:
+ * `name=value,name2=value2`, values percent-encoded (the OTel spec's form).
+ */
+export function otlpHeaders(
+  env: Record<string, string | undefined>,
+  signal: "METRICS" | "LOGS",
+): Record<string, string> {
+  const raw = env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`] ?? env.OTEL_EXPORTER_OTLP_HEADERS ?? "";
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    const i = pair.indexOf("=");
+    if (i <= 0) continue;
+    try {
+      out[decodeURIComponent(pair.slice(0, i).trim())] = decodeURIComponent(
+        pair.slice(i + 1).trim(),
+      );
+    } catch { /* a malformed pair is skipped, as the SDK does */ }
+  }
+  return out;
+}
+
+/**
+ * Log lines over OTLP (log_export.ts): every logger line is sent to the
+ * collector's /v1/logs as well as written to stdout. Off with
+ * OTEL_LOGS_EXPORTER=none. Returns the flush to run before exit.
+ */
+export function setupLogExport(
+  opts: ObservabilityOptions,
+  resource: Resource,
+): { flush(): Promise<void>; stop(): Promise<void> } | undefined {
+  const env = opts.env ?? processEnv();
+  if ((env.OTEL_LOGS_EXPORTER ?? "otlp").trim().toLowerCase() === "none") return undefined;
+  const endpoint = normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {});
+  const exporter = new LogExporter({
+    url: env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ?? `${endpoint}/v1/logs`,
+    resource,
+    headers: otlpHeaders(env, "LOGS"),
+    timeoutMs: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
+    onFailure: (message) => warnExportProblem(redactUrl(message)),
+  });
+  const previous = setLogForwarder((line) => exporter.push(line));
+  return {
+    flush: () => exporter.flush(),
+    async stop() {
+      await exporter.flush();
+      setLogForwarder(previous);
+    },
+  };
+}
+
 /** Both pipelines with one resource and one shutdown (the chapter's one-shot init). */
 export function initializeObservability(opts: ObservabilityOptions): Observability {
   const env = opts.env ?? processEnv();
@@ -464,6 +519,10 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
   setKitService(String(resource.attributes[ATTR_SERVICE_NAME]));
   const tracing = setupTracing(opts, resource);
   const metrics = setupMetrics(opts, resource);
+  // An injected span exporter is a test's in-memory pipeline: its logs stay local too.
+  const logs = opts.spanExporter || opts.logs === false
+    ? undefined
+    : setupLogExport(opts, resource);
   let stopped: Promise<void> | undefined;
   return {
     tracer: tracing.tracer,
@@ -473,13 +532,18 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
     endpoint: redactUrl(normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {})),
     async flush() {
       const before = tracing.exporter.failures;
-      await Promise.allSettled([tracing.provider.forceFlush(), metrics.provider.forceFlush()]);
+      await Promise.allSettled([
+        tracing.provider.forceFlush(),
+        metrics.provider.forceFlush(),
+        logs?.flush(),
+      ]);
       return tracing.exporter.failures === before;
     },
     shutdown() {
       stopped ??= Promise.allSettled([
         tracing.provider.shutdown(),
         metrics.provider.shutdown(),
+        logs?.stop(),
       ]).then(() => {});
       return stopped;
     },

@@ -15,6 +15,13 @@
  * histograms explicit-bucket histograms (prom-client's cumulative `le`
  * buckets turned into per-bucket counts). Units stay empty: the names
  * already carry them, so the exporter adds no second suffix.
+ *
+ * Exemplars: the latency histogram keeps, per bucket, the trace and span id
+ * of the latest sampled request (prom-client). The OTel JS SDK's metric data
+ * and OTLP transformer have no exemplars, so the bridge's histogram points
+ * carry them as `exemplars` and `serializeMetricsWithExemplars` adds them to
+ * the SDK's own OTLP/JSON; the collector's prometheus exporter then serves
+ * them in OpenMetrics (enable_open_metrics), where Prometheus stores them.
  */
 import { type Attributes, type HrTime, ValueType } from "@opentelemetry/api";
 import { hrTime, millisToHrTime } from "@opentelemetry/core";
@@ -24,8 +31,18 @@ import {
   DataPointType,
   type MetricData,
   type MetricProducer,
+  type PushMetricExporter,
+  type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
-import type { MetricObjectWithValues, MetricValueWithName, Registry } from "prom-client";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { JsonMetricsSerializer } from "@opentelemetry/otlp-transformer";
+import {
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+  type OpenMetricsContentType,
+  Registry,
+} from "prom-client";
 
 type PromMetric = MetricObjectWithValues<MetricValueWithName<string>>;
 
@@ -135,6 +152,7 @@ function histogramPoints(family: PromMetric, startTime: HrTime, endTime: HrTime)
     buckets: [number, number][];
     sum: number;
     count: number;
+    exemplars?: OtlpExemplar[];
   }
   const series = new Map<string, Acc>();
   for (const v of family.values) {
@@ -147,6 +165,15 @@ function histogramPoints(family: PromMetric, startTime: HrTime, endTime: HrTime)
     }
     if (v.metricName?.endsWith("_bucket")) {
       acc.buckets.push([le === "+Inf" ? Infinity : Number(le), v.value]);
+      const e = (v as { exemplar?: PromExemplar }).exemplar;
+      if (e && typeof e.labelSet?.trace_id === "string") {
+        (acc.exemplars ??= []).push({
+          timeUnixNano: String(Math.round(e.timestamp * 1e3)) + "000000",
+          asDouble: e.value,
+          traceId: e.labelSet.trace_id,
+          spanId: String(e.labelSet.span_id ?? ""),
+        });
+      }
     } else if (v.metricName?.endsWith("_sum")) acc.sum = v.value;
     else if (v.metricName?.endsWith("_count")) acc.count = v.value;
   }
@@ -165,6 +192,146 @@ function histogramPoints(family: PromMetric, startTime: HrTime, endTime: HrTime)
       endTime,
       attributes: acc.attributes,
       value: { buckets: { boundaries, counts }, sum: acc.sum, count: acc.count },
+      exemplars: acc.exemplars,
     };
   });
+}
+
+/** prom-client's exemplar on a bucket value (timestamp in seconds). */
+interface PromExemplar {
+  labelSet: Record<string, string | number>;
+  value: number;
+  timestamp: number;
+}
+
+/** An OTLP/JSON exemplar (ids in hex, as OTLP/JSON writes them). */
+export interface OtlpExemplar {
+  timeUnixNano: string;
+  asDouble: number;
+  traceId: string;
+  spanId: string;
+}
+
+const utf8 = new TextDecoder();
+const toUtf8 = new TextEncoder();
+
+/**
+ * The SDK's OTLP/JSON for `rm`, plus the exemplars the bridge's histogram
+ * points carry (the transformer keeps the order of scopes, metrics and
+ * points, so they are matched by position). Runs at the export interval.
+ */
+export function serializeMetricsWithExemplars(rm: ResourceMetrics): Uint8Array {
+  const bytes = JsonMetricsSerializer.serializeRequest(rm)!;
+  const withExemplars = (m: MetricData) =>
+    m.dataPointType === DataPointType.HISTOGRAM &&
+    m.dataPoints.some((p) => (p as { exemplars?: unknown[] }).exemplars?.length);
+  if (!rm.scopeMetrics.some((sm) => sm.metrics.some(withExemplars))) return bytes;
+  const request = JSON.parse(utf8.decode(bytes));
+  const scopes = request.resourceMetrics?.[0]?.scopeMetrics ?? [];
+  rm.scopeMetrics.forEach((sm, i) =>
+    sm.metrics.forEach((m, j) => {
+      if (!withExemplars(m)) return;
+      const points = scopes[i]?.metrics?.[j]?.histogram?.dataPoints ?? [];
+      m.dataPoints.forEach((p, k) => {
+        const exemplars = (p as { exemplars?: OtlpExemplar[] }).exemplars;
+        if (exemplars?.length && points[k]) points[k].exemplars = exemplars;
+      });
+    })
+  );
+  return toUtf8.encode(JSON.stringify(request));
+}
+
+export const OPENMETRICS_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+
+/** Whether an Accept header asks for OpenMetrics (Prometheus lists it first when it does). */
+export function wantsOpenMetrics(accept: string | null | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(",").some((part) => {
+    const [type, ...params] = part.split(";").map((x) => x.trim().toLowerCase());
+    const q = params.find((x) => x.startsWith("q="));
+    return type === "application/openmetrics-text" && (!q || Number(q.slice(2)) > 0);
+  });
+}
+
+/**
+ * `registry` in OpenMetrics, exemplars included, rendered by prom-client.
+ * Its OpenMetrics renderer renames counters in place (`http_requests_total`
+ * becomes `http_requests`, written back with `_total`), which would change
+ * the 0.0.4 text and the pushed names too; so it renders views of the
+ * families with the counter names already in OpenMetrics form.
+ */
+export function openMetricsText(registry: Registry): Promise<string> {
+  // The typings omit the constructor's content type argument.
+  const OpenMetricsRegistry = Registry as unknown as new (
+    type: string,
+  ) => Registry<OpenMetricsContentType>;
+  const om = new OpenMetricsRegistry(Registry.OPENMETRICS_CONTENT_TYPE);
+  for (const metric of registry.getMetricsAsArray()) {
+    const m = metric as unknown as {
+      name: string;
+      help: string;
+      type: string;
+      get(): Promise<PromMetric>;
+    };
+    const counter = String(m.type) === "counter";
+    const name = counter ? m.name.replace(/_total$/, "") : m.name;
+    om.registerMetric({
+      name,
+      help: m.help,
+      type: m.type,
+      get: async () => {
+        const data = await m.get();
+        return counter ? { ...data, name } : data;
+      },
+    } as unknown as Metric);
+  }
+  return om.metrics();
+}
+
+/**
+ * OTLP/HTTP JSON metric exporter whose requests carry the bridge's
+ * exemplars (the SDK's OTLPMetricExporter drops them). One POST per export
+ * interval; a failure is reported and the next export carries the totals.
+ */
+export class ExemplarMetricExporter implements PushMetricExporter {
+  private readonly headers: Record<string, string>;
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs: number,
+    headers: Record<string, string> = {},
+  ) {
+    this.headers = { ...headers, "content-type": "application/json" };
+  }
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    let body: Uint8Array<ArrayBuffer>;
+    try {
+      body = serializeMetricsWithExemplars(metrics) as Uint8Array<ArrayBuffer>;
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err as Error });
+      return;
+    }
+    fetch(this.url, {
+      method: "POST",
+      headers: this.headers,
+      body,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    }).then(async (res) => {
+      await res.body?.cancel();
+      done(
+        res.ok ? { code: ExportResultCode.SUCCESS } : {
+          code: ExportResultCode.FAILED,
+          error: new Error(`metrics export: HTTP ${res.status}`),
+        },
+      );
+    }, (err) => done({ code: ExportResultCode.FAILED, error: err as Error }));
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -6,9 +6,12 @@
  *   └── perform_action              (action_executed event)
  *
  * `fail` makes perform_action throw, to show exception recording and error
- * status travelling up to the parent.
+ * status travelling up to the parent. Each step logs a line inside its span
+ * (trace_id/span_id), so the trace's logs can be found by its id
+ * (`deno task logs --trace ID`).
  */
 import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { createLogger } from "./logger.ts";
 import { traced } from "./otel_setup.ts";
 
 export const TRACE_DEMO_SERVICE = "trace-demo-service";
@@ -23,6 +26,8 @@ export interface UserRequest {
 export type UserRequestResult =
   | { success: true; result: { action: string; status: "completed"; duration_ms: number } }
   | { success: false; error: string };
+
+const log = createLogger(TRACE_DEMO_SERVICE);
 
 export class ActionFailed extends Error {
   override name = "ActionFailed";
@@ -47,11 +52,13 @@ export async function processUserRequest(
     async (span) => {
       const traceId = span.spanContext().traceId;
       span.addEvent("user_request_started", { "user.id": req.userId });
+      log.info("user request started", { user_id: req.userId, action: req.action });
       try {
         await traced(tracer, "validate_user_action", (child) => {
           const valid = (VALID_ACTIONS as readonly string[]).includes(req.action);
           child.setAttribute("app.validation.passed", valid);
           if (!valid) throw new ActionFailed(`unknown action '${req.action}'`);
+          log.info("user action validated", { action: req.action });
         }, { "app.user.action": req.action });
 
         const started = performance.now();
@@ -60,11 +67,13 @@ export async function processUserRequest(
           if (req.fail) throw new ActionFailed(`action '${req.action}' failed (--fail)`);
           const duration_ms = Math.round((performance.now() - started) * 100) / 100;
           child.addEvent("action_executed", { "app.user.action": req.action, duration_ms });
+          log.info("action performed", { action: req.action, duration_ms });
           return { action: req.action, status: "completed" as const, duration_ms };
         }, { "app.user.action": req.action });
 
         span.setAttribute("http.response.status_code", 200);
         span.addEvent("user_request_completed", { success: true });
+        log.info("user request completed", { success: true });
         return { traceId, outcome: { success: true as const, result } };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -72,6 +81,7 @@ export async function processUserRequest(
         span.setStatus({ code: SpanStatusCode.ERROR, message });
         span.setAttribute("http.response.status_code", 500);
         span.addEvent("user_request_completed", { success: false });
+        log.error("user request failed", { error: message });
         return { traceId, outcome: { success: false as const, error: message } };
       } finally {
         span.end();

@@ -6,7 +6,12 @@
 import { parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
 import { redactUrl } from "../scripts/lib/redact.ts";
 import { flushLogs } from "./logger.ts";
-import { normalizeOtlpEndpoint, setupTracing } from "./otel_setup.ts";
+import {
+  buildResource,
+  normalizeOtlpEndpoint,
+  setupLogExport,
+  setupTracing,
+} from "./otel_setup.ts";
 import { processUserRequest, TRACE_DEMO_SERVICE, VALID_ACTIONS } from "./trace_demo.ts";
 
 const spec = {
@@ -58,10 +63,11 @@ if (import.meta.main) {
     }
     // For display only: userinfo in the endpoint is a credential.
     const endpoint = redactUrl(normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")));
-    const tracing = setupTracing({
-      serviceName: TRACE_DEMO_SERVICE,
-      exportTimeoutMs: timeoutS * 1000,
-    });
+    const otelOpts = { serviceName: TRACE_DEMO_SERVICE, exportTimeoutMs: timeoutS * 1000 };
+    const resource = buildResource(otelOpts);
+    const tracing = setupTracing(otelOpts, resource);
+    // The demo's log lines go to the collector too (its logs pipeline: VictoriaLogs locally).
+    const logs = setupLogExport(otelOpts, resource);
     const { traceId, outcome } = await processUserRequest(tracing.tracer, {
       userId: flags["user-id"],
       action: flags.action,
@@ -77,6 +83,7 @@ if (import.meta.main) {
     }
     await tracing.provider.shutdown().catch(() => {});
     flushLogs();
+    await logs?.stop();
     if (flushError || tracing.exporter.failures > 0) {
       const reason = redactUrl(tracing.exporter.lastError ?? flushError ?? "export failed");
       console.error(

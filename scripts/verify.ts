@@ -4,7 +4,7 @@
  * prints a table (check, expected, found). Logic in scripts/lib/verify.ts.
  */
 import { durationFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { currentPorts } from "./lib/stack.ts";
+import { currentPorts, readState } from "./lib/stack.ts";
 import {
   baseUrl,
   type CheckResult,
@@ -72,6 +72,18 @@ function urlFrom(flag: string | undefined, env: string, dflt: string): string {
   return dflt;
 }
 
+/** The local stack's VictoriaLogs, when its state says one runs behind the local collector config. */
+function localVictoriaLogs(port: number): string | undefined {
+  let state;
+  try {
+    state = readState();
+  } catch {
+    return undefined;
+  }
+  if (!state?.components?.victorialogs || state.topology === "cluster") return undefined;
+  return `http://127.0.0.1:${port}`;
+}
+
 if (import.meta.main) {
   runMain(async () => {
     const { flags } = parseFlags<Flags>(spec);
@@ -101,6 +113,9 @@ if (import.meta.main) {
         traces: !flags["metrics-only"],
         dashboards: !flags["no-dashboards"],
         traceId: flags["trace-id"],
+        // The pillars joined: an exemplar's trace; and the push demo's log lines
+        // where a local stack runs VictoriaLogs (the cluster config logs to debug).
+        correlation: { victorialogs: localVictoriaLogs(ports.victorialogs) },
       },
       waitMs,
       retryReporter((line) => console.error(line)),

@@ -45,6 +45,7 @@ Deno.test({
       });
       assert.deepEqual(up.started, [
         "jaeger",
+        "victorialogs",
         "collector",
         "alertmanager",
         "node-exporter",
@@ -61,7 +62,7 @@ Deno.test({
         startTime: c.startTime,
         name: c.name,
       }));
-      assert.equal(pids.length, 8);
+      assert.equal(pids.length, 9);
 
       await t.step(
         "run-push: Jaeger returns the trace with both children under process_user_request",

@@ -53,6 +53,7 @@ export interface StackPorts {
   prometheus: number;
   alertmanager: number;
   nodeExporter: number;
+  victorialogs: number;
   viewer: number;
   /** Scrape targets only: the apps are not part of the stack. */
   app: number;
@@ -167,6 +168,15 @@ export const PORT_SPECS: PortSpec[] = [
     "node-exporter",
     "node-exporter (this machine's CPU, memory, disks)",
   ),
+  p(
+    "victorialogs",
+    "victorialogs-port",
+    // OTELCOL_*: the collector's overlay reads it too, and every task that knows the stack's ports may read it.
+    "OTELCOL_VICTORIALOGS_PORT",
+    9428,
+    "victorialogs",
+    "VictoriaLogs (logs by trace id; UI at /select/vmui/)",
+  ),
   p("viewer", "viewer-port", "VIEWER_PORT", 3000, "viewer", "viewer (dashboards, traces, alerts)"),
   p("app", "app-port", "APP_PORT", 8000, "target", "instrumented app (scraped)"),
   p("pull", "pull-port", "PULL_PORT", 5000, "target", "metrics-pull app (scraped)"),
@@ -268,6 +278,7 @@ export function freePorts(): Promise<StackPorts> {
 
 export const COMPONENTS = [
   "jaeger",
+  "victorialogs",
   "collector",
   "alertmanager",
   "node-exporter",
@@ -582,6 +593,7 @@ export function collectorEnv(
     OTELCOL_HEALTH_PORT: String(ports.collectorHealth),
     OTELCOL_PPROF_PORT: String(ports.collectorPprof),
     OTELCOL_TELEMETRY_PORT: String(ports.collectorTelemetry),
+    OTELCOL_VICTORIALOGS_PORT: String(ports.victorialogs),
     JAEGER_OTLP_ENDPOINT: `${HOST}:${ports.jaegerOtlpGrpc}`,
     SAMPLING_PERCENTAGE: "100",
     // Locally, spans and metrics should show up in seconds, not after 10 s batches.
@@ -729,6 +741,22 @@ export function planComponents(
       healthUrl: `http://${HOST}:${ports.jaegerQuery}/api/services`,
     },
     {
+      // Before the collector: its logs pipeline exports here (and retries meanwhile).
+      name: "victorialogs",
+      tool: "victoria-logs",
+      args: [
+        `-httpListenAddr=${HOST}:${ports.victorialogs}`,
+        `-storageDataPath=${join(data, "victorialogs")}`,
+        "-retentionPeriod=7d",
+        // Its own request log would only repeat what the collector sends.
+        "-loggerLevel=WARN",
+      ],
+      env: {},
+      port: ports.victorialogs,
+      ports: [ports.victorialogs],
+      healthUrl: `http://${HOST}:${ports.victorialogs}/health`,
+    },
+    {
       name: "collector",
       tool: "otelcol-obskit",
       // The cluster topology runs the ConfigMap's config alone, as the DaemonSet does.
@@ -786,6 +814,8 @@ export function planComponents(
         `--web.listen-address=${HOST}:${ports.prometheus}`,
         "--web.enable-lifecycle",
         "--storage.tsdb.retention.time=2d",
+        // A histogram bucket's trace id (the exemplars the collector's exporter serves).
+        "--enable-feature=exemplar-storage",
       ],
       env: {},
       port: ports.prometheus,
@@ -1173,6 +1203,7 @@ function notStartedRows(state: StackState): Record<string, StatusRow> {
     collector: state.ports.collectorHealth,
     alertmanager: state.ports.alertmanager,
     "node-exporter": state.ports.nodeExporter,
+    victorialogs: state.ports.victorialogs,
     prometheus: state.ports.prometheus,
     viewer: state.ports.viewer,
   };

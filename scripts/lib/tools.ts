@@ -69,9 +69,16 @@ export interface ToolsOptions {
   log?: (line: string) => void;
 }
 
-export const COMPONENT_GROUPS = ["collector", "jaeger", "sloth", "debian", "k8s"] as const;
+export const COMPONENT_GROUPS = [
+  "collector",
+  "jaeger",
+  "sloth",
+  "victorialogs",
+  "debian",
+  "k8s",
+] as const;
 /** What a plain `deno task tools` installs; `k8s` is opt-in (--k8s or --only k8s). */
-export const DEFAULT_GROUPS = ["collector", "jaeger", "sloth", "debian"] as const;
+export const DEFAULT_GROUPS = ["collector", "jaeger", "sloth", "victorialogs", "debian"] as const;
 
 export function binDir(): string {
   return join(toolsDir(), "bin");
@@ -112,7 +119,7 @@ export function resolveTool(name: string): string | null {
 export function requireTool(name: string): string {
   const p = resolveTool(name);
   if (p) return p;
-  const fix = name === "otelcol-obskit" || name === "jaeger" || name === "sloth"
+  const fix = ["otelcol-obskit", "jaeger", "sloth", "victoria-logs"].includes(name)
     ? "run 'deno task tools'"
     : K8S_TOOLS.includes(name)
     ? "run 'deno task tools --k8s' (as root for etcd)"
@@ -447,6 +454,57 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
   rows.push({
     component: "sloth",
     version: SLOTH_VERSION,
+    path: bin,
+    state: `built in ${formatElapsed(ms)}`,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// VictoriaLogs: the local stack's logs backend (Apache-2.0; Loki is AGPL)
+
+/** From the Go module proxy (no replace lines, so `go install` builds it; about 40 s). */
+export const VICTORIALOGS_PKG = "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs";
+export const VICTORIALOGS_VERSION = "v1.52.1";
+
+/** Builds victoria-logs with `go install pkg@version` into the tools folder. */
+async function installVictoriaLogs(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const name = "victoria-logs";
+  const bin = join(binDir(), name);
+  const hash = await stampHash(name, VICTORIALOGS_PKG, VICTORIALOGS_VERSION);
+  if (!opts.force && upToDate(name, hash)) {
+    stepLine(`${name} ${VICTORIALOGS_VERSION}`, "up to date", opts.progress);
+    rows.push({ component: name, version: VICTORIALOGS_VERSION, path: bin, state: "up to date" });
+    return;
+  }
+  await goVersion();
+  const logFile = join(logsDir(), `${name}-build.log`);
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(
+    `${name} ${VICTORIALOGS_VERSION} (go install, about 1 min cold)`,
+    opts.progress,
+  );
+  try {
+    await runLogged(
+      `go install of ${name}`,
+      "go",
+      ["install", `${VICTORIALOGS_PKG}@${VICTORIALOGS_VERSION}`],
+      { env: goEnv({ GOBIN: binDir() }), logFile },
+    );
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const ms = p.succeed();
+  writeStamp(name, {
+    hash,
+    version: VICTORIALOGS_VERSION,
+    path: bin,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({
+    component: name,
+    version: VICTORIALOGS_VERSION,
     path: bin,
     state: `built in ${formatElapsed(ms)}`,
   });
@@ -875,6 +933,7 @@ export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> 
   }
   if (only.includes("jaeger")) await installJaeger(opts, rows);
   if (only.includes("sloth")) await installSloth(opts, rows);
+  if (only.includes("victorialogs")) await installVictoriaLogs(opts, rows);
   if (only.includes("debian")) await installDebian(opts, rows);
   if (only.includes("k8s")) await installK8s(opts, rows);
   if (DEFAULT_GROUPS.every((g) => only.includes(g))) {

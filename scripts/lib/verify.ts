@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { UsageError } from "./cli.ts";
 import { repoPath } from "./paths.ts";
 import { referencedMetrics, substituteGrafanaVariables } from "./promql.ts";
+import { queryLogs } from "./logs.ts";
 import { formatTable } from "./tools.ts";
 import { type CatalogEntry, loadCatalog, type MetricCatalog } from "./validate/catalog.ts";
 
@@ -647,7 +648,129 @@ export async function checkTraces(
   return results;
 }
 
+/** An exemplar of `job`'s latency histogram, and whether Jaeger has its trace. */
+export interface ExemplarCheck {
+  ok: boolean;
+  traceId?: string;
+  detail: string;
+}
+
+/**
+ * Metrics -> traces: the newest exemplar Prometheus stored for `job`'s
+ * http_request_duration_seconds buckets (the last 15 minutes), looked up
+ * in Jaeger by its trace id.
+ */
+export async function checkExemplarTrace(
+  prometheus: string,
+  jaeger: string,
+  job = INSTRUMENTED_APP_JOB,
+): Promise<ExemplarCheck> {
+  const url = new URL("/api/v1/query_exemplars", prometheus);
+  url.searchParams.set("query", `http_request_duration_seconds_bucket{job="${job}"}`);
+  const now = Date.now() / 1000;
+  url.searchParams.set("start", String(now - 900));
+  url.searchParams.set("end", String(now));
+  // deno-lint-ignore no-explicit-any
+  const body = await getJson<any>(url.toString());
+  const exemplars: { labels: Record<string, string>; timestamp: number }[] = (body?.data ?? [])
+    .flatMap((s: { exemplars?: unknown[] }) => s.exemplars ?? []);
+  const withTrace = exemplars.filter((e) => /^[0-9a-f]{32}$/.test(e.labels?.trace_id ?? ""))
+    .sort((a, b) => b.timestamp - a.timestamp);
+  if (withTrace.length === 0) return { ok: false, detail: "no exemplar with a trace_id" };
+  // The newest first; a trace Jaeger has not stored yet (batching) may be behind a few.
+  for (const e of withTrace.slice(0, 5)) {
+    const trace = await jaegerTrace(jaeger, e.labels.trace_id);
+    if (trace) {
+      return {
+        ok: true,
+        traceId: e.labels.trace_id,
+        detail: `${e.labels.trace_id}: ${trace.spans.length} spans`,
+      };
+    }
+  }
+  return {
+    ok: false,
+    traceId: withTrace[0].labels.trace_id,
+    detail: `${withTrace.length} exemplars; trace ${withTrace[0].labels.trace_id} not in Jaeger`,
+  };
+}
+
+/** Metrics -> traces and traces -> logs, as verify rows. */
+export async function checkCorrelation(
+  opts: Endpoints & { victorialogs?: string; metrics: boolean; traceId?: string },
+): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  if (opts.metrics) {
+    const check = "exemplar -> trace in Jaeger";
+    const expected = "a latency exemplar's trace";
+    try {
+      const r = await checkExemplarTrace(opts.prometheus, opts.jaeger);
+      results.push({
+        check,
+        expected,
+        found: r.detail,
+        status: r.ok ? "ok" : "fail",
+        fix: r.ok
+          ? undefined
+          : "has platform-app had traffic (deno task load)? is Prometheus started with --enable-feature=exemplar-storage (deno task stack up does)?",
+      });
+    } catch (err) {
+      results.push({
+        check,
+        expected,
+        found: `error: ${(err as Error).message}`,
+        status: "fail",
+        fix: "is Prometheus running? deno task stack status",
+      });
+    }
+  }
+  if (opts.victorialogs) {
+    const check = "push demo trace's logs in VictoriaLogs";
+    const expected = "log lines with its trace_id";
+    try {
+      const trace = await pushDemoTrace(opts.jaeger, opts.traceId);
+      if (!trace) {
+        results.push({
+          check,
+          expected,
+          found: "no push demo trace",
+          status: "fail",
+          fix: "run 'deno task run-push'",
+        });
+      } else {
+        const lines = await queryLogs(opts.victorialogs, {
+          traceId: trace.traceID,
+          sinceSeconds: 86_400,
+        });
+        results.push({
+          check,
+          expected,
+          found: `${lines.length} lines for ${trace.traceID}`,
+          status: lines.length > 0 ? "ok" : "fail",
+          fix: lines.length > 0
+            ? undefined
+            : "does the collector's logs pipeline export to VictoriaLogs (config/otel-collector-local.yaml)? see 'deno task stack logs collector'",
+        });
+      }
+    } catch (err) {
+      results.push({
+        check,
+        expected,
+        found: `error: ${(err as Error).message}`,
+        status: "fail",
+        fix: "is VictoriaLogs running? deno task stack status",
+      });
+    }
+  }
+  return results;
+}
+
 export interface VerifyOptions extends Endpoints {
+  /**
+   * Also check the pillars are joined: an exemplar's trace in Jaeger (with
+   * metrics and traces), and, given VictoriaLogs' URL, the push demo's log lines.
+   */
+  correlation?: { victorialogs?: string };
   metrics?: boolean;
   traces?: boolean;
   dashboards?: boolean;
@@ -684,6 +807,15 @@ export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
   }
   if (opts.traces !== false) {
     results.push(...await checkTraces(opts.jaeger, { traceId: opts.traceId }));
+    if (opts.correlation) {
+      results.push(
+        ...await checkCorrelation({
+          ...opts,
+          victorialogs: opts.correlation.victorialogs,
+          metrics: opts.metrics !== false,
+        }),
+      );
+    }
   }
   return results;
 }
