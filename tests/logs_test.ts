@@ -1,0 +1,195 @@
+/**
+ * Logs that arrive somewhere, by trace, against the real programs: the push
+ * demo's and the instrumented app's log lines go over OTLP to the
+ * collector, whose local logs pipeline exports them (protobuf) to the
+ * stack's VictoriaLogs; `deno task logs --trace ID` prints them, verify's
+ * correlation rows pass; bad input is one line and exit 2.
+ */
+import { strict as assert } from "node:assert";
+import { encodeLogLines } from "../apps/log_export.ts";
+import { buildResource } from "../apps/otel_setup.ts";
+import { logsQuery, queryLogs } from "../scripts/lib/logs.ts";
+import { freePorts, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
+import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
+import { checkCorrelation } from "../scripts/lib/verify.ts";
+import { eventually, missing } from "./support.ts";
+
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+async function logsTask(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "logs", ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("logs: the LogsQL query per flag; bad values are usage errors", () => {
+  assert.equal(
+    logsQuery({ traceId: TRACE.toUpperCase() }),
+    `trace_id:="${TRACE}" | sort by (_time)`,
+  );
+  assert.equal(
+    logsQuery({ service: "platform-app", sinceSeconds: 900, level: "warn" }),
+    `"service.name":="platform-app" _time:900s severity_text:in("WARN","ERROR") | sort by (_time)`,
+  );
+  // A quote in a service name stays inside the literal.
+  assert.match(logsQuery({ service: 'a" or *' }), /^"service\.name":="a\\" or \*" /);
+  assert.throws(() => logsQuery({ traceId: "xyz" }), /--trace must be a trace id of 32 hex/);
+  assert.throws(() => logsQuery({ level: "loud" }), /--level must be one of DEBUG, INFO/);
+});
+
+Deno.test("logs: a logger line becomes an OTLP log record with its trace context", () => {
+  const line = JSON.stringify({
+    timestamp: "2026-01-02T03:04:05.678Z",
+    level: "WARN",
+    message: "slow",
+    service: "platform-app",
+    trace_id: TRACE,
+    span_id: "00f067aa0ba902b7",
+    endpoint: "/api/data",
+    status: 200,
+  });
+  const req = JSON.parse(new TextDecoder().decode(
+    encodeLogLines([line, "not json"], buildResource({ serviceName: "platform-app", env: {} })),
+  ));
+  const records = req.resourceLogs[0].scopeLogs[0].logRecords;
+  assert.equal(records.length, 1);
+  const r = records[0];
+  assert.equal(r.traceId, TRACE);
+  assert.equal(r.spanId, "00f067aa0ba902b7");
+  assert.equal(r.severityText, "WARN");
+  assert.equal(r.severityNumber, 13);
+  assert.equal(r.body.stringValue, "slow");
+  assert.equal(r.timeUnixNano, "1767323045678000000");
+  const attrs = Object.fromEntries(
+    r.attributes.map((a: { key: string; value: Record<string, unknown> }) => [
+      a.key,
+      Object.values(a.value)[0],
+    ]),
+  );
+  assert.deepEqual(attrs, { endpoint: "/api/data", status: 200 });
+});
+
+Deno.test({
+  name: "logs: bad input is one line and exit 2; an unreachable backend is exit 2",
+  async fn() {
+    for (
+      const [args, message] of [
+        [[], /give --trace ID or --service NAME/],
+        [["--trace", "nothex"], /--trace must be a trace id of 32 hex digits/],
+        [["--trace", TRACE, "--level", "loud"], /--level must be one of/],
+        [["--trace", TRACE, "--since", "yesterday"], /--since/],
+        [["--trace", TRACE, "--url", "ftp://x"], /--url must be an http\(s\) URL/],
+        [["--trace", TRACE, "--url", "http://127.0.0.1:9"], /logs backend at .* did not answer/],
+      ] as const
+    ) {
+      const r = await logsTask([...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, message);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "logs end to end: the push demo's and the app's lines reach VictoriaLogs through the collector; logs --trace prints them; verify's correlation rows pass",
+  ignore: missing("otelcol-obskit", "jaeger", "prometheus", "victoria-logs"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const state = await Deno.makeTempDir({ prefix: "obskit-logs-" });
+    const before = Deno.env.get("OBSKIT_STATE_DIR");
+    Deno.env.set("OBSKIT_STATE_DIR", state);
+    let ports: StackPorts | undefined;
+    try {
+      ports = await freePorts();
+      await stackUp({
+        ports,
+        only: ["jaeger", "victorialogs", "collector", "prometheus"],
+        scrapeInterval: "1s",
+        timeoutMs: 90_000,
+      });
+      const vl = `http://127.0.0.1:${ports.victorialogs}`;
+      const push = await runPush(ports);
+      assert.equal(push.code, 0, push.output);
+      const traceId = push.traceId!;
+      const lines = await eventually(
+        "the push demo's log lines in VictoriaLogs",
+        30_000,
+        async () => {
+          const l = await queryLogs(vl, { traceId });
+          return l.length >= 4 ? l : undefined;
+        },
+      );
+      assert.deepEqual(
+        lines.map((l) => l.message).sort(),
+        [
+          "action performed",
+          "user action validated",
+          "user request completed",
+          "user request started",
+        ],
+      );
+      for (const l of lines) {
+        assert.equal(l.traceId, traceId);
+        assert.match(l.spanId, /^[0-9a-f]{16}$/);
+        assert.equal(l.service, "trace-demo-service");
+        assert.equal(l.level, "INFO");
+      }
+
+      // The task, reading the stack's port from its state.
+      const env = { OBSKIT_STATE_DIR: state };
+      const printed = await logsTask(["--trace", traceId], env);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.equal(printed.stdout.trim().split("\n").length, 4, printed.stdout);
+      assert.match(
+        printed.stdout,
+        /INFO\s+trace-demo-service\s+span=[0-9a-f]{16}\s+user request started/,
+      );
+      const none = await logsTask(["--trace", TRACE], env);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no log lines for trace/);
+
+      // The instrumented app's request lines carry the request's trace id.
+      await startApp("instrumented-app", ports, { env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" } });
+      const res = await fetch(`http://127.0.0.1:${ports.app}/api/data?delay=0.2`);
+      await res.body?.cancel();
+      const appTrace = res.headers.get("traceparent")!.split("-")[1];
+      const appLines = await eventually("the app's request lines", 30_000, async () => {
+        const l = await queryLogs(vl, { traceId: appTrace });
+        return l.some((x) => x.message === "request completed") ? l : undefined;
+      });
+      assert.ok(appLines.every((l) => l.service === "platform-app"));
+      const warn = await logsTask(["--service", "platform-app", "--level", "ERROR"], env);
+      assert.equal(warn.code, 1, warn.stdout);
+
+      // verify's rows: an exemplar's trace in Jaeger, the push demo's lines in VictoriaLogs.
+      const rows = await eventually("verify's correlation rows", 60_000, async () => {
+        const again = await fetch(`http://127.0.0.1:${ports!.app}/api/data?delay=0.1`);
+        await again.body?.cancel();
+        const r = await checkCorrelation({
+          prometheus: `http://127.0.0.1:${ports!.prometheus}`,
+          jaeger: `http://127.0.0.1:${ports!.jaegerQuery}`,
+          victorialogs: vl,
+          metrics: true,
+          traceId,
+        });
+        return r.every((x) => x.status === "ok") ? r : undefined;
+      });
+      assert.equal(rows.length, 2);
+    } finally {
+      if (ports) await stackDown().catch(() => {});
+      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+      else Deno.env.set("OBSKIT_STATE_DIR", before);
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
