@@ -188,7 +188,7 @@ Deno.test({
       await t.step("stack down: no process of ours, no listening port", async () => {
         const listening = Object.values(readState()!.components).flatMap((c) => c.ports);
         const res = await stackDown();
-        assert.equal(res.stopped.length, 6);
+        assert.equal(res.stopped.length, pids.length, "every process up and startApp started");
         assert.deepEqual(res.stillListening, []);
         for (const x of pids) {
           assert.equal(
