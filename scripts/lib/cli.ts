@@ -186,3 +186,18 @@ export function exitCodeFor(err: unknown): number {
   }
   return EXIT_FAILED;
 }
+
+/**
+ * An `up` (stack, control plane) was interrupted by a signal; what it had
+ * started is stopped again and named here.
+ */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(readonly stopped: string[]) {
+    super(
+      `interrupted; stopped what this 'up' had started${
+        stopped.length ? ` (${stopped.join(", ")})` : " (nothing yet)"
+      }`,
+    );
+  }
+}

@@ -13,7 +13,7 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { CheckFailed, durationFlag, MissingPrerequisite, UsageError } from "./cli.ts";
+import { CheckFailed, durationFlag, Interrupted, MissingPrerequisite, UsageError } from "./cli.ts";
 import { isListening } from "./net.ts";
 import { repoPath, stateDir } from "./paths.ts";
 import {
@@ -332,17 +332,7 @@ export interface UpOptions {
   lockWaitMs?: number;
 }
 
-/** `stack up` was interrupted; what it had started is stopped again. */
-export class Interrupted extends Error {
-  override name = "Interrupted";
-  constructor(readonly stopped: string[]) {
-    super(
-      `interrupted; stopped what this 'up' had started${
-        stopped.length ? ` (${stopped.join(", ")})` : " (nothing yet)"
-      }`,
-    );
-  }
-}
+export { Interrupted };
 
 /**
  * A scrape/evaluation interval as Prometheus wants it ("5s", "1m",
