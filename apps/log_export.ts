@@ -10,6 +10,8 @@
  * does not start), and it costs the request path one array push: the line
  * is the string the logger already built; it is parsed and encoded (by the
  * SDK's own OTLP/JSON serializer) once a second in a batch, off the request.
+ * That batch work is about 3.5 µs of CPU a line on the bench machine (a
+ * hand-written string encoder saved under 1 µs of it and was not kept).
  *
  * Bounded: at most MAX_QUEUE lines wait; beyond that, and for a batch the
  * collector does not take, lines are counted in

@@ -95,7 +95,9 @@ Deno.test({
       const omText = await om.text();
       assert.ok(omText.endsWith("# EOF\n"), "OpenMetrics ends with # EOF");
       const bucket = omText.split("\n").find((l) =>
-        l.startsWith('http_request_duration_seconds_bucket{le="0.5",method="GET",endpoint="/api/data"')
+        l.startsWith(
+          'http_request_duration_seconds_bucket{le="0.5",method="GET",endpoint="/api/data"',
+        )
       );
       assert.ok(bucket, omText);
       assert.match(

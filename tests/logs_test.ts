@@ -8,6 +8,7 @@
 import { strict as assert } from "node:assert";
 import { encodeLogLines } from "../apps/log_export.ts";
 import { buildResource } from "../apps/otel_setup.ts";
+import { runDoctor } from "../scripts/lib/doctor.ts";
 import { logsQuery, queryLogs } from "../scripts/lib/logs.ts";
 import { freePorts, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
@@ -185,6 +186,16 @@ Deno.test({
         return r.every((x) => x.status === "ok") ? r : undefined;
       });
       assert.equal(rows.length, 2);
+
+      // doctor knows the backend: healthy, with lines from both services.
+      const doctor = await runDoctor({
+        ports,
+        prometheus: `http://127.0.0.1:${ports.prometheus}`,
+        jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
+      });
+      const line = doctor.find((l) => l.check === `victorialogs :${ports!.victorialogs}`);
+      assert.equal(line?.status, "ok", JSON.stringify(line));
+      assert.match(line!.detail, /platform-app, trace-demo-service/);
     } finally {
       if (ports) await stackDown().catch(() => {});
       if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");

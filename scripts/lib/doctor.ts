@@ -12,6 +12,7 @@ import { tailFile } from "./process.ts";
 import { isAlive } from "./process.ts";
 import { redactSecrets, urlSecrets } from "./redact.ts";
 import { readState, type StackPorts } from "./stack.ts";
+import { queryLogs } from "./logs.ts";
 import { formatTable } from "./tools.ts";
 import { loadCatalog } from "./validate/catalog.ts";
 import {
@@ -274,7 +275,46 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorLine[]> {
         "start it: deno task stack up; in a cluster: kubectl -n observability port-forward svc/jaeger-query 16686",
     });
   }
+  // 7. The logs backend (local stack only: in a cluster the logs pipeline writes to the collector's log).
+  lines.push(await logsBackendLine(`http://${host}:${ports.victorialogs}`, ports.victorialogs));
   return lines;
+}
+
+/** VictoriaLogs answers, and holds log lines from the last hour. */
+async function logsBackendLine(base: string, port: number): Promise<DoctorLine> {
+  const check = `victorialogs :${port}`;
+  const health = await httpOk(`${base}/health`);
+  if (!health.ok) {
+    return {
+      check,
+      status: "warn",
+      detail: `logs backend not reachable (${health.detail})`,
+      fix:
+        "deno task stack up starts it (deno task tools builds it); in a cluster no phase deploys one: logs go to the collector's log",
+    };
+  }
+  try {
+    const lines = await queryLogs(base, { sinceSeconds: 3600, limit: 1000 });
+    const services = [...new Set(lines.map((l) => l.service).filter(Boolean))].sort();
+    return {
+      check,
+      status: lines.length ? "ok" : "warn",
+      detail: lines.length
+        ? `${lines.length >= 1000 ? "1000+" : lines.length} lines in the last hour from ${
+          services.join(", ")
+        }`
+        : "healthy, no log lines in the last hour",
+      fix: lines.length
+        ? undefined
+        : "run deno task run-push or send the app traffic; if they ran, check the collector's otlp_http/victorialogs exporter (deno task stack logs collector)",
+    };
+  } catch (err) {
+    return {
+      check,
+      status: "warn",
+      detail: `healthy, but the query failed: ${(err as Error).message}`,
+    };
+  }
 }
 
 /**

@@ -77,7 +77,8 @@ export function logsQuery(q: LogQuery): string {
     filters.push(`trace_id:=${quoted(q.traceId.toLowerCase())}`);
   }
   if (q.service !== undefined) {
-    if (!q.service || /[\x00-\x1f]/.test(q.service)) {
+    // Control characters cannot be part of a service.name (and would garble the query line).
+    if (!q.service || [...q.service].some((c) => c.charCodeAt(0) < 32)) {
       throw new UsageError(`--service must be a service name, got '${q.service}'`);
     }
     filters.push(`"service.name":=${quoted(q.service)}`);

@@ -195,6 +195,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         prometheus: `http://127.0.0.1:${ports.prometheus}`,
         jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
         traceId: push.traceId,
+        // The pillars joined: an exemplar resolved to its trace, the push demo's log lines.
+        correlation: { victorialogs: `http://127.0.0.1:${ports.victorialogs}` },
       },
       opts.verifyWaitMs ?? 60_000,
       (failing) => {
@@ -251,6 +253,11 @@ export function demoGuide(ports: StackPorts, traceId: string | null): string {
       traceId ?? "<trace id>"
     } (process_user_request -> validate_user_action, perform_action)`,
     `  app spans:  http://localhost:${ports.jaegerQuery}/api/traces?service=platform-app&limit=5`,
+    `VictoriaLogs  http://localhost:${ports.victorialogs}/select/vmui/  (the apps' log lines)`,
+    `  by trace:   deno task logs --trace ${traceId ?? "<trace id>"}`,
+    `  exemplars:  ${prom}/graph?g0.expr=${
+      encodeURIComponent("http_request_duration_seconds_bucket")
+    }&g0.tab=0&g0.show_exemplars=1  (each dot's trace_id opens in Jaeger)`,
     `Apps          http://localhost:${ports.app}/metrics  http://localhost:${ports.pull}/metrics`,
   ].join("\n");
 }

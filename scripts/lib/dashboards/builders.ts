@@ -57,6 +57,8 @@ export interface PrometheusQuery extends DataQuery {
   legendFormat?: string;
   range?: boolean;
   instant?: boolean;
+  /** Grafana draws the series' exemplars (trace ids) as points that open the trace. */
+  exemplar?: boolean;
   editorMode?: "code" | "builder";
 }
 
@@ -64,6 +66,13 @@ export interface QuerySpec {
   expr: string;
   legend?: string;
 }
+
+/**
+ * The request latency histogram carries trace ids as exemplars (the
+ * instrumented app, via the collector's OpenMetrics exporter): every graph
+ * of it shows them, so a slow point leads to its trace.
+ */
+const EXEMPLAR_FAMILY = /\bhttp_request_duration_seconds_bucket\b/;
 
 function targets(queries: QuerySpec[], instant = false): PrometheusQuery[] {
   return queries.map((q, i) => ({
@@ -73,6 +82,7 @@ function targets(queries: QuerySpec[], instant = false): PrometheusQuery[] {
     legendFormat: q.legend ?? "__auto",
     range: !instant,
     instant,
+    ...(!instant && EXEMPLAR_FAMILY.test(q.expr) ? { exemplar: true } : {}),
     editorMode: "code",
   }));
 }
