@@ -230,6 +230,7 @@ Deno.test({
         ["jaeger", true, false],
         ["node-exporter", false, true],
         ["prometheus", true, false],
+        ["victorialogs", false, true],
         ["viewer", false, true],
       ]);
       // Prometheus scrapes itself and knows Alertmanager at the given port.
@@ -418,7 +419,7 @@ Deno.test({
       }
       assert.match(
         status.err,
-        /not running or not healthy: jaeger, collector, alertmanager, node-exporter, viewer/,
+        /not running or not healthy: jaeger, victorialogs, collector, alertmanager, node-exporter, viewer/,
       );
       const logs = await task("logs", "prometheus", "-n", "50");
       assert.equal(logs.code, 0);
@@ -735,7 +736,7 @@ Deno.test({
       const out = await child.output();
       const err = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 129, err);
-      assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger, collector\)/);
+      assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger, victorialogs, collector\)/);
       assert.equal(readState(), null, "no partial stack recorded");
       assert.equal(existsSync(lockPath()), false, "lock released");
       for (const c of pids) assert.equal(await isAlive(c.pid, c.startTime), false, c.name);

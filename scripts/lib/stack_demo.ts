@@ -257,7 +257,7 @@ export function demoGuide(ports: StackPorts, traceId: string | null): string {
     `  by trace:   deno task logs --trace ${traceId ?? "<trace id>"}`,
     `  exemplars:  ${prom}/graph?g0.expr=${
       encodeURIComponent("http_request_duration_seconds_bucket")
-    }&g0.tab=0&g0.show_exemplars=1  (each dot's trace_id opens in Jaeger)`,
+    }&g0.tab=0&g0.show_exemplars=1  (hover a dot for its trace_id)`,
     `Apps          http://localhost:${ports.app}/metrics  http://localhost:${ports.pull}/metrics`,
   ].join("\n");
 }
