@@ -345,6 +345,23 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "kubectl apply (client-side, as the phases run it) a second time reports every object unchanged",
+        async () => {
+          for (const file of manifestFiles()) {
+            if (objectsIn(file).length === 0) continue;
+            await kubectl(p, ["apply", "-f", file]);
+            const again = await kubectl(p, ["apply", "-f", file]);
+            assert.equal(again.code, 0, `${file}: ${again.stderr}`);
+            // A field the server drops or defaults makes every rerun report "configured".
+            const changed = again.stdout.trim().split("\n").filter((l) =>
+              !l.endsWith(" unchanged")
+            );
+            assert.deepEqual(changed, [], `${file}: a rerun changed objects`);
+          }
+        },
+      );
+
       await t.step("broken objects fail with the API server's own message", async () => {
         const apply = async (o: K8sObject, dryRun: boolean) => {
           const r = await kubectl(p, [
@@ -550,6 +567,76 @@ Deno.test({
     } finally {
       await runTask("control-plane", ["down", "--purge"], p.box, p.env);
       p.box.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "control-plane --simulate-nodes: phase 1 completes its rollout waits against the real controller-manager and scheduler (kwok marks the pods Ready), reruns cleanly, and down stops all five processes",
+  ignore: NO_K8S || missing("kube-controller-manager", "kube-scheduler", "kwok"),
+  ...all,
+  fn: async () => {
+    const box = sandbox();
+    const api = await realApi(box, { simulateNodes: true });
+    const p: Plane = { box, env: api.env, kubeconfig: api.kubeconfig, ports: api.ports };
+    try {
+      assert.match(api.up.stderr, /^node kwok-node-0 Ready \(managed by kwok\)$/m);
+      const st = await runTask("control-plane", ["status"], box, api.env);
+      assert.equal(st.code, 0, st.stdout + st.stderr);
+      for (const c of ["kube-controller-manager", "kube-scheduler", "kwok"]) {
+        assert.match(
+          st.stdout,
+          new RegExp(`^${c}\\s+\\d+\\s+127\\.0\\.0\\.1:\\d+\\s+running$`, "m"),
+        );
+      }
+      assert.match(st.stdout, /no container runs, so logs, exec and port-forward do not work/);
+
+      const env = { ...api.env, KUBECONFIG: api.kubeconfig };
+      const phase1 = await runTask(
+        "deploy-collector",
+        ["--no-port-forward", "--timeout", "2m"],
+        box,
+        env,
+      );
+      const out = phase1.stdout + phase1.stderr;
+      assert.equal(phase1.code, 0, out);
+      assert.match(out, /^daemon set "otel-collector" successfully rolled out$/m);
+      assert.match(out, /^deployment "jaeger" successfully rolled out$/m);
+      assert.match(
+        out,
+        /^servicemonitor\.monitoring\.coreos\.com\/\S+ (created|configured|unchanged)$/m,
+      );
+
+      const pods = await kubectl(p, ["get", "pods", "-n", "observability", "-o", "json"]);
+      assert.equal(pods.code, 0, pods.stderr);
+      // deno-lint-ignore no-explicit-any
+      const items = JSON.parse(pods.stdout).items as any[];
+      const owners = items.map((i) => i.metadata.ownerReferences?.[0]?.kind).sort();
+      // One collector pod per node (one node), one Jaeger replica; all placed by the scheduler.
+      assert.deepEqual(owners, ["DaemonSet", "ReplicaSet"]);
+      for (const i of items) {
+        assert.equal(i.spec.nodeName, "kwok-node-0", i.metadata.name);
+        assert.equal(i.status.phase, "Running", i.metadata.name);
+      }
+
+      const again = await runTask(
+        "deploy-collector",
+        ["--no-port-forward", "--timeout", "2m"],
+        box,
+        env,
+      );
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /^daemonset\.apps\/otel-collector unchanged$/m);
+    } finally {
+      const down = await runTask("control-plane", ["down", "--purge"], box, api.env);
+      box.cleanup();
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(
+        down.stdout,
+        /^stopped: kwok \(pid \d+\), kube-scheduler \(pid \d+\), kube-controller-manager \(pid \d+\), kube-apiserver \(pid \d+\), etcd \(pid \d+\)$/m,
+      );
+      assert.deepEqual(await processesWith(box.stateDir), []);
     }
   },
 });

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
 import {
   CONTROLLER_TOOLS_VERSION,
@@ -15,6 +15,7 @@ import {
   JAEGER_VERSION,
   KUBERNETES_VERSION,
   kubernetesLdflags,
+  kwokStagesFile,
   readManifest,
   readStamp,
   resolveTool,
@@ -253,18 +254,32 @@ Deno.test("tools --k8s: no etcd and no apt-get on PATH -> exit 2 naming the Debi
 Deno.test({
   name:
     "tools --k8s: a second run is up to date and fast; binaries and CRDs are the pinned versions",
-  ignore: missing("kube-apiserver", "kubectl", "etcd", "controller-gen"),
+  ignore: missing("kube-apiserver", "kubectl", "etcd", "controller-gen", "kwok"),
   async fn() {
     const stamp = readStamp("kubernetes");
     const started = performance.now();
     const r = await runTools(["--only", "k8s"], { OBSKIT_TOOLS_DIR: toolsDir() });
     const ms = performance.now() - started;
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /kube-apiserver, kubectl v1\.37\.2: up to date/);
+    assert.match(
+      r.stderr,
+      /kube-apiserver, kubectl, kube-controller-manager, kube-scheduler v1\.37\.2: up to date/,
+    );
+    assert.match(r.stderr, /kwok v0\.8\.0: up to date/);
     assert.doesNotMatch(r.stderr, /go build|go install/);
     assert.ok(ms < 20_000, `second run took ${Math.round(ms)} ms`);
     assert.deepEqual(readStamp("kubernetes"), stamp);
-    for (const c of ["etcd", "controller-gen", "kube-apiserver", "kubectl"]) {
+    for (
+      const c of [
+        "etcd",
+        "controller-gen",
+        "kube-apiserver",
+        "kubectl",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+      ]
+    ) {
       assert.match(r.stdout, new RegExp(`^${c}\\s+\\S+\\s+/`, "m"), `${c} row in:\n${r.stdout}`);
     }
     const api = await new Deno.Command(resolveTool("kube-apiserver")!, {
@@ -291,6 +306,18 @@ Deno.test({
       return crd.spec.names.kind;
     });
     assert.deepEqual(kinds, ["PrometheusRule", "ServiceMonitor", "PodMonitor"]);
+    // kwok's stages, copied from its module: node initialize + heartbeat, pod ready/complete/delete.
+    const stages = parseAllDocuments(Deno.readTextFileSync(kwokStagesFile())).map((d) =>
+      // deno-lint-ignore no-explicit-any
+      (d.toJS() as any).metadata.name
+    );
+    assert.deepEqual(stages, [
+      "node-initialize",
+      "node-heartbeat-with-lease",
+      "pod-ready",
+      "pod-complete",
+      "pod-delete",
+    ]);
   },
 });
 

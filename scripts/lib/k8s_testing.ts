@@ -172,10 +172,14 @@ export function controlPlaneEnv(box: Sandbox): Record<string, string> {
 
 /**
  * Starts a real control plane in the sandbox's state folder on free ports
- * (`deno task control-plane up`, as a reader runs it); close() runs
+ * (`deno task control-plane up`, as a reader runs it; `simulateNodes` adds
+ * the controller-manager, scheduler and a kwok node); close() runs
  * `down --purge`. Throws with the task's output when `up` fails.
  */
-export async function realApi(box: Sandbox): Promise<RealApi> {
+export async function realApi(
+  box: Sandbox,
+  opts: { simulateNodes?: boolean } = {},
+): Promise<RealApi> {
   const env = controlPlaneEnv(box);
   const ports = { apiserver: freePort(), etcd: freePort(), etcdPeer: freePort() };
   const up = await runTask(
@@ -188,6 +192,7 @@ export async function realApi(box: Sandbox): Promise<RealApi> {
       String(ports.etcd),
       "--etcd-peer-port",
       String(ports.etcdPeer),
+      ...(opts.simulateNodes ? ["--simulate-nodes"] : []),
     ],
     box,
     env,

@@ -580,7 +580,45 @@ export const CRD_FILES = [
   "monitoring.coreos.com_podmonitors.yaml",
 ];
 /** Binaries the k8s group provides (etcd from Debian, the rest built). */
-export const K8S_TOOLS = ["kube-apiserver", "kubectl", "etcd", "controller-gen"];
+export const K8S_TOOLS = [
+  "kube-apiserver",
+  "kubectl",
+  "etcd",
+  "controller-gen",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+];
+/**
+ * Built from k8s.io/kubernetes' own main packages. The controller-manager
+ * and scheduler let `control-plane up --simulate-nodes` run real
+ * controllers (DaemonSet, Deployment, ReplicaSet) and real scheduling.
+ */
+export const KUBERNETES_PROGRAMS = [
+  "kube-apiserver",
+  "kubectl",
+  "kube-controller-manager",
+  "kube-scheduler",
+];
+/**
+ * kwok manages Node objects we create and moves their pods through the
+ * Pending -> Running -> Ready stages a kubelet would, without containers
+ * (its default "fast" node and pod stages are compiled in).
+ */
+export const KWOK_VERSION = "v0.8.0";
+/** The stages of kwok's "fast" set (kustomize/stage/fast in its module), concatenated by tools. */
+export const KWOK_STAGE_FILES = [
+  "kustomize/stage/node/fast/node-initialize.yaml",
+  "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+  "kustomize/stage/pod/fast/pod-ready.yaml",
+  "kustomize/stage/pod/fast/pod-complete.yaml",
+  "kustomize/stage/pod/fast/pod-delete.yaml",
+];
+
+/** kwok's stages, copied from its module by `deno task tools --k8s`. */
+export function kwokStagesFile(): string {
+  return join(toolsDir(), "kwok", "stages.yaml");
+}
 
 /** Folder of the generated CRDs (one YAML file per CRD). */
 export function crdDir(): string {
@@ -664,12 +702,12 @@ export function kubernetesLdflags(version: string): string {
 
 /** kube-apiserver and kubectl from one wrapper module (they share most packages). */
 async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
-  const programs = ["kube-apiserver", "kubectl"];
+  const programs = KUBERNETES_PROGRAMS;
   const ldflags = kubernetesLdflags(KUBERNETES_VERSION);
   const hash = await stampHash("kubernetes", KUBERNETES_VERSION, ldflags, ...programs);
   const fresh = opts.force ? null : upToDate("kubernetes", hash);
   if (fresh && programs.every((p) => existsSync(join(binDir(), p)))) {
-    stepLine(`kube-apiserver, kubectl ${KUBERNETES_VERSION}`, "up to date", opts.progress);
+    stepLine(`${programs.join(", ")} ${KUBERNETES_VERSION}`, "up to date", opts.progress);
     for (const p of programs) {
       rows.push({
         component: p,
@@ -691,7 +729,9 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
   const logFile = join(logsDir(), "kubernetes-build.log");
   Deno.writeTextFileSync(logFile, "");
   const p = progress(
-    `kube-apiserver, kubectl ${KUBERNETES_VERSION} (go build; about 11 minutes on 2 cores with a cold Go cache)`,
+    `${
+      programs.join(", ")
+    } ${KUBERNETES_VERSION} (go build; about 11 minutes on 2 cores with a cold Go cache)`,
     opts.progress,
   );
   try {
@@ -713,7 +753,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
     );
     // Upstream's own main packages, pinned as tools of the wrapper module.
     await runLogged(
-      "go get of kube-apiserver and kubectl",
+      "go get of the Kubernetes programs",
       "go",
       ["get", "-tool", ...programs.map((p) => `k8s.io/kubernetes/cmd/${p}`)],
       { cwd: mod, env: goEnv(), logFile },
@@ -747,7 +787,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
       component: prog,
       version: KUBERNETES_VERSION,
       path: join(binDir(), prog),
-      state: `built in ${formatElapsed(ms)} (both)`,
+      state: `built in ${formatElapsed(ms)} (together)`,
     });
   }
 }
@@ -901,11 +941,65 @@ async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   });
 }
 
-/** The k8s group: etcd, kube-apiserver, kubectl, controller-gen and the CRDs. */
+/** kwok, pinned, with `go install` (its module is its own main). */
+async function installKwok(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const bin = join(binDir(), "kwok");
+  const hash = await stampHash("kwok", KWOK_VERSION, ...KWOK_STAGE_FILES);
+  if (!opts.force && upToDate("kwok", hash) && existsSync(kwokStagesFile())) {
+    stepLine(`kwok ${KWOK_VERSION}`, "up to date", opts.progress);
+    rows.push({ component: "kwok", version: KWOK_VERSION, path: bin, state: "up to date" });
+    return;
+  }
+  await goVersion();
+  const logFile = join(logsDir(), "kwok-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(`kwok ${KWOK_VERSION} (go install)`, opts.progress);
+  try {
+    await runLogged("go install of kwok", "go", [
+      "install",
+      "-trimpath",
+      `-ldflags=-s -w`,
+      `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`,
+    ], { env: goEnv({ GOBIN: binDir() }), logFile });
+    // The stage YAMLs are not compiled in: copy them from the module `go install` just fetched.
+    const info = JSON.parse(
+      await captured(
+        "go mod download sigs.k8s.io/kwok",
+        "go",
+        ["mod", "download", "-json", `sigs.k8s.io/kwok@${KWOK_VERSION}`],
+        { cwd: toolsDir(), env: goEnv({ GOFLAGS: "" }) },
+      ),
+    ) as { Dir?: string; Error?: string };
+    if (!info.Dir) throw new Error(`go mod download sigs.k8s.io/kwok: ${info.Error ?? "no Dir"}`);
+    const stages = KWOK_STAGE_FILES.map((f) => Deno.readTextFileSync(join(info.Dir!, f)).trim());
+    Deno.mkdirSync(join(toolsDir(), "kwok"), { recursive: true });
+    Deno.writeTextFileSync(kwokStagesFile(), stages.join("\n---\n") + "\n");
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  const ms = p.succeed();
+  writeStamp("kwok", {
+    hash,
+    version: KWOK_VERSION,
+    path: bin,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({
+    component: "kwok",
+    version: KWOK_VERSION,
+    path: bin,
+    state: `built in ${formatElapsed(ms)}`,
+  });
+}
+
+/** The k8s group: etcd, the Kubernetes programs, kwok, controller-gen and the CRDs. */
 async function installK8s(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   await installEtcd(opts, rows);
   await installCrds(opts, rows);
   await installKubernetes(opts, rows);
+  await installKwok(opts, rows);
 }
 
 /** Installs everything (or `opts.only`); returns the rows of the closing table. */

@@ -121,3 +121,88 @@ export function namespacesYaml(names: string[] = NAMESPACES): string {
     "---\n",
   );
 }
+
+// ---------------------------------------------------------------------------
+// --simulate-nodes: real controllers and scheduler, kwok in place of kubelets
+
+/** The Node kwok manages: the annotation is its selector, the labels what DaemonSets look for. */
+export const SIM_NODE = "kwok-node-0";
+const KWOK_SELECTOR = "kwok.x-k8s.io/node=fake";
+
+export function nodeYaml(name = SIM_NODE): string {
+  return [
+    "apiVersion: v1",
+    "kind: Node",
+    "metadata:",
+    `  name: ${name}`,
+    "  annotations:",
+    "    kwok.x-k8s.io/node: fake",
+    '    node.alpha.kubernetes.io/ttl: "0"',
+    "  labels:",
+    `    kubernetes.io/hostname: ${name}`,
+    "    kubernetes.io/os: linux",
+    "    kubernetes.io/arch: amd64",
+    "    type: kwok",
+    "spec: {}",
+    "",
+  ].join("\n");
+}
+
+/** Serving flags shared by the controller-manager and the scheduler: loopback, our kubeconfig. */
+function componentServing(l: Layout, port: number): string[] {
+  return [
+    `--kubeconfig=${l.kubeconfig}`,
+    `--authentication-kubeconfig=${l.kubeconfig}`,
+    `--authorization-kubeconfig=${l.kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    // One instance of each: no election to wait for.
+    "--leader-elect=false",
+  ];
+}
+
+export function controllerManagerArgs(l: Layout, port: number): string[] {
+  return [
+    ...componentServing(l, port),
+    `--service-account-private-key-file=${l.saKey}`,
+    `--root-ca-file=${l.certDir}/apiserver.crt`,
+    "--controllers=*",
+  ];
+}
+
+export function schedulerArgs(l: Layout, port: number): string[] {
+  return componentServing(l, port);
+}
+
+/**
+ * kwok's configuration: its options stated (a config file's options are not
+ * defaulted: a missing lease parallelism is a start-up error), then the
+ * stages its module ships (node initialize + lease heartbeat, pod ready /
+ * complete / delete). Its own file, so a reader's ~/.kwok is never read.
+ */
+export function kwokConfigText(stages: string): string {
+  return [
+    "apiVersion: config.kwok.x-k8s.io/v1alpha1",
+    "kind: KwokConfiguration",
+    "options:",
+    "  nodeLeaseDurationSeconds: 40",
+    "  nodeLeaseParallelism: 4",
+    "  nodePlayStageParallelism: 4",
+    "  podPlayStageParallelism: 4",
+    "  podsOnNodeSyncParallelism: 1",
+    "---",
+    stages.trim(),
+    "",
+  ].join("\n");
+}
+
+export function kwokArgs(l: Layout, port: number): string[] {
+  return [
+    `--kubeconfig=${l.kubeconfig}`,
+    `--config=${l.dir}/kwok.yaml`,
+    `--manage-nodes-with-annotation-selector=${KWOK_SELECTOR}`,
+    "--node-ip=127.0.0.1",
+    `--server-address=127.0.0.1:${port}`,
+    "--cidr=10.244.0.0/24",
+  ];
+}

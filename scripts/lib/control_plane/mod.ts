@@ -10,7 +10,9 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CheckFailed, MissingPrerequisite, UsageError } from "../cli.ts";
+import { CheckFailed, Interrupted, MissingPrerequisite, UsageError } from "../cli.ts";
+
+export { Interrupted };
 import { freePort, isListening } from "../net.ts";
 import { stateDir } from "../paths.ts";
 import {
@@ -25,26 +27,35 @@ import {
   CRD_FILES,
   crdDir,
   KUBERNETES_VERSION,
+  kwokStagesFile,
   PROMETHEUS_OPERATOR_VERSION,
   resolveTool,
 } from "../tools.ts";
 import {
   apiserverArgs,
+  controllerManagerArgs,
   DEFAULT_PORTS,
   etcdArgs,
   kubeconfigText,
+  kwokArgs,
+  kwokConfigText,
   type Layout,
   layout,
   NAMESPACES,
   namespacesYaml,
+  nodeYaml,
   type Ports,
+  schedulerArgs,
+  SIM_NODE,
   tokenFileText,
 } from "./config.ts";
 
-export { CONTEXT, NAMESPACES } from "./config.ts";
+export { CONTEXT, NAMESPACES, SIM_NODE } from "./config.ts";
 
 export const PODS_NOTE =
   "pods do not run here: there is no kubelet, scheduler or controller-manager; objects are validated and stored, nothing is scheduled";
+export const SIMULATED_PODS_NOTE =
+  `real controllers and scheduler place pods on node ${SIM_NODE}, which kwok marks Running and Ready: no container runs, so logs, exec and port-forward do not work`;
 
 export type ComponentName = "etcd" | "kube-apiserver";
 
@@ -58,6 +69,10 @@ export interface ControlPlaneState {
   ports: Ports;
   etcd?: ProcEntry;
   apiserver?: ProcEntry;
+  /** --simulate-nodes: real controllers and scheduler, kwok for the kubelet. */
+  controllerManager?: ProcEntry;
+  scheduler?: ProcEntry;
+  kwok?: ProcEntry;
   kubeconfig: string;
   startedAt: string;
 }
@@ -91,20 +106,18 @@ function writeState(s: ControlPlaneState): void {
   Deno.writeTextFileSync(l.stateFile, JSON.stringify(s, null, 2) + "\n");
 }
 
-export class Interrupted extends Error {
-  override name = "Interrupted";
-  constructor(readonly stopped: string[]) {
-    super(
-      `interrupted; stopped what this 'up' had started${
-        stopped.length ? ` (${stopped.join(", ")})` : " (nothing yet)"
-      }`,
-    );
-  }
-}
-
 /** The programs `up` needs: built/installed by `deno task tools --k8s`. */
-export function requireK8sTools(): { etcd: string; apiserver: string; kubectl: string } {
+export function requireK8sTools(simulate = false): Record<string, string> {
   const missing: string[] = [];
+  const found: Record<string, string> = {};
+  if (simulate) {
+    for (const t of ["kube-controller-manager", "kube-scheduler", "kwok"]) {
+      const p = resolveTool(t);
+      if (p) found[t] = p;
+      else missing.push(t);
+    }
+    if (!existsSync(kwokStagesFile())) missing.push(`kwok's stages (${kwokStagesFile()})`);
+  }
   const etcd = resolveTool("etcd");
   const apiserver = resolveTool("kube-apiserver");
   const kubectl = resolveTool("kubectl");
@@ -119,7 +132,7 @@ export function requireK8sTools(): { etcd: string; apiserver: string; kubectl: s
       "run 'deno task tools --k8s' (as root, so it can apt-get install etcd-server)",
     );
   }
-  return { etcd: etcd!, apiserver: apiserver!, kubectl: kubectl! };
+  return { ...found, etcd: etcd!, apiserver: apiserver!, kubectl: kubectl! };
 }
 
 export interface KubectlResult {
@@ -267,6 +280,8 @@ async function waitFor(
 }
 
 export interface UpOptions {
+  /** Also run kube-controller-manager, kube-scheduler and kwok with one simulated node. */
+  simulateNodes?: boolean;
   apiserverPort?: number;
   etcdPort?: number;
   etcdPeerPort?: number;
@@ -316,7 +331,14 @@ async function stopRecorded(
 ): Promise<{ stopped: string[]; failed: string[] }> {
   const stopped: string[] = [];
   const failed: string[] = [];
-  for (const [name, e] of [["kube-apiserver", s.apiserver], ["etcd", s.etcd]] as const) {
+  const order = [
+    ["kwok", s.kwok],
+    ["kube-scheduler", s.scheduler],
+    ["kube-controller-manager", s.controllerManager],
+    ["kube-apiserver", s.apiserver],
+    ["etcd", s.etcd],
+  ] as const;
+  for (const [name, e] of order) {
     if (!e) continue;
     const alive = await isAlive(e.pid, e.startTime);
     if (await stopProcess(e.pid, e.startTime, 10_000)) {
@@ -373,14 +395,74 @@ export async function withLock<T>(fn: () => Promise<T>, waitMs = 180_000): Promi
   }
 }
 
+/**
+ * --simulate-nodes: the real kube-controller-manager and kube-scheduler,
+ * and kwok managing one Node we create, so Deployments and DaemonSets get
+ * pods that are scheduled and reach Ready (no containers). Each process is
+ * recorded as it starts; a healthy recorded one is kept (idempotent).
+ */
+async function simulateNodes(
+  state: ControlPlaneState,
+  tools: Record<string, string>,
+  opts: UpOptions,
+  say: (line: string) => void,
+): Promise<void> {
+  const l = paths();
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const alive = async (e?: ProcEntry) => e ? await isAlive(e.pid, e.startTime) : false;
+  const start = async (
+    name: string,
+    key: "controllerManager" | "scheduler" | "kwok",
+    args: (port: number) => string[],
+  ) => {
+    if (await alive(state[key])) return;
+    const port = freePort();
+    const logFile = join(l.logDir, `${name}.log`);
+    const proc = await spawnDetached({ cmd: tools[name], args: args(port), logFile });
+    state[key] = { ...proc, port };
+    writeState(state);
+    await waitFor(name, state[key]!, logFile, timeoutMs, () => isListening(port), opts.signal);
+    say(`${name}: 127.0.0.1:${port} (pid ${proc.pid})`);
+  };
+  await start("kube-controller-manager", "controllerManager", (p) => controllerManagerArgs(l, p));
+  if (opts.signal?.aborted) return;
+  await start("kube-scheduler", "scheduler", (p) => schedulerArgs(l, p));
+  if (opts.signal?.aborted) return;
+  Deno.writeTextFileSync(
+    join(l.dir, "kwok.yaml"),
+    kwokConfigText(Deno.readTextFileSync(kwokStagesFile())),
+  );
+  await start("kwok", "kwok", (p) => kwokArgs(l, p));
+  if (opts.signal?.aborted) return;
+  const node = await kubectl(["apply", "-f", "-"], { stdin: nodeYaml(), timeoutMs: 60_000 });
+  if (node.code !== 0) {
+    throw new CheckFailed(`creating node ${SIM_NODE} failed: ${firstError(node)}`);
+  }
+  const ready = await kubectl(
+    [
+      "wait",
+      "--for=condition=Ready",
+      `node/${SIM_NODE}`,
+      `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
+    ],
+    { timeoutMs: timeoutMs + 10_000 },
+  );
+  if (ready.code !== 0) {
+    throw new CheckFailed(
+      `node ${SIM_NODE} not Ready: ${firstError(ready)}; see ${join(l.logDir, "kwok.log")}`,
+    );
+  }
+  say(`node ${SIM_NODE} Ready (managed by kwok)`);
+}
+
 export function up(opts: UpOptions = {}): Promise<UpResult> {
-  requireK8sTools();
+  requireK8sTools(opts.simulateNodes);
   return withLock(() => upLocked(opts));
 }
 
 async function upLocked(opts: UpOptions): Promise<UpResult> {
   const say = opts.say ?? (() => {});
-  const tools = requireK8sTools();
+  const tools = requireK8sTools(opts.simulateNodes);
   const l = paths();
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const previous = readState();
@@ -392,6 +474,7 @@ async function upLocked(opts: UpOptions): Promise<UpResult> {
         `already running: kube-apiserver on 127.0.0.1:${previous.apiserver.port}, etcd on 127.0.0.1:${previous.etcd.port}`,
       );
       await applyBaseObjects(say);
+      if (opts.simulateNodes) await simulateNodes(previous, tools, opts, say);
       return { state: previous, started: false };
     }
   }
@@ -481,6 +564,10 @@ async function upLocked(opts: UpOptions): Promise<UpResult> {
     );
     await applyBaseObjects(say);
     if (opts.signal?.aborted) return await interrupted();
+    if (opts.simulateNodes) {
+      await simulateNodes(state, tools, opts, say);
+      if (opts.signal?.aborted) return await interrupted();
+    }
   } catch (err) {
     if (err instanceof Interrupted) throw err;
     // A failed start leaves nothing running: the next 'up' starts clean.
@@ -515,7 +602,9 @@ async function downLocked(opts: { purge?: boolean }): Promise<DownResult> {
     const r = await stopRecorded(s);
     res.stopped = r.stopped;
     res.failed = r.failed;
-    for (const port of [s.ports.apiserver, s.ports.etcd, s.ports.etcdPeer]) {
+    const ports = [s.ports.apiserver, s.ports.etcd, s.ports.etcdPeer];
+    for (const e of [s.controllerManager, s.scheduler, s.kwok]) if (e) ports.push(e.port);
+    for (const port of ports) {
       if (port && (await isListening(port))) res.stillListening.push(port);
     }
     if (res.failed.length === 0) Deno.removeSync(l.stateFile);
@@ -535,7 +624,9 @@ export interface StatusRow {
   healthy: boolean;
 }
 
-export async function status(): Promise<{ rows: StatusRow[]; kubeconfig: string } | null> {
+export async function status(): Promise<
+  { rows: StatusRow[]; kubeconfig: string; simulated: boolean } | null
+> {
   const s = readState();
   if (!s) return null;
   const rows: StatusRow[] = [];
@@ -557,12 +648,33 @@ export async function status(): Promise<{ rows: StatusRow[]; kubeconfig: string 
     state: !apiAlive ? "not running" : ready.ok ? "ready" : `not ready (${ready.why})`,
     healthy: ready.ok,
   });
+  const simulated = Boolean(s.controllerManager || s.scheduler || s.kwok);
+  for (
+    const [name, e] of [
+      ["kube-controller-manager", s.controllerManager],
+      ["kube-scheduler", s.scheduler],
+      ["kwok", s.kwok],
+    ] as const
+  ) {
+    if (!simulated) break;
+    const up = e ? await isAlive(e.pid, e.startTime) : false;
+    const listening = up && e ? await isListening(e.port) : false;
+    rows.push({
+      component: name,
+      pid: e && up ? String(e.pid) : "-",
+      address: e ? `127.0.0.1:${e.port}` : "-",
+      state: !up ? "not running" : listening ? "running" : "not listening",
+      healthy: listening,
+    });
+  }
   rows.push({
     component: "pods",
     pid: "-",
     address: "-",
-    state: "none: no kubelet, scheduler or controller-manager here",
+    state: simulated
+      ? `simulated on node ${SIM_NODE} by kwok: scheduled and Ready, no containers run`
+      : "none: no kubelet, scheduler or controller-manager here",
     healthy: true,
   });
-  return { rows, kubeconfig: s.kubeconfig };
+  return { rows, kubeconfig: s.kubeconfig, simulated };
 }
