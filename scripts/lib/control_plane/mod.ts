@@ -57,8 +57,6 @@ export const PODS_NOTE =
 export const SIMULATED_PODS_NOTE =
   `real controllers and scheduler place pods on node ${SIM_NODE}, which kwok marks Running and Ready: no container runs, so logs, exec and port-forward do not work`;
 
-export type ComponentName = "etcd" | "kube-apiserver";
-
 export interface ProcEntry {
   pid: number;
   startTime: number;
