@@ -736,7 +736,10 @@ Deno.test({
       const out = await child.output();
       const err = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 129, err);
-      assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger, victorialogs, collector\)/);
+      assert.match(
+        err,
+        /interrupted; stopped what this 'up' had started \(jaeger, victorialogs, collector\)/,
+      );
       assert.equal(readState(), null, "no partial stack recorded");
       assert.equal(existsSync(lockPath()), false, "lock released");
       for (const c of pids) assert.equal(await isAlive(c.pid, c.startTime), false, c.name);
