@@ -1,7 +1,8 @@
 /**
  * `deno task view`: the local viewer on http://127.0.0.1:3000 (the port the
- * chapter gives Grafana): the committed dashboards with their data, Jaeger's
- * traces as waterfalls, and the alerts. `--snapshot DIR` writes one PNG per
+ * chapter gives Grafana): the committed dashboards with their data (and the
+ * latency panels' exemplars, linked to their traces), Jaeger's traces as
+ * waterfalls with their log lines from VictoriaLogs, and the alerts. `--snapshot DIR` writes one PNG per
  * dashboard through headless Chromium instead. Logic in scripts/lib/view/.
  */
 import { join, resolve } from "node:path";
@@ -15,8 +16,9 @@ import { snapshotDashboards } from "./lib/view/snapshot.ts";
 const spec = {
   name: "view",
   summary:
-    "The local viewer: dashboards (from dashboards/*.json), traces (Jaeger) and alerts (Prometheus, Alertmanager) as web pages.",
-  usage: "[--port 3000] [--prometheus URL] [--jaeger URL] [--alertmanager URL] [--snapshot DIR]",
+    "The local viewer: dashboards (from dashboards/*.json), traces (Jaeger) with their logs (VictoriaLogs) and alerts (Prometheus, Alertmanager) as web pages.",
+  usage:
+    "[--port 3000] [--prometheus URL] [--jaeger URL] [--alertmanager URL] [--victorialogs URL] [--snapshot DIR]",
   flags: {
     port: {
       type: "string" as const,
@@ -37,6 +39,12 @@ const spec = {
     alertmanager: {
       type: "string" as const,
       description: "Alertmanager base URL (env ALERTMANAGER_URL; default: the local stack's)",
+      valueName: "url",
+    },
+    victorialogs: {
+      type: "string" as const,
+      description:
+        "VictoriaLogs base URL, for a trace's log lines (env VICTORIALOGS_URL; default: the local stack's)",
       valueName: "url",
     },
     snapshot: {
@@ -62,6 +70,7 @@ type Flags = {
   prometheus?: string;
   jaeger?: string;
   alertmanager?: string;
+  victorialogs?: string;
   snapshot?: string;
   from: string;
 };
@@ -95,6 +104,12 @@ if (import.meta.main) {
         "alertmanager",
         "ALERTMANAGER_URL",
         `http://127.0.0.1:${ports.alertmanager}`,
+      ),
+      victorialogs: urlFrom(
+        flags.victorialogs,
+        "victorialogs",
+        "VICTORIALOGS_URL",
+        `http://127.0.0.1:${ports.victorialogs}`,
       ),
     };
     if (!/^now(-\d+[smhd])?$/.test(flags.from)) {
@@ -142,7 +157,7 @@ if (import.meta.main) {
       throw err;
     }
     console.log(
-      `viewer on http://127.0.0.1:${port}  (Prometheus ${up.prometheus}, Jaeger ${up.jaeger}, Alertmanager ${up.alertmanager})`,
+      `viewer on http://127.0.0.1:${port}  (Prometheus ${up.prometheus}, Jaeger ${up.jaeger}, Alertmanager ${up.alertmanager}, VictoriaLogs ${up.victorialogs})`,
     );
     await server.finished;
     return 0;

@@ -27,7 +27,12 @@ import {
   queryStep,
 } from "../scripts/lib/view/dashboard.ts";
 import { createViewer } from "../scripts/lib/view/mod.ts";
-import { PANEL_TYPES, panelBody, type PanelData } from "../scripts/lib/view/panels.ts";
+import {
+  EXEMPLAR_COLOR,
+  PANEL_TYPES,
+  panelBody,
+  type PanelData,
+} from "../scripts/lib/view/panels.ts";
 import { checkPage } from "../scripts/lib/view/snapshot.ts";
 import { formatValue, KNOWN_UNITS, thresholdColor } from "../scripts/lib/view/units.ts";
 import { waterfall, waterfallText } from "../scripts/lib/view/waterfall.ts";
@@ -192,6 +197,36 @@ Deno.test("panels: no data says why (cluster exporter, no incident); a table and
     }),
     /&lt;b&gt;hi/,
   );
+});
+
+Deno.test("exemplars: drawn as points on the latency panel and listed as trace links, at most 50", () => {
+  const dev = DASHBOARDS.find((d) => d.uid === "obskit-developer")!;
+  const panel = flattenPanels(dev.doc.panels).find((p: Json) =>
+    (p.targets ?? []).some((t: Json) => t.exemplar === true)
+  );
+  assert.ok(panel, "the developer dashboard has a panel with exemplar targets");
+  const data = synthetic(panel);
+  const now = data.to;
+  const id = (i: number) => i.toString(16).padStart(32, "0");
+  data.exemplars = Array.from({ length: 120 }, (_, i) => ({
+    traceId: id(i + 1),
+    spanId: "ab".repeat(8),
+    value: 0.01 * (i % 7),
+    time: now - 3_000_000 + i * 20_000,
+    series: { endpoint: "/api/data", le: "0.1" },
+  }));
+  const html = panelBody(panel, data, { width: 700, height: 250 });
+  const links = [...html.matchAll(/<a href="\/trace\/([0-9a-f]{32})"/g)].map((m) => m[1]);
+  assert.equal(links.length, 50, "bounded to 50 per panel");
+  assert.equal(new Set(links).size, 50);
+  assert.match(html, /<div class="exemplars"/);
+  // The scatter series: one SVG symbol per drawn exemplar, in the exemplar colour.
+  const points = html.match(/data-exemplar/g) ?? [];
+  assert.ok(html.includes(EXEMPLAR_COLOR), "exemplar points drawn in their colour");
+  assert.equal(points.length, 1, "one exemplar list");
+  // None: no list, and the panel draws as before.
+  data.exemplars = [];
+  assert.doesNotMatch(panelBody(panel, data, { width: 700, height: 250 }), /class="exemplars"/);
 });
 
 Deno.test("time range and step: Grafana's forms, bad ones are one-line errors", () => {

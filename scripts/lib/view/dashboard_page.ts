@@ -1,7 +1,8 @@
 /**
  * `/d/<uid>?var-job=...&from=now-1h&to=now`: one dashboard, laid out by its
  * gridPos, with its variables, time range and refresh, every target run
- * through Prometheus' query_range / query on the server. Which panels need a
+ * through Prometheus' query_range / query on the server, and the exemplars of
+ * targets marked `"exemplar": true` through query_exemplars. Which panels need a
  * cluster exporter comes from verify's exprSources (config/metric-catalog.yaml).
  */
 import { type MetricCatalog } from "../validate/catalog.ts";
@@ -23,8 +24,15 @@ import {
   variables,
 } from "./dashboard.ts";
 import { esc, page } from "./html.ts";
-import { drawnSeries, panelBody, type PanelData, type TargetData } from "./panels.ts";
 import {
+  drawnSeries,
+  type Exemplar,
+  panelBody,
+  type PanelData,
+  type TargetData,
+} from "./panels.ts";
+import {
+  promExemplars,
   promInstant,
   promLabelValues,
   promRange,
@@ -165,6 +173,7 @@ export async function renderDashboard(
     const clusterOnly = new Set<string>();
     let incident = false;
     let skipped = 0;
+    const exemplars: Exemplar[] = [];
     const targets: TargetData[] = await Promise.all(
       (p.targets ?? []).filter((t: Json) => typeof t.expr === "string" && t.expr.trim() && !t.hide)
         .map(async (t: Json): Promise<TargetData> => {
@@ -183,9 +192,16 @@ export async function renderDashboard(
           }
           const query = interpolate(t.expr, { vars, range, stepMs, rateIntervalMs });
           try {
-            const samples = base.instant
-              ? await promInstant(ctx.upstreams.prometheus, query, range.to)
-              : await promRange(ctx.upstreams.prometheus, query, range.from, range.to, stepMs);
+            const [samples, found] = await Promise.all([
+              base.instant
+                ? promInstant(ctx.upstreams.prometheus, query, range.to)
+                : promRange(ctx.upstreams.prometheus, query, range.from, range.to, stepMs),
+              // Prometheus takes the expression itself and answers for the series it selects.
+              t.exemplar === true && !base.instant
+                ? promExemplars(ctx.upstreams.prometheus, query, range.from, range.to)
+                : Promise.resolve([]),
+            ]);
+            exemplars.push(...found);
             return { ...base, samples };
           } catch (err) {
             if (err instanceof QueryError) return { ...base, error: err.message };
@@ -199,6 +215,7 @@ export async function renderDashboard(
       incident,
       from: range.from,
       to: range.to,
+      exemplars,
     };
     return { p, data, size, stepMs, ran: targets.length - skipped };
   }));

@@ -80,6 +80,10 @@ button{cursor:pointer}
 .legend-table{font-size:11px;border-collapse:collapse;width:100%}.legend-table td,.legend-table th{padding:0 6px;text-align:right;white-space:nowrap}
 .legend-table td:first-child{text-align:left;width:100%;overflow:hidden;text-overflow:ellipsis;max-width:0}
 i.sw{display:inline-block;width:12px;height:3px;margin:0 5px 3px 0;vertical-align:middle}
+.exemplars{font-size:11px;line-height:15px;max-height:30px;flex-shrink:0;overflow-y:auto;overflow-x:hidden;scrollbar-width:thin;scrollbar-color:#2c3235 transparent;color:#8e8e9a}.exemplars a{margin-right:4px;font-family:monospace}
+i.sw.ex{width:7px;height:7px;transform:rotate(45deg);margin:0 6px 1px 2px}
+table.logs td{font-family:monospace;font-size:12px;white-space:nowrap}table.logs td:last-child{white-space:normal;width:100%}
+.level-ERROR{color:#f2495c}.level-WARN{color:#ff9830}
 .stats{display:flex;flex:1;gap:6px}.stat{flex:1;display:flex;flex-direction:column;justify-content:center;align-items:center;border-radius:2px;position:relative;min-width:0}
 .stat-value{font-weight:500;line-height:1.1;z-index:1}.stat-name{font-size:12px;z-index:1}
 .spark{position:absolute;left:0;right:0;bottom:0;height:35%}

@@ -4,7 +4,7 @@
  * Grafana's URLs where they exist: `/d/<uid>?var-job=...&from=now-1h&to=now`,
  * `/explore?traceId=...`; plus `/trace/<id>`, `/traces` and `/alerts`. Every
  * page is HTML + server-rendered SVG (ECharts), with no script. Data comes
- * from Prometheus, Jaeger and Alertmanager by GET only (upstream.ts). Bad
+ * from Prometheus, Jaeger, Alertmanager and VictoriaLogs by GET only. Bad
  * input is a 400 of one line; a service that does not answer is named on a
  * 503 page that retries by itself.
  */
@@ -36,6 +36,7 @@ export async function createViewer(opts: ViewerOptions): Promise<Hono> {
     prometheus: opts.prometheus,
     jaeger: opts.jaeger,
     alertmanager: opts.alertmanager,
+    victorialogs: opts.victorialogs,
   };
   // Dashboards are re-read when their files change (gen-dashboards while the viewer runs).
   let cache: { at: number; list: Dashboard[] } | null = null;
@@ -92,7 +93,7 @@ export async function createViewer(opts: ViewerOptions): Promise<Hono> {
       `<h1>Dashboards</h1><div class="cards">${cards}</div>
 <p class="meta">Prometheus ${esc(up.prometheus)} · Jaeger ${esc(up.jaeger)} · Alertmanager ${
         esc(up.alertmanager)
-      }</p>`,
+      } · VictoriaLogs ${esc(up.victorialogs ?? "none")}</p>`,
       { title: "Dashboards", section: "dashboards" },
     ));
   });
@@ -120,7 +121,7 @@ export async function createViewer(opts: ViewerOptions): Promise<Hono> {
     }
     return c.redirect(`/trace/${id.toLowerCase()}`);
   });
-  app.get("/trace/:id", async (c) => c.html(await renderTrace(up.jaeger, c.req.param("id"))));
+  app.get("/trace/:id", async (c) => c.html(await renderTrace(up, c.req.param("id"))));
   // Grafana's Explore links: ?traceId=<id>, or left={"queries":[{"query":"<id>"}]}.
   app.get("/explore", (c) => {
     let id = c.req.query("traceId") ?? "";

@@ -4,7 +4,9 @@
  * per-series overrides and a right axis), stat (value coloured by
  * thresholds, sparkline), gauge, bargauge, table and text. Charts are Apache
  * ECharts rendered to SVG on the server, so the browser runs no chart code.
- * Legends are HTML (list or table with their calcs).
+ * Legends are HTML (list or table with their calcs). Exemplars of a target
+ * marked `"exemplar": true` are points on the same time axis, and their trace
+ * ids are links to `/trace/<id>` under the chart (metrics -> traces).
  */
 import * as echarts from "echarts";
 import type { Json } from "./dashboard.ts";
@@ -30,6 +32,50 @@ export interface PanelData {
   incident: boolean;
   from: number;
   to: number;
+  /** Exemplars of the panel's `"exemplar": true` targets (Prometheus' query_exemplars). */
+  exemplars?: Exemplar[];
+}
+
+/** One sampled observation with the trace it belongs to. */
+export interface Exemplar {
+  traceId: string;
+  spanId: string;
+  /** The observed value (seconds, for a latency histogram). */
+  value: number;
+  /** Unix milliseconds. */
+  time: number;
+  /** The labels of the bucket series it was recorded on. */
+  series: Record<string, string>;
+}
+
+/** At most this many exemplars are drawn per panel: more would hide the lines under them. */
+export const MAX_EXEMPLARS = 50;
+
+/** Grafana's exemplar marker colour. */
+export const EXEMPLAR_COLOR = "#FADE2A";
+
+/**
+ * At most `max` exemplars, spread evenly over time, the slowest always kept:
+ * the outlier is the one worth opening.
+ */
+export function boundExemplars(list: Exemplar[], max = MAX_EXEMPLARS): Exemplar[] {
+  const seen = new Set<string>();
+  const sorted = list.filter((e) => {
+    const key = `${e.traceId}/${e.spanId}/${e.time}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  }).sort((a, b) => a.time - b.time);
+  if (sorted.length <= max) return sorted;
+  const slowest = sorted.reduce((m, e) => (e.value > m.value ? e : m));
+  const picked = new Set<Exemplar>([slowest]);
+  const stride = sorted.length / (max - 1);
+  for (let i = 0; picked.size < max && i < max; i++) picked.add(sorted[Math.floor(i * stride)]);
+  for (const e of sorted) {
+    if (picked.size >= max) break;
+    picked.add(e);
+  }
+  return [...picked].sort((a, b) => a.time - b.time);
 }
 
 export interface Size {
@@ -248,7 +294,13 @@ function thresholdMarks(panel: Json): Json | undefined {
   return out;
 }
 
-function timeseriesChart(panel: Json, series: Series[], data: PanelData, size: Size): string {
+function timeseriesChart(
+  panel: Json,
+  series: Series[],
+  data: PanelData,
+  size: Size,
+  exemplars: Exemplar[],
+): string {
   const fc = panel.fieldConfig?.defaults ?? {};
   const leftUnit = series.find((s) => !s.right)?.unit ?? fc.unit ?? "short";
   const rightUnit = series.find((s) => s.right)?.unit;
@@ -292,26 +344,41 @@ function timeseriesChart(panel: Json, series: Series[], data: PanelData, size: S
       splitLine: { show: false },
     },
     yAxis: rightUnit ? [axis(leftUnit, true), axis(rightUnit, true)] : [axis(leftUnit, true)],
-    series: series.map((s, i) => ({
-      name: s.name,
-      type: s.draw === "bars" ? "bar" : "line",
-      yAxisIndex: s.right && rightUnit ? 1 : 0,
-      stack: s.stack ?? undefined,
-      showSymbol: s.draw === "points",
-      symbolSize: 3,
-      barMaxWidth: 8,
-      connectNulls: false,
-      color: s.color,
-      lineStyle: { width: s.lineWidth },
-      areaStyle: s.fill > 0 && s.draw !== "bars" ? { opacity: s.fill / 100 } : undefined,
-      itemStyle: s.draw === "bars" ? { opacity: Math.max(0.4, s.fill / 100) } : undefined,
-      data: withGaps(
-        percentStack
-          ? s.points.map(([t, v]) => [t, v === null ? null : v / (totals.get(t) || 1)])
-          : s.points,
-      ),
-      ...(i === 0 ? marks : {}),
-    })),
+    series: [
+      ...series.map((s, i) => ({
+        name: s.name,
+        type: s.draw === "bars" ? "bar" : "line",
+        yAxisIndex: s.right && rightUnit ? 1 : 0,
+        stack: s.stack ?? undefined,
+        showSymbol: s.draw === "points",
+        symbolSize: 3,
+        barMaxWidth: 8,
+        connectNulls: false,
+        color: s.color,
+        lineStyle: { width: s.lineWidth },
+        areaStyle: s.fill > 0 && s.draw !== "bars" ? { opacity: s.fill / 100 } : undefined,
+        itemStyle: s.draw === "bars" ? { opacity: Math.max(0.4, s.fill / 100) } : undefined,
+        data: withGaps(
+          percentStack
+            ? s.points.map(([t, v]) => [t, v === null ? null : v / (totals.get(t) || 1)])
+            : s.points,
+        ),
+        ...(i === 0 ? marks : {}),
+      })),
+      ...(exemplars.length
+        ? [{
+          name: "exemplars",
+          type: "scatter",
+          yAxisIndex: 0,
+          symbol: "diamond",
+          symbolSize: 7,
+          color: EXEMPLAR_COLOR,
+          itemStyle: { color: EXEMPLAR_COLOR, opacity: 0.9 },
+          z: 10,
+          data: exemplars.map((e) => [e.time, e.value]),
+        }]
+        : []),
+    ],
   };
   return render(option, size);
 }
@@ -523,6 +590,22 @@ function tableHtml(panel: Json, data: PanelData): string {
   return `<div class="table-wrap"><table class="data"><tr>${head}</tr>${body}</table></div>`;
 }
 
+/** The exemplars' trace ids as links (short ids; the full id, value and time in the title). */
+function exemplarList(panel: Json, exemplars: Exemplar[]): string {
+  if (exemplars.length === 0) return "";
+  const unit = panel.fieldConfig?.defaults?.unit ?? "s";
+  const links = exemplars.map((e) =>
+    `<a href="/trace/${esc(e.traceId)}" title="${
+      esc(
+        `trace ${e.traceId} · ${formatValue(e.value, unit)} at ${new Date(e.time).toISOString()}${
+          e.series.endpoint ? ` · ${e.series.endpoint}` : ""
+        }`,
+      )
+    }">${esc(e.traceId.slice(0, 8))}</a>`
+  ).join(" ");
+  return `<div class="exemplars" data-exemplar="${exemplars.length}"><i class="sw ex" style="background:${EXEMPLAR_COLOR}"></i>exemplars: ${links}</div>`;
+}
+
 /** Series with at least one value: what "the panel drew data" means. */
 export function drawnSeries(data: PanelData): number {
   return data.targets.reduce(
@@ -560,12 +643,15 @@ export function panelBody(panel: Json, data: PanelData, size: Size): string {
     case "timeseries":
     case "graph": {
       const rows = legendRows(panel, series.length);
-      const legendPx = rows * 18;
+      const exemplars = boundExemplars(data.exemplars ?? []);
+      const legendPx = rows * 18 + (exemplars.length ? 30 : 0);
       const chart = timeseriesChart(panel, series, data, {
         width: size.width,
         height: Math.max(60, size.height - legendPx),
-      });
-      return `${errors}${cluster}<div class="chart-box">${chart}</div>${legendHtml(panel, series)}`;
+      }, exemplars);
+      return `${errors}${cluster}<div class="chart-box">${chart}</div>${legendHtml(panel, series)}${
+        exemplarList(panel, exemplars)
+      }`;
     }
     case "stat":
       return errors + cluster + statHtml(panel, series, size, data.targets.some((t) => !t.instant));

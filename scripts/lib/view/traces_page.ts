@@ -3,14 +3,18 @@
  * locally built Jaeger lacks): the services, a service's recent traces with
  * duration and error mark, and one trace as a waterfall (an ECharts bar
  * chart on the trace's time axis) with each span's attributes, events and
- * recorded exception.
+ * recorded exception, and the trace's log lines from VictoriaLogs (the
+ * `logs` task's query). Logs are an extra: VictoriaLogs down is one line on
+ * the page, never the page's failure.
  */
 import * as echarts from "echarts";
+import { logsQuery, queryLogs } from "../logs.ts";
 import { jaegerServices, type JaegerTrace, jaegerTrace, jaegerTraces } from "../verify.ts";
 import { BadRequest } from "./dashboard.ts";
 import { esc, page } from "./html.ts";
 import { THEME } from "./panels.ts";
 import { PALETTE } from "./units.ts";
+import { redactUrl } from "../redact.ts";
 import { Unreachable } from "./upstream.ts";
 import { formatUs, waterfall } from "./waterfall.ts";
 
@@ -164,16 +168,75 @@ function ganttSvg(w: ReturnType<typeof waterfall>, width: number): string {
   }
 }
 
-export async function renderTrace(base: string, id: string): Promise<string> {
+/** Where VictoriaLogs' own UI shows the same query. */
+export function victoriaLogsUiUrl(base: string, query: string): string {
+  return `${base}/select/vmui/#/?query=${encodeURIComponent(query)}`;
+}
+
+/** The trace's log lines as a table, or one line saying why there are none. */
+async function logsSection(victorialogs: string | undefined, traceId: string): Promise<string> {
+  const head = "<h2>Logs</h2>";
+  if (!victorialogs) {
+    return `${head}<p class="note" id="logs-none">No VictoriaLogs URL given (--victorialogs).</p>`;
+  }
+  if (!/^[0-9a-f]{32}$/i.test(traceId)) {
+    return `${head}<p class="note" id="logs-none">Log lines are found by a 32-digit trace id.</p>`;
+  }
+  const q = { traceId: traceId.toLowerCase(), limit: 500 };
+  const query = logsQuery(q);
+  const ui = `<a href="${esc(victoriaLogsUiUrl(victorialogs, query))}" id="logs-ui">${
+    esc(query)
+  }</a> in VictoriaLogs`;
+  let lines;
+  try {
+    lines = await queryLogs(victorialogs, q);
+  } catch (err) {
+    const e = err as Error;
+    const why = e.name === "TimeoutError"
+      ? "no answer within 10 s"
+      : /refused/i.test(e.message)
+      ? "connection refused"
+      : e.message.split("\n")[0].slice(0, 160);
+    const line = e instanceof TypeError || e.name === "TimeoutError"
+      ? `VictoriaLogs is unreachable at ${redactUrl(victorialogs)}: ${why}`
+      : `VictoriaLogs could not answer: ${why}`;
+    return `${head}<p class="note err" id="logs-down">${esc(line)}</p>`;
+  }
+  if (lines.length === 0) {
+    return `${head}<p class="note" id="logs-none">No log lines with this trace id (yet: they arrive a few seconds after the request). ${ui}.</p>`;
+  }
+  const rows = lines.map((l) =>
+    `<tr data-log data-span="${esc(l.spanId)}"><td>${esc(l.time)}</td><td class="level-${
+      esc(l.level)
+    }">${esc(l.level)}</td><td>${esc(l.service)}</td><td>${esc(l.message)}${
+      Object.keys(l.fields).length
+        ? ` <span class="meta">${
+          esc(Object.entries(l.fields).map(([k, v]) => `${k}=${v}`).join(" "))
+        }</span>`
+        : ""
+    }</td></tr>`
+  ).join("");
+  return `${head}<p class="meta">${lines.length} line(s) · ${ui}</p>
+<table class="list logs" id="logs"><tr><th>time</th><th>level</th><th>service</th><th>message</th></tr>${rows}</table>`;
+}
+
+export async function renderTrace(
+  up: { jaeger: string; victorialogs?: string },
+  id: string,
+): Promise<string> {
+  const base = up.jaeger;
   if (!TRACE_ID.test(id)) {
     throw new BadRequest(`bad trace id '${id.slice(0, 40)}' (16 or 32 hex digits)`);
   }
-  const trace = await jaeger(base, () => jaegerTrace(base, id.toLowerCase()));
+  const [trace, logs] = await Promise.all([
+    jaeger(base, () => jaegerTrace(base, id.toLowerCase())),
+    logsSection(up.victorialogs, id),
+  ]);
   if (!trace) {
     return page(
       `<h1>Trace ${esc(id)}</h1><p id="not-found">Jaeger has no trace ${
         esc(id)
-      } (yet: spans arrive a second or two after the request).</p>`,
+      } (yet: spans arrive a second or two after the request).</p>${logs}`,
       { title: `Trace ${id}`, section: "traces", refreshSeconds: 5 },
     );
   }
@@ -210,6 +273,7 @@ export async function renderTrace(base: string, id: string): Promise<string> {
     w.rows.some((r) => r.error) ? ' · <span class="err-mark">error</span>' : ""
   }</p>
 <div class="panel" id="waterfall">${ganttSvg(w, 1400)}</div>
-<h2>Spans</h2>${details}`;
+<h2>Spans</h2>${details}
+${logs}`;
   return page(body, { title: `Trace ${id}`, section: "traces" });
 }

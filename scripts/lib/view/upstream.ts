@@ -1,12 +1,14 @@
 /**
  * The viewer's only way out: GET requests to Prometheus, Jaeger and
- * Alertmanager (it never writes to them; there is no other method here).
+ * Alertmanager, and VictoriaLogs' query API through scripts/lib/logs.ts
+ * (it never writes to them; there is no other method here).
  * A connection that fails or times out is an Unreachable naming the service,
  * so a page can say which one is down; it is asked again on the next load.
  */
 import { parse as parseYaml } from "yaml";
 import { redactUrl } from "../redact.ts";
 import type { Json } from "./dashboard.ts";
+import type { Exemplar } from "./panels.ts";
 
 export type ServiceName = "Prometheus" | "Jaeger" | "Alertmanager";
 
@@ -14,6 +16,8 @@ export interface Upstreams {
   prometheus: string;
   jaeger: string;
   alertmanager: string;
+  /** VictoriaLogs (a trace's log lines); none: the trace page says logs are not configured. */
+  victorialogs?: string;
 }
 
 /** A service did not answer (refused, timed out, or not the API we expect). */
@@ -137,6 +141,47 @@ export async function promScrapeIntervalMs(base: string): Promise<number> {
     if (m) return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2]];
   } catch { /* default below */ }
   return 15_000;
+}
+
+/**
+ * The exemplars Prometheus stored for the series `query` selects, in
+ * [start, end] (ms). Exemplars are an extra: a Prometheus without exemplar
+ * storage (empty answer), an old one (404) or any error gives none.
+ */
+export async function promExemplars(
+  base: string,
+  query: string,
+  start: number,
+  end: number,
+): Promise<Exemplar[]> {
+  const q = new URLSearchParams({
+    query,
+    start: (start / 1000).toFixed(3),
+    end: (end / 1000).toFixed(3),
+  });
+  let body: Json;
+  try {
+    body = await getJson("Prometheus", base, `/api/v1/query_exemplars?${q}`, 5000);
+  } catch {
+    return [];
+  }
+  const out: Exemplar[] = [];
+  for (const s of Array.isArray(body?.data) ? body.data : []) {
+    for (const e of Array.isArray(s?.exemplars) ? s.exemplars : []) {
+      const traceId = String(e?.labels?.trace_id ?? "");
+      const value = num(String(e?.value));
+      // Only exemplars that lead somewhere: a trace id the trace page accepts.
+      if (!/^[0-9a-f]{16,32}$/i.test(traceId) || !Number.isFinite(value)) continue;
+      out.push({
+        traceId: traceId.toLowerCase(),
+        spanId: String(e.labels.span_id ?? ""),
+        value,
+        time: Number(e.timestamp) * 1000,
+        series: s.seriesLabels ?? {},
+      });
+    }
+  }
+  return out;
 }
 
 export async function promRules(base: string): Promise<Json[]> {
