@@ -7,7 +7,9 @@
  *     Prometheus or Jaeger down the page names which one and recovers;
  *   - in a real browser on the real stack (apps, push demo, traffic): every
  *     dashboard loads without a console error, every panel with a local
- *     source drew data, under 1 s and 500 KB; screenshots are kept.
+ *     source drew data, under 1 s and 500 KB; screenshots are kept; a
+ *     latency exemplar links to a trace that renders; the push demo's trace
+ *     lists its log lines (and still renders with VictoriaLogs down).
  */
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
@@ -295,6 +297,36 @@ Deno.test("waterfall: spans in tree order with depth, error and exception; termi
   ]);
   assert.equal(w.rows[2].error, true);
   assert.deepEqual(w.rows[2].exception, { type: "Error", message: "boom", stacktrace: "" });
+  // Start times have millisecond resolution (the SDK stamps a span's start with Date.now()):
+  // two siblings started in the same millisecond are ordered by which ended first.
+  const tie = waterfall({
+    traceID: "cd".repeat(16),
+    processes: { p1: { serviceName: "s" } },
+    spans: [
+      {
+        traceID: "t",
+        spanID: "r",
+        operationName: "root",
+        startTime: t0,
+        duration: 5000,
+        processID: "p1",
+      },
+      ...[["b", "perform_action", 4000], ["a", "validate_user_action", 200]].map(([id, op, d]) => ({
+        traceID: "t",
+        spanID: String(id),
+        operationName: String(op),
+        references: [{ refType: "CHILD_OF", traceID: "t", spanID: "r" }],
+        startTime: t0 + 1000,
+        duration: Number(d),
+        processID: "p1",
+      })),
+    ],
+  });
+  assert.deepEqual(tie.rows.map((r) => r.operation), [
+    "root",
+    "validate_user_action",
+    "perform_action",
+  ]);
   const text = waterfallText(w, 40);
   assert.match(text, /^process_user_request +\|█{40}\| 103 ms$/m);
   assert.match(text, /^ {2}perform_action +\| *█+ *\| 100 ms {2}ERROR Error: boom$/m);
@@ -413,6 +445,10 @@ Deno.test({
               assert.match(r.body, new RegExp(`http-equiv="refresh" content="${refresh}"`));
             }
           }
+          // This Prometheus stores no exemplars: no list, and no error.
+          const noEx = await get("/d/obskit-developer?from=now-1h&to=now");
+          assert.equal(noEx.status, 200);
+          assert.doesNotMatch(noEx.body, /class="exemplars"|note err/);
           // The dashboard's own time range when none is given (the committed ones say now-6h).
           const dflt = await get("/d/obskit-developer");
           assert.match(dflt.body, /data-step="/);
@@ -588,6 +624,77 @@ Deno.test({
             assert.ok(rules.includes(name), `${name} in ${rules}`);
           }
           assert.deepEqual(browser!.errors, []);
+        },
+      );
+
+      await t.step(
+        "exemplars: the developer dashboard links a latency exemplar to its trace, which renders",
+        async () => {
+          const dev = await (await fetch(`${base}/d/obskit-developer?from=now-1h&to=now`)).text();
+          assert.ok(dev.includes(`fill="${EXEMPLAR_COLOR}"`), "exemplar points drawn");
+          assert.equal(
+            await browser!.goto(`${base}/d/obskit-developer?from=now-1h&to=now&refresh=off`),
+            200,
+          );
+          const links = await browser!.eval<string[]>(
+            `[...document.querySelectorAll(".exemplars a[href^='/trace/']")].map((a) => a.getAttribute("href"))`,
+          );
+          assert.ok(links.length > 0 && links.length <= 50, `exemplar links: ${links.length}`);
+          for (const l of links) assert.match(l, /^\/trace\/[0-9a-f]{32}$/);
+          // The oldest exemplar: its spans have long reached Jaeger.
+          assert.equal(await browser!.goto(`${base}${links[0]}`), 200);
+          const spans = await browser!.eval<number>(
+            `document.querySelectorAll("details[data-span]").length`,
+          );
+          assert.ok(spans > 0, `${links[0]}: no spans`);
+          assert.ok(await browser!.eval<boolean>(`!!document.querySelector("#waterfall svg")`));
+          assert.deepEqual(browser!.errors, []);
+        },
+      );
+
+      await t.step(
+        "the push demo's trace page lists its 4 log lines from VictoriaLogs and links its UI",
+        async () => {
+          assert.equal(await browser!.goto(`${base}/trace/${push.traceId}`), 200);
+          const lines = await browser!.eval<string[][]>(
+            `[...document.querySelectorAll("#logs tr[data-log]")].map((r) => [...r.cells].map((c) => c.textContent))`,
+          );
+          assert.equal(lines.length, 4, JSON.stringify(lines));
+          for (const [, level, service] of lines) {
+            assert.equal(level, "INFO");
+            assert.equal(service, "trace-demo-service");
+          }
+          assert.ok(lines.some((l) => l[3].startsWith("user request started")), `${lines}`);
+          const ui = await browser!.eval<string>(
+            `document.querySelector("#logs-ui").getAttribute("href")`,
+          );
+          assert.ok(
+            ui.startsWith(`http://127.0.0.1:${ports.victorialogs}/select/vmui/#/?query=`),
+            ui,
+          );
+          assert.match(decodeURIComponent(ui), new RegExp(`trace_id:="${push.traceId}"`));
+          await Deno.writeFile(join(shots, "trace-logs.png"), await browser!.screenshot());
+        },
+      );
+
+      await t.step(
+        "VictoriaLogs down: the trace page still renders its spans and names VictoriaLogs",
+        async () => {
+          const v = readState()!.components.victorialogs;
+          assert.ok(await stopProcess(v.pid, v.startTime));
+          const res = await fetch(`${base}/trace/${push.traceId}`);
+          const body = await res.text();
+          assert.equal(res.status, 200);
+          assert.match(
+            body,
+            new RegExp(
+              `<p class="note err" id="logs-down">VictoriaLogs is unreachable at http://127\\.0\\.0\\.1:${ports.victorialogs}: `,
+            ),
+          );
+          assert.equal(body.match(/<details[^>]* data-span=/g)?.length, 3);
+          await stackUp({ ports, progress: { write: () => {} } });
+          const back = await (await fetch(`${base}/trace/${push.traceId}`)).text();
+          assert.equal(back.match(/<tr data-log/g)?.length, 4, "the lines are back with it");
         },
       );
 

@@ -47,7 +47,12 @@ export function waterfall(trace: JaegerTrace): Waterfall {
     const key = p && ids.has(p) ? p : null;
     children.set(key, [...(children.get(key) ?? []), s]);
   }
-  for (const list of children.values()) list.sort((a, b) => a.startTime - b.startTime);
+  // The JS SDK stamps a span's start with Date.now() (milliseconds), so siblings started in
+  // the same millisecond tie; the one that ended first is the one that ran first.
+  const end = (s: JaegerSpan) => s.startTime + (s.duration ?? 0);
+  for (const list of children.values()) {
+    list.sort((a, b) => a.startTime - b.startTime || end(a) - end(b));
+  }
   const rows: WaterfallRow[] = [];
   const visit = (s: JaegerSpan, depth: number) => {
     const tags = kv(s.tags);
