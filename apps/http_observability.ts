@@ -196,7 +196,9 @@ function hostIsValid(host: string): boolean {
   if (host === lastGoodHost) return true;
   const m = HOST_HEADER.exec(host);
   if (!m || (m[1] !== undefined && Number(m[1]) > 65535)) return false;
-  if (host.startsWith("[") && !URL.canParse(`http://${host}/`)) return false;
+  // The URL parser has the last word (an IPv4 address out of range, 1.2.3.999, passes the
+  // pattern); a good host is remembered, so this runs once per distinct Host.
+  if (!URL.canParse(`http://${host}/`)) return false;
   lastGoodHost = host;
   return true;
 }

@@ -77,8 +77,8 @@ export function createMetricsPullApp(
     });
   }
   const metrics = createHttpMetrics(registry);
-  // Its only pushed signal is its log lines.
-  registerTelemetryLossMetrics(registry, ["logs"]);
+  // What it pushes and may fail to deliver: spans when it is traced, and its log lines.
+  registerTelemetryLossMetrics(registry, opts.tracer ? ["traces", "logs"] : ["logs"]);
 
   const app = new Hono();
   app.use(

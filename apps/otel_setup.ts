@@ -319,15 +319,14 @@ export const DEFAULT_EXPORT_QUEUE_SPANS = 8192;
  */
 const batchDropCounter: ApiMeterProvider = {
   getMeter() {
-    const meter = createNoopMeter();
-    const createCounter = meter.createCounter.bind(meter);
-    meter.createCounter = (name, options) => {
-      const counter = createCounter(name, options);
-      counter.add = (value: number, attrs?: Attributes) => {
+    // A meter of our own on top of a no-op one: the API's no-op meter and counter are
+    // shared by the whole process and must not be changed.
+    const meter: Meter = Object.create(createNoopMeter());
+    meter.createCounter = () => ({
+      add(value: number, attrs?: Attributes) {
         if (attrs?.["error.type"] === "queue_full") countDropped("traces", "queue_full", value);
-      };
-      return counter;
-    };
+      },
+    });
     return meter;
   },
 };
@@ -537,6 +536,9 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
         metrics.provider.forceFlush(),
         logs?.flush(),
       ]);
+      // The batch processor only hands batches to the delivery queue, which sends them
+      // from a later task: wait for that too.
+      await tracing.exporter.forceFlush();
       return tracing.exporter.failures === before;
     },
     shutdown() {

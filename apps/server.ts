@@ -21,6 +21,8 @@ export interface RunningServer {
 /** How long after a dead listener the first re-listen is tried; doubles up to RELISTEN_MAX_MS. */
 const RELISTEN_FIRST_MS = 100;
 const RELISTEN_MAX_MS = 2000;
+/** Dead listeners kept so stop() drains their connections (the most recent ones). */
+const MAX_DEAD_LISTENERS = 16;
 
 /**
  * Deno.serve with two guarantees the runtime does not give by itself:
@@ -46,6 +48,7 @@ export function startServer(
   const warn = opts.warn ?? logWarning;
   const handler = guardHost(app.fetch);
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const dead: Deno.HttpServer<Deno.NetAddr>[] = [];
   let stopping = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((r) => (resolveFinished = r));
@@ -59,8 +62,11 @@ export function startServer(
       },
       (err) => {
         if (stopping) return resolveFinished();
-        // Its listener is gone; connections it accepted finish on their own.
+        // Its listener is gone, but connections it accepted may still be served: keep it
+        // for stop() to drain, bounded so a long flood of failures cannot grow the list.
         servers.splice(servers.indexOf(server), 1);
+        dead.push(server);
+        if (dead.length > MAX_DEAD_LISTENERS) dead.shift();
         // The port actually bound (an ephemeral --port 0 keeps its number).
         relisten(server.addr.port, errorMessage(err));
       },
@@ -126,7 +132,7 @@ export function startServer(
       stopping = true;
       // Every listener this server had: the current one and any that died with
       // connections still open.
-      await Promise.allSettled(servers.map((s) => s.shutdown()));
+      await Promise.allSettled([...servers, ...dead].map((s) => s.shutdown()));
       resolveFinished();
     },
     finished,

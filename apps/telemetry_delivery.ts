@@ -33,7 +33,7 @@ import {
 const INITIAL: Record<Signal, DropReason[]> = {
   traces: ["queue_full", "rejected", "shutdown"],
   metrics: [],
-  logs: ["stdout_closed"],
+  logs: ["queue_full", "rejected", "stdout_closed"],
 };
 
 /**
@@ -84,10 +84,15 @@ export interface QueueOptions {
   onFailure?: (message: string) => void;
 }
 
-/** A 4xx other than 429 will fail again however often it is sent. */
-function isPermanent(error: Error | undefined): boolean {
+/**
+ * The OTLP spec's retryable answers are 429, 502, 503 and 504 (and no answer
+ * at all: a network error, a timeout); any other HTTP status will fail again
+ * however often the batch is sent, and would block the queue behind it.
+ */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+export function isPermanent(error: Error | undefined): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" && code >= 400 && code < 500 && code !== 429;
+  return typeof code === "number" && code >= 400 && !RETRYABLE_STATUS.has(code);
 }
 
 export class QueuedSpanExporter implements SpanExporter {

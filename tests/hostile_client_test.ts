@@ -177,7 +177,17 @@ Deno.test({
   async fn() {
     await withBothApps(async (name, app) => {
       const before = await app.metrics();
-      const hosts = ["x:99999", "[::zz", "a%b", "x:-1", "x/metrics?", "a b", "x:80:80"];
+      const hosts = [
+        "x:99999",
+        "[::zz",
+        "a%b",
+        "x:-1",
+        "x/metrics?",
+        "a b",
+        "x:80:80",
+        "1.2.3.999",
+        "0.0.0.256",
+      ];
       for (const host of hosts) {
         const res = await raw(app.port, "GET", "/health", host);
         assert.equal(res.status, 400, `${name}: Host '${host}' answers ${res.status}`);
