@@ -87,7 +87,13 @@ Deno.test({
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health`, 10_000);
       const slow = fetch(`http://127.0.0.1:${port}/api/data?delay=1`);
-      await new Promise((r) => setTimeout(r, 300));
+      // Signal only once the server is serving it (the gauge counts it and this scrape).
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        if (/^http_active_connections 2$/m.test(text)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       app.child.kill("SIGTERM");
       const res = await slow;
       assert.equal(res.status, 200);
@@ -289,20 +295,32 @@ Deno.test({
   async fn() {
     const secret = "pw-" + crypto.randomUUID();
     // The book's scheme-less gRPC form too: it is normalised, and the notice must not echo it.
+    // Dead endpoints (nothing listens): every export fails and is warned about. The
+    // scheme-less form is a gRPC host:port whose OTLP/HTTP port is the next one.
+    const dead = freePort();
     for (
       const endpoint of [
-        `http://user:${secret}@127.0.0.1:${freePort()}`,
-        `user:${secret}@localhost:4317`,
+        `http://user:${secret}@127.0.0.1:${dead}`,
+        `user:${secret}@127.0.0.1:${dead - 1}`,
       ]
     ) {
-      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" };
+      const env = {
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+        OTEL_METRIC_EXPORT_INTERVAL: "500",
+      };
       const port = freePort();
       const app = spawnTask("run-app", ["--port", String(port)], env);
       try {
         await waitForHttp(`http://127.0.0.1:${port}/health`, 15_000);
         await (await fetch(`http://127.0.0.1:${port}/api/data`)).body?.cancel();
-        // Long enough for a failed export and its warning.
-        await new Promise((r) => setTimeout(r, 1500));
+        // Until the failed exports have been warned about: those lines could carry the URL.
+        const deadline = Date.now() + 15_000;
+        while (!app.stdout.join("").includes("telemetry export problem")) {
+          assert.ok(Date.now() < deadline, `no export warning:\n${app.stdout.join("")}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
       } finally {
         await stop(app);
       }
