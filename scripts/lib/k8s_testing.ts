@@ -23,8 +23,13 @@ import { join } from "node:path";
 import { freePort } from "./net.ts";
 import { REPO_ROOT, repoPath, toolsDir } from "./paths.ts";
 
-/** The real tool on this machine's PATH, or null. */
+/**
+ * The real tool: the tools folder's bin/ first (`deno task tools --k8s` builds kubectl
+ * there), then this machine's PATH; null when neither has it.
+ */
 export function onPath(tool: string): string | null {
+  const built = join(toolsDir(), "bin", tool);
+  if (existsSync(built)) return built;
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (dir && existsSync(join(dir, tool))) return join(dir, tool);
   }
