@@ -14,6 +14,7 @@ import { loadCatalog } from "../validate/catalog.ts";
 import { renderAlerts } from "./alerts_page.ts";
 import { BadRequest, type Dashboard, loadDashboards } from "./dashboard.ts";
 import { renderDashboard } from "./dashboard_page.ts";
+import { redactUrl } from "../redact.ts";
 import { errorPage, esc, page } from "./html.ts";
 import { renderTrace, renderTraces, TRACE_ID } from "./traces_page.ts";
 import { promScrapeIntervalMs, Unreachable, type Upstreams } from "./upstream.ts";
@@ -93,7 +94,7 @@ export async function createViewer(opts: ViewerOptions): Promise<Hono> {
       `<h1>Dashboards</h1><div class="cards">${cards}</div>
 <p class="meta">Prometheus ${esc(up.prometheus)} · Jaeger ${esc(up.jaeger)} · Alertmanager ${
         esc(up.alertmanager)
-      } · VictoriaLogs ${esc(up.victorialogs ?? "none")}</p>`,
+      } · VictoriaLogs ${esc(redactUrl(up.victorialogs ?? "none"))}</p>`,
       { title: "Dashboards", section: "dashboards" },
     ));
   });

@@ -168,9 +168,14 @@ function ganttSvg(w: ReturnType<typeof waterfall>, width: number): string {
   }
 }
 
-/** Where VictoriaLogs' own UI shows the same query. */
+/** Where VictoriaLogs' own UI shows the same query (without credentials: the page shows it). */
 export function victoriaLogsUiUrl(base: string, query: string): string {
-  return `${base}/select/vmui/#/?query=${encodeURIComponent(query)}`;
+  const u = new URL(base);
+  u.username = "";
+  u.password = "";
+  return `${u.origin}${u.pathname.replace(/\/+$/, "")}/select/vmui/#/?query=${
+    encodeURIComponent(query)
+  }`;
 }
 
 /** The trace's log lines as a table, or one line saying why there are none. */
