@@ -43,6 +43,8 @@ import type { Logger } from "./logger.ts";
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 export const UNMATCHED = "unmatched";
+/** The access log's path field is cut here (the span attribute limit's default). */
+const MAX_LOGGED_PATH = 2048;
 
 const LABELS = ["method", "endpoint", "status"] as const;
 
@@ -502,7 +504,10 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
           const fields = {
             method,
             endpoint,
-            path: url.pathname,
+            // Bounded like span attributes: a request path can be ~64 KB.
+            path: url.pathname.length > MAX_LOGGED_PATH
+              ? url.pathname.slice(0, MAX_LOGGED_PATH)
+              : url.pathname,
             status,
             duration_ms: Math.round(seconds * 100_000) / 100,
           };

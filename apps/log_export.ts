@@ -26,7 +26,21 @@ import { countDropped, countExportFailure } from "./telemetry_loss.ts";
 
 const MAX_QUEUE = 8192;
 const MAX_BATCH = 1024;
+/** Bounds in characters too: a line can be long (a request path is up to ~64 KB). */
+const MAX_QUEUE_CHARS = 8 * 1024 * 1024;
+/** Well below the collector's 20 MiB default request limit, however long the lines. */
+const MAX_BATCH_CHARS = 1024 * 1024;
+/** A body or attribute value is cut here, as span attribute values are. */
+const MAX_VALUE_CHARS = 2048;
 const INTERVAL_MS = 1000;
+/** Collector back-pressure (the OTLP spec's retryable answers): keep the lines and retry. */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+function cut(value: unknown): unknown {
+  return typeof value === "string" && value.length > MAX_VALUE_CHARS
+    ? value.slice(0, MAX_VALUE_CHARS)
+    : value;
+}
 
 /** OTel severity numbers for our levels. */
 const SEVERITY: Record<string, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17 };
@@ -56,14 +70,14 @@ export function encodeLogLines(lines: string[], resource: Resource): Uint8Array 
     const ms = Date.parse(String(rec.timestamp));
     const time = millisToHrTime(Number.isFinite(ms) ? ms : Date.now());
     const attributes: Record<string, unknown> = {};
-    for (const k in rec) if (!HEADER_FIELDS.has(k)) attributes[k] = rec[k];
+    for (const k in rec) if (!HEADER_FIELDS.has(k)) attributes[k] = cut(rec[k]);
     const level = String(rec.level ?? "INFO");
     records.push({
       hrTime: time,
       hrTimeObserved: time,
       severityNumber: SEVERITY[level] ?? 0,
       severityText: level,
-      body: String(rec.message ?? ""),
+      body: cut(String(rec.message ?? "")),
       attributes,
       droppedAttributesCount: 0,
       spanContext: typeof rec.trace_id === "string"
@@ -89,8 +103,10 @@ function unrefTimeout(fn: () => void, ms: number): ReturnType<typeof setTimeout>
 
 export class LogExporter {
   private pending: string[] = [];
+  private pendingChars = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private sending: Promise<void> = Promise.resolve();
+  /** The one flush in flight, if any (a slow collector must not pile flushes up). */
+  private sending: Promise<void> | undefined;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly opts: LogExportOptions) {
@@ -99,11 +115,12 @@ export class LogExporter {
 
   /** The request path's part: keep the line (one push), send it later. */
   push(line: string): void {
-    if (this.pending.length >= MAX_QUEUE) {
+    if (this.pending.length >= MAX_QUEUE || this.pendingChars + line.length > MAX_QUEUE_CHARS) {
       countDropped("logs", "queue_full", 1);
       return;
     }
     this.pending.push(line);
+    this.pendingChars += line.length;
     if (this.timer === undefined) {
       // A waiting batch must not keep a finished process alive (shutdown flushes it).
       this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
@@ -114,13 +131,47 @@ export class LogExporter {
   flush(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.sending = this.sending.then(async () => {
-      while (this.pending.length > 0) {
-        const lines = this.pending.splice(0, MAX_BATCH);
-        if (!(await this.send(lines))) break;
+    this.sending ??= (async () => {
+      try {
+        while (this.pending.length > 0) {
+          if (!(await this.send(this.takeBatch()))) break;
+        }
+      } finally {
+        this.sending = undefined;
       }
-    });
+    })();
     return this.sending;
+  }
+
+  /** The next batch: at most MAX_BATCH lines and MAX_BATCH_CHARS characters (at least one line). */
+  private takeBatch(): string[] {
+    let n = 0, chars = 0;
+    while (
+      n < this.pending.length && n < MAX_BATCH &&
+      (n === 0 || chars + this.pending[n].length <= MAX_BATCH_CHARS)
+    ) {
+      chars += this.pending[n++].length;
+    }
+    this.pendingChars -= chars;
+    return this.pending.splice(0, n);
+  }
+
+  /** Puts a batch that could not be sent back at the head, within the queue's bounds. */
+  private requeue(lines: string[]): void {
+    let kept = 0;
+    let chars = 0;
+    while (
+      kept < lines.length && this.pending.length + kept < MAX_QUEUE &&
+      this.pendingChars + chars + lines[kept].length <= MAX_QUEUE_CHARS
+    ) {
+      chars += lines[kept++].length;
+    }
+    countDropped("logs", "queue_full", lines.length - kept);
+    this.pending.unshift(...lines.slice(0, kept));
+    this.pendingChars += chars;
+    if (this.pending.length > 0 && this.timer === undefined) {
+      this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
+    }
   }
 
   /** false when the collector could not be reached: the lines wait for the next try. */
@@ -134,6 +185,12 @@ export class LogExporter {
       });
       await res.body?.cancel();
       if (res.ok) return true;
+      if (RETRYABLE_STATUS.has(res.status)) {
+        countExportFailure("logs");
+        this.requeue(lines);
+        this.opts.onFailure?.(`logs export: HTTP ${res.status} (kept and retried)`);
+        return false;
+      }
       // Refused: sending the same batch again would be refused again.
       countExportFailure("logs");
       countDropped("logs", "rejected", lines.length);
@@ -141,17 +198,12 @@ export class LogExporter {
       return true;
     } catch (err) {
       countExportFailure("logs");
-      const room = MAX_QUEUE - this.pending.length;
-      countDropped("logs", "queue_full", Math.max(0, lines.length - room));
-      this.pending.unshift(...lines.slice(0, Math.max(0, room)));
+      this.requeue(lines);
       this.opts.onFailure?.(
         `logs export failed: ${
           err instanceof Error ? err.message : String(err)
         } (kept and retried)`,
       );
-      if (this.pending.length > 0 && this.timer === undefined) {
-        this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
-      }
       return false;
     }
   }

@@ -6,7 +6,7 @@
  * correlation rows pass; bad input is one line and exit 2.
  */
 import { strict as assert } from "node:assert";
-import { encodeLogLines } from "../apps/log_export.ts";
+import { encodeLogLines, LogExporter } from "../apps/log_export.ts";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor.ts";
 import { logsQuery, queryLogs } from "../scripts/lib/logs.ts";
@@ -14,6 +14,7 @@ import { freePorts, stackDown, type StackPorts, stackUp } from "../scripts/lib/s
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
 import { checkCorrelation } from "../scripts/lib/verify.ts";
 import { eventually, missing } from "./support.ts";
+import { droppedCount } from "../apps/telemetry_loss.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -201,6 +202,54 @@ Deno.test({
       if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
       else Deno.env.set("OBSKIT_STATE_DIR", before);
       await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "log export is bounded: values cut at 2,048 characters, queue and batches in characters",
+  permissions: { net: true, env: true, read: true },
+  async fn() {
+    const resource = buildResource({ serviceName: "bounds", env: {} });
+    const huge = "x".repeat(60_000);
+    const line = JSON.stringify({
+      timestamp: new Date().toISOString(),
+      level: "INFO",
+      message: huge,
+      path: huge,
+      service: "bounds",
+    });
+    const body = JSON.parse(new TextDecoder().decode(encodeLogLines([line], resource)));
+    const rec = body.resourceLogs[0].scopeLogs[0].logRecords[0];
+    assert.equal(rec.body.stringValue.length, 2048);
+    assert.equal(
+      rec.attributes.find((a: { key: string }) => a.key === "path").value.stringValue.length,
+      2048,
+    );
+
+    // A collector that records request sizes: no batch near its 20 MiB limit.
+    const sizes: number[] = [];
+    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      sizes.push((await req.arrayBuffer()).byteLength);
+      return new Response("{}");
+    });
+    try {
+      const exporter = new LogExporter({
+        url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
+        resource,
+      });
+      const before = droppedCount("logs", "queue_full");
+      for (let i = 0; i < 200; i++) exporter.push(line); // 12 MB of lines: over the 8 MiB bound
+      const dropped = droppedCount("logs", "queue_full") - before;
+      assert.ok(dropped > 0 && dropped < 200, `${dropped} of 200 lines counted as dropped`);
+      await exporter.flush();
+      assert.equal(sizes.length > 1, true, "sent in several batches");
+      assert.ok(
+        Math.max(...sizes) < 4 * 1024 * 1024,
+        `largest request ${Math.max(...sizes)} bytes`,
+      );
+    } finally {
+      await srv.shutdown();
     }
   },
 });
