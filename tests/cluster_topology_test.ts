@@ -38,13 +38,27 @@ Deno.test({
     const telemetry = byName.get("serviceMonitor/observability/otel-collector/1");
     assert.equal(telemetry.honor_labels, undefined);
     const pull = byName.get("podMonitor/observability/obskit-pull-apps/0");
-    assert.deepEqual(
-      pull.relabel_configs.find((r: { target_label: string }) => r.target_label === "job"),
+    const jobRules = pull.relabel_configs.filter((r: { target_label: string }) =>
+      r.target_label === "job"
+    );
+    assert.deepEqual(jobRules, [
+      { target_label: "job", replacement: "observability/obskit-pull-apps" },
       {
         source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
         target_label: "job",
+        regex: "(.+)",
+        replacement: "${1}",
       },
-      "jobLabel: the pod's app.kubernetes.io/name",
+    ], "the operator's default job, then jobLabel: the pod's app.kubernetes.io/name");
+    assert.throws(
+      () =>
+        monitorScrapeConfigs(localPods(p as never, "node-a"), {
+          monitorsText: "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\n" +
+            "metadata: {name: x, namespace: y}\nspec:\n" +
+            "  selector: {matchExpressions: [{key: a, operator: Exists}]}\n" +
+            "  podMetricsEndpoints: [{port: metrics}]\n",
+        }),
+      /matchExpressions/,
     );
     assert.equal(pull.static_configs[0].targets[0], `127.0.0.1:${p.pull}`);
   },

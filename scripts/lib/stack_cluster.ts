@@ -37,6 +37,7 @@ export interface LocalPod {
   labels: Record<string, string>;
   /** Container port name -> the local port that serves it. */
   ports: Record<string, number>;
+  container: string;
   node: string;
 }
 
@@ -58,6 +59,7 @@ export function localPods(ports: StackPorts, node: string): LocalPod[] {
         "prom-exporter": ports.collectorPromExporter,
         "telemetry": ports.collectorTelemetry,
       },
+      container: ds.spec.template.spec.containers[0].name,
       node,
     },
     {
@@ -65,6 +67,7 @@ export function localPods(ports: StackPorts, node: string): LocalPod[] {
       name: "metrics-pull-app-local",
       labels: { "app.kubernetes.io/name": "metrics-pull-app", "obskit.io/scrape": "true" },
       ports: { metrics: ports.pull },
+      container: "app",
       node,
     },
   ];
@@ -97,6 +100,7 @@ function metaLabels(pod: LocalPod, extra: Record<string, string>): Record<string
     __meta_kubernetes_namespace: pod.namespace,
     __meta_kubernetes_pod_name: pod.name,
     __meta_kubernetes_pod_node_name: pod.node,
+    __meta_kubernetes_pod_container_name: pod.container,
     ...extra,
   };
   for (const [k, v] of Object.entries(pod.labels)) {
@@ -139,6 +143,12 @@ export function monitorScrapeConfigs(
     const ns = m.metadata.namespace;
     const kind = m.kind;
     if (kind !== "ServiceMonitor" && kind !== "PodMonitor") continue;
+    if (m.spec.selector?.matchExpressions?.length) {
+      // Not emulated: refuse rather than silently select differently from the operator.
+      throw new CheckFailed(
+        `${m.metadata.name}: matchExpressions selectors are not supported by --topology cluster`,
+      );
+    }
     const endpoints: Obj[] = kind === "ServiceMonitor"
       ? m.spec.endpoints
       : m.spec.podMetricsEndpoints;
@@ -168,25 +178,34 @@ export function monitorScrapeConfigs(
         });
       }
       const prefix = kind === "ServiceMonitor" ? "serviceMonitor" : "podMonitor";
-      const jobFrom = m.spec.jobLabel
-        ? [
-          `__meta_kubernetes_${kind === "ServiceMonitor" ? "service" : "pod"}_label_${
-            labelName(m.spec.jobLabel)
-          }`,
-        ]
-        : kind === "ServiceMonitor"
-        ? ["__meta_kubernetes_service_name"]
-        : undefined;
+      // As prometheus-operator writes them: a default job (the Service's name, or
+      // <namespace>/<monitor> for a PodMonitor), then the jobLabel's value where the
+      // target has one (regex (.+): an empty or absent label keeps the default).
+      const defaultJob = kind === "ServiceMonitor"
+        ? { source_labels: ["__meta_kubernetes_service_name"], target_label: "job" }
+        : { target_label: "job", replacement: `${ns}/${m.metadata.name}` };
+      const jobLabelRule = m.spec.jobLabel
+        ? [{
+          source_labels: [
+            `__meta_kubernetes_${kind === "ServiceMonitor" ? "service" : "pod"}_label_${
+              labelName(m.spec.jobLabel)
+            }`,
+          ],
+          target_label: "job",
+          regex: "(.+)",
+          replacement: "${1}",
+        }]
+        : [];
       const operatorLabels: Obj[] = [
         { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
         ...(kind === "ServiceMonitor"
           ? [{ source_labels: ["__meta_kubernetes_service_name"], target_label: "service" }]
           : []),
         { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+        { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "container" },
         { target_label: "endpoint", replacement: ep.port },
-        jobFrom
-          ? { source_labels: jobFrom, target_label: "job" }
-          : { target_label: "job", replacement: `${ns}/${m.metadata.name}` },
+        defaultJob,
+        ...jobLabelRule,
       ];
       out.push({
         job_name: `${prefix}/${ns}/${m.metadata.name}/${i}`,
