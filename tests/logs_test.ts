@@ -89,6 +89,7 @@ Deno.test({
         [["--trace", TRACE, "--level", "loud"], /--level must be one of/],
         [["--trace", TRACE, "--since", "yesterday"], /--since/],
         [["--trace", TRACE, "--url", "ftp://x"], /--url must be an http\(s\) URL/],
+        [["--trace", TRACE, "--url", "http://logs.example:9428"], /--url must be on this machine/],
         [["--trace", TRACE, "--url", "http://127.0.0.1:9"], /logs backend at .* did not answer/],
       ] as const
     ) {

@@ -59,6 +59,13 @@ export function logsBaseUrl(raw: string): string {
   if (!url || !/^https?:$/.test(url.protocol) || !url.hostname) {
     throw new UsageError(`--url must be an http(s) URL like http://127.0.0.1:9428, got '${raw}'`);
   }
+  // The task may only reach this machine (deno.json): say so, instead of a permission error.
+  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+    throw new UsageError(
+      `--url must be on this machine (127.0.0.1 or localhost), got '${url.hostname}': ` +
+        "for a remote VictoriaLogs, port-forward it (kubectl port-forward ... 9428:9428)",
+    );
+  }
   return raw.replace(/\/+$/, "");
 }
 

@@ -5,15 +5,20 @@
  * the whole page. Used by `view --snapshot` and by the browser test.
  */
 import { MissingPrerequisite } from "../cli.ts";
-import { resolveTool } from "../tools.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
+/**
+ * Debian's `chromium` on PATH: the one program the `view` task may run
+ * (`--allow-run=chromium`), and the one CI installs.
+ */
 export function chromiumPath(): string | null {
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    const p = resolveTool(name);
-    if (p) return p;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(`${dir}/chromium`).isFile) return `${dir}/chromium`;
+    } catch { /* not here */ }
   }
   return null;
 }
