@@ -159,6 +159,26 @@ function writeStamp(component: string, stamp: Stamp): void {
   Deno.writeTextFileSync(stampPath(component), JSON.stringify(stamp, null, 2) + "\n");
 }
 
+/** Stamps a component just built and adds its row to the summary table. */
+function recordBuilt(
+  rows: ToolRow[],
+  component: string,
+  version: string,
+  path: string,
+  hash: string,
+  ms: number,
+  shownAs = component,
+): void {
+  writeStamp(component, {
+    hash,
+    version,
+    path,
+    builtAt: new Date().toISOString(),
+    buildSeconds: ms / 1000,
+  });
+  rows.push({ component: shownAs, version, path, state: `built in ${formatElapsed(ms)}` });
+}
+
 /** True when the component's stamp matches `hash` and its binary exists. */
 export function upToDate(component: string, hash: string): Stamp | null {
   const s = readStamp(component);
@@ -385,19 +405,7 @@ async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
     throw err;
   }
   const ms = p.succeed();
-  writeStamp("jaeger", {
-    hash,
-    version: JAEGER_VERSION,
-    path: bin,
-    builtAt: new Date().toISOString(),
-    buildSeconds: ms / 1000,
-  });
-  rows.push({
-    component: "jaeger",
-    version: JAEGER_VERSION,
-    path: bin,
-    state: `built in ${formatElapsed(ms)}`,
-  });
+  recordBuilt(rows, "jaeger", JAEGER_VERSION, bin, hash, ms);
 }
 
 function isRoot(): boolean {
@@ -444,19 +452,7 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
     throw err;
   }
   const ms = p.succeed();
-  writeStamp("sloth", {
-    hash,
-    version: SLOTH_VERSION,
-    path: bin,
-    builtAt: new Date().toISOString(),
-    buildSeconds: ms / 1000,
-  });
-  rows.push({
-    component: "sloth",
-    version: SLOTH_VERSION,
-    path: bin,
-    state: `built in ${formatElapsed(ms)}`,
-  });
+  recordBuilt(rows, "sloth", SLOTH_VERSION, bin, hash, ms);
 }
 
 // ---------------------------------------------------------------------------
@@ -495,19 +491,7 @@ async function installVictoriaLogs(opts: ToolsOptions, rows: ToolRow[]): Promise
     throw err;
   }
   const ms = p.succeed();
-  writeStamp(name, {
-    hash,
-    version: VICTORIALOGS_VERSION,
-    path: bin,
-    builtAt: new Date().toISOString(),
-    buildSeconds: ms / 1000,
-  });
-  rows.push({
-    component: name,
-    version: VICTORIALOGS_VERSION,
-    path: bin,
-    state: `built in ${formatElapsed(ms)}`,
-  });
+  recordBuilt(rows, name, VICTORIALOGS_VERSION, bin, hash, ms);
 }
 
 /** Prometheus, promtool, Alertmanager: Debian packages (apt-get when root and missing). */
@@ -979,19 +963,7 @@ async function installKwok(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
     throw err;
   }
   const ms = p.succeed();
-  writeStamp("kwok", {
-    hash,
-    version: KWOK_VERSION,
-    path: bin,
-    builtAt: new Date().toISOString(),
-    buildSeconds: ms / 1000,
-  });
-  rows.push({
-    component: "kwok",
-    version: KWOK_VERSION,
-    path: bin,
-    state: `built in ${formatElapsed(ms)}`,
-  });
+  recordBuilt(rows, "kwok", KWOK_VERSION, bin, hash, ms);
 }
 
 /** The k8s group: etcd, the Kubernetes programs, kwok, controller-gen and the CRDs. */
