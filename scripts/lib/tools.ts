@@ -4,7 +4,7 @@
  * from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
  * version, Prometheus/promtool/Alertmanager come from Debian packages.
  *
- * With --k8s (the `k8s` group, never built by default: 12.5 minutes measured
+ * With --k8s (the `k8s` group, never built by default: 12 minutes measured
  * cold on 2 cores) it also builds a real kube-apiserver and kubectl from the
  * Go module proxy, installs etcd (Debian etcd-server), builds controller-gen
  * and generates the prometheus-operator CRDs the cluster phases apply; see
@@ -715,7 +715,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
   const p = progress(
     `${
       programs.join(", ")
-    } ${KUBERNETES_VERSION} (go build; about 11 minutes on 2 cores with a cold Go cache)`,
+    } ${KUBERNETES_VERSION} (go build; about 10 minutes on 2 cores with a cold Go cache)`,
     opts.progress,
   );
   try {
