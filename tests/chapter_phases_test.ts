@@ -7,9 +7,9 @@
  */
 import { strict as assert } from "node:assert";
 import { REPO_ROOT } from "../scripts/lib/paths.ts";
-import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack.ts";
 import { startApp } from "../scripts/lib/stack_apps.ts";
-import { missing } from "./support.ts";
+import { inPrivateState, missing } from "./support.ts";
 
 async function task(name: string, args: string[], env: Record<string, string>) {
   const out = await new Deno.Command("deno", {
@@ -29,10 +29,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const state = await Deno.makeTempDir({ prefix: "obskit-phases-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    try {
+    await inPrivateState("obskit-phases-", async (state) => {
       const ports = await freePorts();
       await stackUp({ ports, timeoutMs: 90_000, progress: { write: () => {} } });
       // Phases 4 and 5: the apps as their tasks start them, pointed at the stack.
@@ -54,11 +51,6 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 5000));
       }
       assert.equal(verify.code, 0, verify.output);
-    } finally {
-      await stackDown();
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

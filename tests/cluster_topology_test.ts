@@ -11,11 +11,11 @@
 import { strict as assert } from "node:assert";
 import { repoPath } from "../scripts/lib/paths.ts";
 import * as controlPlane from "../scripts/lib/control_plane/mod.ts";
-import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, readState, stackUp } from "../scripts/lib/stack.ts";
 import { localPods, monitorScrapeConfigs } from "../scripts/lib/stack_cluster.ts";
 import { startApp } from "../scripts/lib/stack_apps.ts";
 import { promQuery, runVerify } from "../scripts/lib/verify.ts";
-import { eventually, missing, trafficLoop } from "./support.ts";
+import { eventually, inPrivateState, missing, trafficLoop } from "./support.ts";
 
 Deno.test({
   name:
@@ -78,73 +78,68 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const state = await Deno.makeTempDir({ prefix: "obskit-cluster-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
     const traffic = new AbortController();
     const loops: Promise<void>[] = [];
-    try {
-      await controlPlane.up({ timeoutMs: 90_000 });
-      const ports = await freePorts();
-      await stackUp({
-        ports,
-        topology: "cluster",
-        scrapeInterval: "1s",
-        rulesOverlay: [repoPath("rules", "test-overlay")],
-        timeoutMs: 90_000,
-        progress: { write: () => {} },
-      });
-      assert.equal(readState()?.topology, "cluster");
-      const prom = `http://127.0.0.1:${ports.prometheus}`;
-      await startApp("instrumented-app", ports, { env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" } });
-      await startApp("metrics-pull", ports);
-      loops.push(
-        trafficLoop(
-          `http://127.0.0.1:${ports.app}`,
-          ["/api/data?delay=0", "/error", "/error", "/health"],
-          15,
-          traffic.signal,
-        ),
-        trafficLoop(`http://127.0.0.1:${ports.pull}`, ["/api/items"], 5, traffic.signal),
-      );
+    await inPrivateState("obskit-cluster-", async () => {
+      try {
+        await controlPlane.up({ timeoutMs: 90_000 });
+        const ports = await freePorts();
+        await stackUp({
+          ports,
+          topology: "cluster",
+          scrapeInterval: "1s",
+          rulesOverlay: [repoPath("rules", "test-overlay")],
+          timeoutMs: 90_000,
+          progress: { write: () => {} },
+        });
+        assert.equal(readState()?.topology, "cluster");
+        const prom = `http://127.0.0.1:${ports.prometheus}`;
+        await startApp("instrumented-app", ports, { env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" } });
+        await startApp("metrics-pull", ports);
+        loops.push(
+          trafficLoop(
+            `http://127.0.0.1:${ports.app}`,
+            ["/api/data?delay=0", "/error", "/error", "/health"],
+            15,
+            traffic.signal,
+          ),
+          trafficLoop(`http://127.0.0.1:${ports.pull}`, ["/api/items"], 5, traffic.signal),
+        );
 
-      // Per app, never the collector's job.
-      for (const job of ["platform-app", "metrics-pull-app"]) {
-        await eventually(`http_requests_total{job="${job}"}`, 45_000, async () => {
-          const res = await promQuery(prom, `sum(http_requests_total{job="${job}"}) > 0`);
+        // Per app, never the collector's job.
+        for (const job of ["platform-app", "metrics-pull-app"]) {
+          await eventually(`http_requests_total{job="${job}"}`, 45_000, async () => {
+            const res = await promQuery(prom, `sum(http_requests_total{job="${job}"}) > 0`);
+            return res.length > 0;
+          });
+        }
+        const collectorJobs = await promQuery(prom, 'http_requests_total{job="otel-collector"}');
+        assert.deepEqual(collectorJobs, [], "no app series under the collector's job");
+
+        const results = await eventually("verify's core checks", 45_000, async () => {
+          const r = await runVerify({
+            prometheus: prom,
+            jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
+            dashboards: false,
+            traces: false,
+          });
+          const core = r.filter((x) => !/node-exporter/.test(x.check));
+          return core.every((x) => x.status === "ok") ? core : null;
+        });
+        assert.ok(results.length >= 6);
+
+        await eventually("HighErrorRate firing for platform-app", 90_000, async () => {
+          const res = await promQuery(
+            prom,
+            'ALERTS{alertname="HighErrorRate", alertstate="firing", job="platform-app"}',
+          );
           return res.length > 0;
         });
+      } finally {
+        traffic.abort();
+        await Promise.all(loops);
+        await controlPlane.down();
       }
-      const collectorJobs = await promQuery(prom, 'http_requests_total{job="otel-collector"}');
-      assert.deepEqual(collectorJobs, [], "no app series under the collector's job");
-
-      const results = await eventually("verify's core checks", 45_000, async () => {
-        const r = await runVerify({
-          prometheus: prom,
-          jaeger: `http://127.0.0.1:${ports.jaegerQuery}`,
-          dashboards: false,
-          traces: false,
-        });
-        const core = r.filter((x) => !/node-exporter/.test(x.check));
-        return core.every((x) => x.status === "ok") ? core : null;
-      });
-      assert.ok(results.length >= 6);
-
-      await eventually("HighErrorRate firing for platform-app", 90_000, async () => {
-        const res = await promQuery(
-          prom,
-          'ALERTS{alertname="HighErrorRate", alertstate="firing", job="platform-app"}',
-        );
-        return res.length > 0;
-      });
-    } finally {
-      traffic.abort();
-      await Promise.all(loops);
-      await stackDown();
-      await controlPlane.down();
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

@@ -11,10 +11,10 @@
  */
 import { strict as assert } from "node:assert";
 import { isAlive } from "../scripts/lib/process.ts";
-import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, readState, stackUp } from "../scripts/lib/stack.ts";
 import { startApp } from "../scripts/lib/stack_apps.ts";
 import { jaegerTrace } from "../scripts/lib/verify.ts";
-import { missing } from "./support.ts";
+import { inPrivateState, missing } from "./support.ts";
 
 const RATE = 20;
 const BEFORE_S = 5;
@@ -39,10 +39,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const state = await Deno.makeTempDir({ prefix: "obskit-outage-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    try {
+    await inPrivateState("obskit-outage-", async () => {
       const ports = await freePorts();
       await stackUp({ ports, only: ["jaeger", "collector"], timeoutMs: 90_000, progress: quiet });
       await startApp("instrumented-app", ports, {
@@ -116,10 +113,6 @@ Deno.test({
         `${found.size} of ${traceIds.length} arrived`,
       );
       assert.equal(dropped, lost, "every missing trace is counted, and nothing else");
-    } finally {
-      await stackDown();
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-    }
+    });
   },
 });

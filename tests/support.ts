@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
+import { stackDown } from "../scripts/lib/stack.ts";
 
 export const IN_CI = Deno.env.get("CI") === "true";
 
@@ -110,5 +111,39 @@ export async function trafficLoop(
       await res.body?.cancel();
     } catch { /* the assertions on Prometheus say whether it mattered */ }
     await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  }
+}
+
+/**
+ * Runs `fn` with OBSKIT_STATE_DIR set to a fresh private folder; afterwards
+ * stops whatever a stack started there, restores the variable and removes the
+ * folder. A process or port the stop could not end fails the test (when `fn`
+ * itself passed): it would otherwise leak into the tests after it.
+ */
+export async function inPrivateState<T>(
+  prefix: string,
+  fn: (state: string) => Promise<T>,
+): Promise<T> {
+  const state = await Deno.makeTempDir({ prefix });
+  const before = Deno.env.get("OBSKIT_STATE_DIR");
+  Deno.env.set("OBSKIT_STATE_DIR", state);
+  let passed = false;
+  try {
+    const result = await fn(state);
+    passed = true;
+    return result;
+  } finally {
+    const down = await stackDown();
+    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
+    else Deno.env.set("OBSKIT_STATE_DIR", before);
+    await Deno.remove(state, { recursive: true }).catch(() => {});
+    if (passed && (down.failures.length > 0 || down.stillListening.length > 0)) {
+      // deno-lint-ignore no-unsafe-finally -- only when fn passed: never hides its error
+      throw new Error(
+        `stack down left things behind: ${
+          [...down.failures, ...down.stillListening.map(String)].join(", ")
+        }`,
+      );
+    }
   }
 }
