@@ -700,8 +700,9 @@ export async function runScrape(
   const requests = registry.getSingleMetric("http_requests_total") as unknown as {
     inc(labels: Record<string, string>, v?: number): void;
   };
+  // An exemplar histogram (the instrumented app's): observe takes one object.
   const duration = registry.getSingleMetric("http_request_duration_seconds") as unknown as {
-    observe(labels: Record<string, string>, v: number): void;
+    observe(o: { labels: Record<string, string>; value: number }): void;
   };
   const base = countSeries(await registry.metrics());
   const sets = Math.max(0, Math.ceil((opts.series - base) / 14));
@@ -713,7 +714,7 @@ export async function runScrape(
       status: statuses[i % statuses.length],
     };
     requests.inc(labels, 1 + (i % 7));
-    duration.observe(labels, (i % 100) / 200);
+    duration.observe({ labels, value: (i % 100) / 200 });
   }
   const port = freePort();
   const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, app.fetch);
