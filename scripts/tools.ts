@@ -21,8 +21,8 @@ import {
 const spec = {
   name: "tools",
   summary:
-    "Install the pinned real components (OpenTelemetry Collector via ocb, Jaeger v2, Prometheus, promtool, Alertmanager).",
-  usage: "[--force] [--k8s] [--only collector,jaeger,debian,k8s]",
+    "Install the pinned real components (OpenTelemetry Collector via ocb, Jaeger v2, Sloth, VictoriaLogs, Prometheus, promtool, Alertmanager, node-exporter).",
+  usage: "[--force] [--k8s] [--only collector,jaeger,sloth,victorialogs,debian,k8s]",
   flags: {
     force: { type: "boolean" as const, description: "rebuild even when already up to date" },
     k8s: {

@@ -504,6 +504,12 @@ async function installDebian(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
       binaries: ["prometheus-alertmanager", "alertmanager"],
       pkg: "prometheus-alertmanager",
     },
+    // The node CPU/memory panels and NodeHigh* alerts' data on a laptop (stack up runs it).
+    {
+      component: "node-exporter",
+      binaries: ["prometheus-node-exporter"],
+      pkg: "prometheus-node-exporter",
+    },
   ];
   const findAny = (names: string[]) => names.map((n) => which(n)).find((p) => p) ?? null;
   const absent = wanted.filter((w) => !findAny(w.binaries));
