@@ -355,7 +355,8 @@ Deno.test({
       assert.equal(JSON.parse(healthy.stdout).verdict, "pass");
       assert.equal(check(healthy.stdout, "service", "error_rate").value, 0);
       const reqs = check(healthy.stdout, "service", "requests").value!;
-      assert.ok(reqs > 150 && reqs < 400, `requests in 8 s at 30 rps: ${reqs}`);
+      // Pushed metrics lag by an export and a scrape interval: the window sees most, not all.
+      assert.ok(reqs > 100 && reqs < 400, `requests in 8 s at 30 rps: ${reqs}`);
 
       await runLoad({ target: app.url, rate: 30, durationMs: 10_000, mix: errorMix });
       const failing = await gate();
@@ -503,7 +504,8 @@ Deno.test({
       const rate = check(r.stdout, "service", "error_rate");
       assert.ok(rate.value! > 0.15 && rate.value! < 0.35, `error rate ${rate.value}`);
       const reqs = check(r.stdout, "service", "requests").value!;
-      assert.ok(reqs > 150 && reqs < 400, `requests ${reqs}`);
+      // Pushed metrics lag by an export and a scrape interval: the window sees most, not all.
+      assert.ok(reqs > 100 && reqs < 400, `requests ${reqs}`);
       assert.match(
         JSON.parse(r.stdout).queries[0].expr,
         /http_server_request_duration_seconds_count/,
