@@ -20,7 +20,13 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { MissingPrerequisite, UsageError } from "./cli.ts";
 import { repoPath, toolsDir } from "./paths.ts";
-import { formatElapsed, progress, type ProgressOptions, stepLine } from "./spinner.ts";
+import {
+  formatElapsed,
+  type Progress,
+  progress,
+  type ProgressOptions,
+  stepLine,
+} from "./spinner.ts";
 import { tailFile } from "./process.ts";
 
 /** Jaeger v2: the v1.76.0 tag of the module is the v2 binary line. */
@@ -157,6 +163,20 @@ export function readStamp(component: string): Stamp | null {
 function writeStamp(component: string, stamp: Stamp): void {
   Deno.mkdirSync(join(toolsDir(), "stamps"), { recursive: true });
   Deno.writeTextFileSync(stampPath(component), JSON.stringify(stamp, null, 2) + "\n");
+}
+
+/**
+ * Runs `work` as the step `p` shows: a failure marks the step failed and is
+ * rethrown; success ends it (with `detail`) and returns its milliseconds.
+ */
+async function step(p: Progress, work: () => Promise<void>, detail?: string): Promise<number> {
+  try {
+    await work();
+  } catch (err) {
+    p.fail();
+    throw err;
+  }
+  return p.succeed(detail);
 }
 
 /** Stamps a component just built and adds its row to the summary table. */
@@ -303,18 +323,14 @@ async function installCollector(opts: ToolsOptions, rows: ToolRow[]): Promise<vo
   const builderHash = await stampHash("builder", manifest.builderVersion);
   if (opts.force || !upToDate("builder", builderHash)) {
     const p = progress(`ocb builder ${manifest.builderVersion} (go install)`, opts.progress);
-    try {
+    const ms = await step(p, async () => {
       await runLogged(
         "go install of the collector builder",
         "go",
         ["install", `go.opentelemetry.io/collector/cmd/builder@${manifest.builderVersion}`],
         { env: goEnv({ GOBIN: binDir() }), logFile: join(logsDir(), "builder.log") },
       );
-    } catch (err) {
-      p.fail();
-      throw err;
-    }
-    const ms = p.succeed(goVer);
+    }, goVer);
     writeStamp("builder", {
       hash: builderHash,
       version: manifest.builderVersion,
@@ -387,7 +403,7 @@ async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
     `jaeger ${JAEGER_VERSION} (go build, takes minutes on a cold cache)`,
     opts.progress,
   );
-  try {
+  const ms = await step(p, async () => {
     p.update("resolving modules");
     await runLogged("go get of jaeger", "go", ["get", "-tool", `${JAEGER_PKG}@${JAEGER_VERSION}`], {
       cwd: mod,
@@ -400,11 +416,7 @@ async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
       env: goEnv(),
       logFile,
     });
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
-  const ms = p.succeed();
+  });
   recordBuilt(rows, "jaeger", JAEGER_VERSION, bin, hash, ms);
 }
 
@@ -440,18 +452,14 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
   const logFile = join(logsDir(), "sloth-build.log");
   Deno.writeTextFileSync(logFile, "");
   const p = progress(`sloth ${SLOTH_VERSION} (go install, about 4 min cold)`, opts.progress);
-  try {
+  const ms = await step(p, async () => {
     await runLogged(
       "go install of sloth",
       "go",
       ["install", "-ldflags", ldflags, `${SLOTH_PKG}@${SLOTH_VERSION}`],
       { env: goEnv({ GOBIN: binDir() }), logFile },
     );
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
-  const ms = p.succeed();
+  });
   recordBuilt(rows, "sloth", SLOTH_VERSION, bin, hash, ms);
 }
 
@@ -479,18 +487,14 @@ async function installVictoriaLogs(opts: ToolsOptions, rows: ToolRow[]): Promise
     `${name} ${VICTORIALOGS_VERSION} (go install, about 1 min cold)`,
     opts.progress,
   );
-  try {
+  const ms = await step(p, async () => {
     await runLogged(
       `go install of ${name}`,
       "go",
       ["install", `${VICTORIALOGS_PKG}@${VICTORIALOGS_VERSION}`],
       { env: goEnv({ GOBIN: binDir() }), logFile },
     );
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
-  const ms = p.succeed();
+  });
   recordBuilt(rows, name, VICTORIALOGS_VERSION, bin, hash, ms);
 }
 
@@ -524,17 +528,13 @@ async function installDebian(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
     }
     const p = progress(`apt-get install ${pkgs.join(" ")}`, opts.progress);
     const logFile = join(logsDir(), "apt.log");
-    try {
+    await step(p, async () => {
       await runLogged("apt-get update", "apt-get", ["update", "-qq"], { logFile });
       await runLogged("apt-get install", "apt-get", ["install", "-y", "-qq", ...pkgs], {
         env: { DEBIAN_FRONTEND: "noninteractive" },
         logFile,
       });
-    } catch (err) {
-      p.fail();
-      throw err;
-    }
-    p.succeed();
+    });
     state = "installed (apt)";
   } else {
     stepLine("prometheus, promtool, alertmanager (Debian)", "found on PATH", opts.progress);
@@ -724,7 +724,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
     } ${KUBERNETES_VERSION} (go build; about 10 minutes on 2 cores with a cold Go cache)`,
     opts.progress,
   );
-  try {
+  const ms = await step(p, async () => {
     p.update("resolving modules");
     const info = JSON.parse(
       await captured(
@@ -760,11 +760,7 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
         `k8s.io/kubernetes/cmd/${prog}`,
       ], { cwd: mod, env: goEnv(), logFile });
     }
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
-  const ms = p.succeed();
+  });
   writeStamp("kubernetes", {
     hash,
     version: KUBERNETES_VERSION,
@@ -795,17 +791,13 @@ async function installEtcd(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
     }
     const p = progress("apt-get install etcd-server", opts.progress);
     const logFile = join(logsDir(), "apt.log");
-    try {
+    await step(p, async () => {
       await runLogged("apt-get update", "apt-get", ["update", "-qq"], { logFile });
       await runLogged("apt-get install", "apt-get", ["install", "-y", "-qq", "etcd-server"], {
         env: { DEBIAN_FRONTEND: "noninteractive" },
         logFile,
       });
-    } catch (err) {
-      p.fail();
-      throw err;
-    }
-    p.succeed();
+    });
     state = "installed (apt)";
     path = which("etcd");
     if (!path) throw new Error("etcd still missing after apt-get install etcd-server");
@@ -827,31 +819,15 @@ async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
     await goVersion();
     Deno.writeTextFileSync(logFile, "");
     const p = progress(`controller-gen ${CONTROLLER_TOOLS_VERSION} (go install)`, opts.progress);
-    try {
+    const ms = await step(p, async () => {
       await runLogged(
         "go install of controller-gen",
         "go",
         ["install", `sigs.k8s.io/controller-tools/cmd/controller-gen@${CONTROLLER_TOOLS_VERSION}`],
         { env: goEnv({ GOBIN: binDir() }), logFile },
       );
-    } catch (err) {
-      p.fail();
-      throw err;
-    }
-    const ms = p.succeed();
-    writeStamp("controller-gen", {
-      hash: cgHash,
-      version: CONTROLLER_TOOLS_VERSION,
-      path: cg,
-      builtAt: new Date().toISOString(),
-      buildSeconds: ms / 1000,
     });
-    rows.push({
-      component: "controller-gen",
-      version: CONTROLLER_TOOLS_VERSION,
-      path: cg,
-      state: `built in ${formatElapsed(ms)}`,
-    });
+    recordBuilt(rows, "controller-gen", CONTROLLER_TOOLS_VERSION, cg, cgHash, ms);
   } else {
     rows.push({
       component: "controller-gen",
@@ -897,7 +873,7 @@ async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
       `CRDs from prometheus-operator ${PROMETHEUS_OPERATOR_VERSION} API types (controller-gen)`,
       opts.progress,
     );
-    try {
+    const ms = await step(p, async () => {
       await runLogged("go get of the monitoring API", "go", [
         "get",
         `${MONITORING_API_MODULE}@${PROMETHEUS_OPERATOR_VERSION}`,
@@ -910,11 +886,7 @@ async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
       ], { cwd: mod, env: goEnv(), logFile });
       Deno.mkdirSync(crdDir(), { recursive: true });
       for (const f of CRD_FILES) Deno.copyFileSync(join(out, f), join(crdDir(), f));
-    } catch (err) {
-      p.fail();
-      throw err;
-    }
-    const ms = p.succeed();
+    });
     writeStamp("crds", {
       hash: crdHash,
       version: PROMETHEUS_OPERATOR_VERSION,
@@ -944,7 +916,7 @@ async function installKwok(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   const logFile = join(logsDir(), "kwok-build.log");
   Deno.writeTextFileSync(logFile, "");
   const p = progress(`kwok ${KWOK_VERSION} (go install)`, opts.progress);
-  try {
+  const ms = await step(p, async () => {
     await runLogged("go install of kwok", "go", [
       "install",
       "-trimpath",
@@ -964,11 +936,7 @@ async function installKwok(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
     const stages = KWOK_STAGE_FILES.map((f) => Deno.readTextFileSync(join(info.Dir!, f)).trim());
     Deno.mkdirSync(join(toolsDir(), "kwok"), { recursive: true });
     Deno.writeTextFileSync(kwokStagesFile(), stages.join("\n---\n") + "\n");
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
-  const ms = p.succeed();
+  });
   recordBuilt(rows, "kwok", KWOK_VERSION, bin, hash, ms);
 }
 
