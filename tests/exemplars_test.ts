@@ -16,10 +16,10 @@ import { createLogger, setLogSink } from "../apps/logger.ts";
 import { initializeObservability } from "../apps/otel_setup.ts";
 import { PromClientProducer, serializeMetricsWithExemplars } from "../apps/prom_bridge.ts";
 import { startServer } from "../apps/server.ts";
-import { freePorts, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack.ts";
 import { startApp } from "../scripts/lib/stack_apps.ts";
 import { checkExemplarTrace } from "../scripts/lib/verify.ts";
-import { eventually, missing } from "./support.ts";
+import { eventually, inPrivateState, missing } from "./support.ts";
 
 const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;
 const OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -128,12 +128,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const state = await Deno.makeTempDir({ prefix: "obskit-exemplars-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    let ports: StackPorts | undefined;
-    try {
-      ports = await freePorts();
+    await inPrivateState("obskit-exemplars-", async () => {
+      const ports = await freePorts();
       await stackUp({
         ports,
         only: ["jaeger", "victorialogs", "collector", "prometheus"],
@@ -153,11 +149,6 @@ Deno.test({
         return check.ok ? check : undefined;
       });
       assert.match(result.traceId!, /^[0-9a-f]{32}$/);
-    } finally {
-      if (ports) await stackDown().catch(() => {});
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

@@ -10,10 +10,10 @@ import { encodeLogLines, LogExporter } from "../apps/log_export.ts";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor.ts";
 import { logsQuery, queryLogs } from "../scripts/lib/logs.ts";
-import { freePorts, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack.ts";
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
 import { checkCorrelation } from "../scripts/lib/verify.ts";
-import { eventually, missing } from "./support.ts";
+import { eventually, inPrivateState, missing } from "./support.ts";
 import { droppedCount } from "../apps/telemetry_loss.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -108,12 +108,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const state = await Deno.makeTempDir({ prefix: "obskit-logs-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    let ports: StackPorts | undefined;
-    try {
-      ports = await freePorts();
+    await inPrivateState("obskit-logs-", async (state) => {
+      const ports = await freePorts();
       await stackUp({
         ports,
         only: ["jaeger", "victorialogs", "collector", "prometheus"],
@@ -198,12 +194,7 @@ Deno.test({
       const line = doctor.find((l) => l.check === `victorialogs :${ports!.victorialogs}`);
       assert.equal(line?.status, "ok", JSON.stringify(line));
       assert.match(line!.detail, /platform-app, trace-demo-service/);
-    } finally {
-      if (ports) await stackDown().catch(() => {});
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });
 
