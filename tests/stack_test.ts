@@ -14,6 +14,7 @@ import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive, readProc, stopProcess } from "../scripts/lib/process.ts";
 import {
   collectorEnv,
+  type ComponentState,
   defaultPorts,
   freePorts,
   jaegerEnv,
@@ -24,13 +25,14 @@ import {
   renderPrometheusConfig,
   resolvePorts,
   stackDown,
+  type StackPorts,
   stackStatus,
   stackUp,
 } from "../scripts/lib/stack.ts";
 import { CheckFailed } from "../scripts/lib/cli.ts";
 import { existsSync } from "node:fs";
 import { parse } from "yaml";
-import { findTool, missing, runScript } from "./support.ts";
+import { findTool, inPrivateState, missing, runScript } from "./support.ts";
 import { demoTraffic } from "../scripts/lib/stack_demo.ts";
 
 Deno.test("resolvePorts: flag beats environment beats the book's default", () => {
@@ -179,18 +181,34 @@ Deno.test({
 });
 
 /** Runs `fn` with OBSKIT_STATE_DIR pointing at a fresh temp folder; always stops the stack. */
-async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "obskit-stack-" });
-  const before = Deno.env.get("OBSKIT_STATE_DIR");
-  Deno.env.set("OBSKIT_STATE_DIR", dir);
-  try {
-    await fn(dir);
-  } finally {
-    await stackDown();
-    if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-    else Deno.env.set("OBSKIT_STATE_DIR", before);
-    await Deno.remove(dir, { recursive: true });
+/**
+ * Runs `stack up` on `ports` with `dir` as its state folder, and sends
+ * `signal` once `component` is recorded there (it is then still starting).
+ * Returns the exit code, stderr, and what was recorded at that moment.
+ */
+async function interruptUp(
+  dir: string,
+  ports: StackPorts,
+  component: string,
+  signal: Deno.Signal,
+  waitMs: number,
+): Promise<{ code: number; err: string; recorded: ComponentState[] }> {
+  const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", ...portArgs],
+    env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && !readState()?.components[component]) {
+    await new Promise((r) => setTimeout(r, 10));
   }
+  assert.ok(readState()?.components[component], `${component} recorded`);
+  const recorded = Object.values(readState()!.components);
+  child.kill(signal);
+  const out = await child.output();
+  return { code: out.code, err: new TextDecoder().decode(out.stderr), recorded };
 }
 
 const quiet = { write: () => {} };
@@ -201,7 +219,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async () => {
+    await inPrivateState("obskit-stack-", async () => {
       const ports = await freePorts();
       const only = ["jaeger", "alertmanager", "prometheus"] as const;
       const first = await stackUp({
@@ -266,7 +284,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async () => {
+    await inPrivateState("obskit-stack-", async () => {
       const ports = await freePorts();
       // Jaeger's query HTTP and gRPC servers on one port: the second bind fails.
       ports.jaegerQueryGrpc = ports.jaegerQuery;
@@ -526,7 +544,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async (dir) => {
+    await inPrivateState("obskit-stack-", async (dir) => {
       const ports = await freePorts();
       const [a, b] = await Promise.all([
         stackUp({ ports, only: ["jaeger"], progress: quiet }),
@@ -573,25 +591,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async (dir) => {
+    await inPrivateState("obskit-stack-", async (dir) => {
       const ports = await freePorts();
-      const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", ...portArgs],
-        env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
       // Interrupt once the first component is recorded (it is still being waited for).
-      const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline && !readState()?.components.jaeger) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      assert.ok(readState()?.components.jaeger, "jaeger recorded");
-      child.kill("SIGINT");
-      const out = await child.output();
-      const err = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 130, err);
+      const { code, err } = await interruptUp(dir, ports, "jaeger", "SIGINT", 20_000);
+      assert.equal(code, 130, err);
       assert.match(err, /interrupted; stopped what this 'up' had started \(jaeger/);
       assert.equal(readState(), null, "no partial stack recorded");
       for (const port of [ports.jaegerQuery, ports.otlpGrpc, ports.prometheus]) {
@@ -663,7 +667,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async (dir) => {
+    await inPrivateState("obskit-stack-", async (dir) => {
       const ports = await freePorts();
       const up = await stackUp({ ports, only: ["alertmanager", "prometheus"], progress: quiet });
       const started = Object.values(up.state.components);
@@ -689,7 +693,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async (dir) => {
+    await inPrivateState("obskit-stack-", async (dir) => {
       const ports = await freePorts();
       const up = await stackUp({ ports, only: ["prometheus"], progress: quiet });
       const prom = up.state.components.prometheus;
@@ -716,26 +720,17 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withStateDir(async (dir) => {
+    await inPrivateState("obskit-stack-", async (dir) => {
       const ports = await freePorts();
-      const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", repoPath("scripts", "stack.ts"), "up", ...portArgs],
-        env: { OBSKIT_STATE_DIR: dir, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
       // Hang up once the collector is recorded: Jaeger is healthy, the collector starting.
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !readState()?.components.collector) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      assert.ok(readState()?.components.collector, "collector recorded");
-      const pids = Object.values(readState()!.components);
-      child.kill("SIGHUP");
-      const out = await child.output();
-      const err = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 129, err);
+      const { code, err, recorded: pids } = await interruptUp(
+        dir,
+        ports,
+        "collector",
+        "SIGHUP",
+        60_000,
+      );
+      assert.equal(code, 129, err);
       assert.match(
         err,
         /interrupted; stopped what this 'up' had started \(jaeger, victorialogs, collector\)/,
