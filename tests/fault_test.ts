@@ -20,7 +20,7 @@ import { isAlive, stopProcess } from "../scripts/lib/process.ts";
 import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
 import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
 import { jaegerTrace } from "../scripts/lib/verify.ts";
-import { eventually, missing } from "./support.ts";
+import { eventually, inPrivateState, missing } from "./support.ts";
 
 async function status(url: string): Promise<number> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -208,10 +208,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const t0 = performance.now();
-    const state = await Deno.makeTempDir({ prefix: "obskit-fault-jaeger-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    try {
+    await inPrivateState("obskit-fault-jaeger-", async () => {
       const ports = await freePorts();
       await stackUp({ ports, only: ["jaeger", "collector"], timeoutMs: 30_000, progress: quiet });
       const jaeger = `http://127.0.0.1:${ports.jaegerQuery}`;
@@ -264,11 +261,6 @@ Deno.test({
           `(test ${total.toFixed(0)} s)`,
       );
       assert.ok(total < 90, `bounded: ${total.toFixed(0)} s`);
-    } finally {
-      await stackDown();
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

@@ -23,7 +23,7 @@ import {
   slothWindows,
 } from "../scripts/lib/slo.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
-import { findTool, missing, runScript, YAML_ENV } from "./support.ts";
+import { findTool, inPrivateState, missing, runScript, YAML_ENV } from "./support.ts";
 
 const readsRepo = {
   permissions: { net: false, run: false, write: false, read: true, env: YAML_ENV },
@@ -208,11 +208,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { backfill, history } = await import("./slo_support.ts");
-    const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack.ts");
-    const state = await Deno.makeTempDir({ prefix: "obskit-slo-e2e-" });
-    const before = Deno.env.get("OBSKIT_STATE_DIR");
-    Deno.env.set("OBSKIT_STATE_DIR", state);
-    try {
+    const { freePorts, stackUp } = await import("../scripts/lib/stack.ts");
+    await inPrivateState("obskit-slo-e2e-", async (state) => {
       // The shipped rules (config/prometheus.yml's rule_files, so rules/slo-rules.yaml)
       // over history: 5 h clean, then 70 min at 20 % errors, 20x the 1 % budget:
       // past both page windows (1 h long, 5 m short), still under the 6 h one.
@@ -274,11 +271,6 @@ Deno.test({
       assert.equal(page.labels.sloth_id, "platform-app-availability");
       // The pull app has no traffic: no alert for it; the latency SLO is not burning.
       assert.doesNotMatch(seen, /MetricsPullApp|PlatformAppLatency/);
-    } finally {
-      await stackDown();
-      if (before === undefined) Deno.env.delete("OBSKIT_STATE_DIR");
-      else Deno.env.set("OBSKIT_STATE_DIR", before);
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });
