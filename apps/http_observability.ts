@@ -192,16 +192,17 @@ const HOST_HEADER =
 const malformedHost = new WeakSet<Request>();
 /** The origin given to a request whose Host header was malformed (RFC 6761 reserves .invalid). */
 const MALFORMED_HOST_ORIGIN = "http://malformed-host.invalid";
-let lastGoodHost = "";
+/** Host values already found good (bounded: a client cannot grow it past 64). */
+const goodHosts = new Set<string>();
 
 function hostIsValid(host: string): boolean {
-  if (host === lastGoodHost) return true;
+  if (goodHosts.has(host)) return true;
   const m = HOST_HEADER.exec(host);
   if (!m || (m[1] !== undefined && Number(m[1]) > 65535)) return false;
   // The URL parser has the last word (an IPv4 address out of range, 1.2.3.999, passes the
-  // pattern); a good host is remembered, so this runs once per distinct Host.
+  // pattern); a good host is remembered, so this runs once per distinct Host (the first 64).
   if (!URL.canParse(`http://${host}/`)) return false;
-  lastGoodHost = host;
+  if (goodHosts.size < 64) goodHosts.add(host);
   return true;
 }
 
@@ -247,6 +248,7 @@ export function routeOf(c: HonoContext): string {
 /** Above this many attribute sets an instrument reports one overflow set (as the SDK does). */
 const CARDINALITY_LIMIT = 2000;
 const OVERFLOW: Attributes = { "otel.metric.overflow": true };
+const NO_ATTRIBUTES = (): Attributes => ({});
 
 /**
  * A cumulative value per attribute set, reported by an observable
@@ -523,7 +525,8 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       if (thrown) throw thrown;
     } finally {
       metrics.active.dec();
-      if (otel && activeKey) otel.active.add(activeKey, () => ({}), -1);
+      // The key exists (added above): the attributes factory is never called here.
+      if (otel && activeKey) otel.active.add(activeKey, NO_ATTRIBUTES, -1);
     }
   };
 }
