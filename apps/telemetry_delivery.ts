@@ -90,7 +90,7 @@ export interface QueueOptions {
  * however often the batch is sent, and would block the queue behind it.
  */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-export function isPermanent(error: Error | undefined): boolean {
+function isPermanent(error: Error | undefined): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === "number" && code >= 400 && !RETRYABLE_STATUS.has(code);
 }
