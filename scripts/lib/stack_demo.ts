@@ -239,7 +239,7 @@ export function demoGuide(ports: StackPorts, traceId: string | null): string {
     }  (the waterfall)`,
     `  alerts:     ${viewer}/alerts`,
     `Prometheus    ${prom}`,
-    `  targets:    ${prom}/targets (otel-collector: platform-app's pushed metrics, metrics-pull-app, otel-collector-telemetry, prometheus)`,
+    `  targets:    ${prom}/targets (otel-collector: platform-app's pushed metrics, metrics-pull-app, otel-collector-telemetry, node-exporter, prometheus)`,
     `  error rate: ${
       q('sum by (job) (rate(http_requests_total{status=~"5.."}[1m])) / sum by (job) (rate(http_requests_total[1m]))')
     }`,
