@@ -6,15 +6,15 @@
  */
 import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { displayPath, Runner } from "./lib/external.ts";
+import { displayPath, Runner } from "./lib/k8s/external.ts";
 import {
   applyLocal,
   applyToCluster,
   checkUpToDate,
   generate,
   PROMETHEUS_RULE_FILE,
-} from "./lib/prometheus_rule.ts";
-import { currentPorts } from "./lib/stack.ts";
+} from "./lib/k8s/prometheus_rule.ts";
+import { currentPorts } from "./lib/stack/mod.ts";
 
 const spec = {
   name: "apply-rules",

@@ -1,7 +1,7 @@
 /**
  * Benchmarks: what instrumentation costs, and how good our load generator
  * is. Prints a markdown table and writes JSON; never fails on timing. The
- * engine is scripts/lib/bench.ts.
+ * engine is scripts/lib/bench/mod.ts.
  */
 import { join, resolve } from "node:path";
 import {
@@ -20,7 +20,7 @@ import {
   formatMarkdown,
   knownVariants,
   runBench,
-} from "./lib/bench.ts";
+} from "./lib/bench/mod.ts";
 import { stateDir } from "./lib/paths.ts";
 
 const VARIANT_NAMES = Object.keys(knownVariants("", "")).filter((v) => v !== "off" && v !== "on");

@@ -16,8 +16,8 @@ import {
   defaultPorts,
   PORT_SPECS,
   resolvePorts,
-} from "./lib/stack.ts";
-import { readManifest, requireTool } from "./lib/tools.ts";
+} from "./lib/stack/mod.ts";
+import { readManifest, requireTool } from "./lib/tools/mod.ts";
 
 const collectorPorts = PORT_SPECS.filter((s) => s.component === "collector");
 const spec = {

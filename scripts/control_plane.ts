@@ -14,7 +14,7 @@ import {
   status,
   up,
 } from "./lib/control_plane/mod.ts";
-import { formatTable } from "./lib/tools.ts";
+import { formatTable } from "./lib/tools/mod.ts";
 
 const spec = {
   name: "control-plane",

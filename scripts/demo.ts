@@ -2,11 +2,11 @@
  * `deno task demo`: the README's main command. Tools, the local stack,
  * both apps, the push demo, 30 s of the chapter's traffic, verify, then the
  * URLs. Tears everything down on exit or Ctrl-C unless --keep. Logic in
- * scripts/lib/stack_demo.ts.
+ * scripts/lib/stack/stack_demo.ts.
  */
 import { durationFlag, intFlag, parseFlags, runMain } from "./lib/cli.ts";
-import { runDemo } from "./lib/stack_demo.ts";
-import { PORT_SPECS, resolvePorts } from "./lib/stack.ts";
+import { runDemo } from "./lib/stack/stack_demo.ts";
+import { PORT_SPECS, resolvePorts } from "./lib/stack/mod.ts";
 
 const spec = {
   name: "demo",

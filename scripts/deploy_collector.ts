@@ -7,8 +7,8 @@
  */
 import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain } from "./lib/cli.ts";
-import { Runner } from "./lib/external.ts";
-import { defaultCollectorOptions, deployCollector, stopCollector } from "./lib/k8s.ts";
+import { Runner } from "./lib/k8s/external.ts";
+import { defaultCollectorOptions, deployCollector, stopCollector } from "./lib/k8s/mod.ts";
 
 const spec = {
   name: "deploy-collector",

@@ -1,13 +1,13 @@
 /**
  * `deno task doctor`: collector health, OTLP ports, the configured OTLP
  * endpoint, Prometheus targets, dashboard metric names, Jaeger services;
- * each problem with its fix. Logic in scripts/lib/doctor.ts.
+ * each problem with its fix. Logic in scripts/lib/doctor/mod.ts.
  */
 import { parseFlags, runMain } from "./lib/cli.ts";
-import { doctorReport, runDoctor } from "./lib/doctor.ts";
+import { doctorReport, runDoctor } from "./lib/doctor/mod.ts";
 import { urlSecrets } from "./lib/redact.ts";
-import { currentPorts, PORT_SPECS, resolvePorts } from "./lib/stack.ts";
-import { baseUrl } from "./lib/verify.ts";
+import { currentPorts, PORT_SPECS, resolvePorts } from "./lib/stack/mod.ts";
+import { baseUrl } from "./lib/verify/mod.ts";
 
 const portKeys = ["collectorHealth", "otlpGrpc", "otlpHttp", "prometheus", "jaegerQuery"] as const;
 const portFlags = Object.fromEntries(

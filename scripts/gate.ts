@@ -1,10 +1,10 @@
 /**
  * Deployment gate: let what Prometheus observed decide whether a rollout goes
  * on. Exit 0 pass, 1 fail, 2 inconclusive (no data, too little traffic,
- * Prometheus unreachable) or bad usage. The logic is scripts/lib/gate.ts.
+ * Prometheus unreachable) or bad usage. The logic is scripts/lib/gate/mod.ts.
  */
 import { parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { currentPorts } from "./lib/stack.ts";
+import { currentPorts } from "./lib/stack/mod.ts";
 import {
   buildPolicy,
   EXIT_INCONCLUSIVE,
@@ -14,8 +14,8 @@ import {
   PrometheusUnreachable,
   runGate,
   runSloGate,
-} from "./lib/gate.ts";
-import { errorRatioExpr, findSlo, readSloConfig } from "./lib/slo.ts";
+} from "./lib/gate/mod.ts";
+import { errorRatioExpr, findSlo, readSloConfig } from "./lib/slo/mod.ts";
 
 /**
  * The Prometheus of a local stack started with other ports (`stack up

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { durationFlag, parseFlags, runMain } from "./lib/cli.ts";
-import { grafanaAuthFromEnv, importDashboards } from "./lib/grafana.ts";
+import { grafanaAuthFromEnv, importDashboards } from "./lib/grafana/mod.ts";
 import { repoPath } from "./lib/paths.ts";
 
 const spec = {

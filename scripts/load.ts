@@ -1,7 +1,7 @@
 /**
  * Phase 10: generate traffic at a constant arrival rate (open model) against
  * the demo app, with a live progress line and an HDR-histogram summary.
- * The engine is scripts/lib/load.ts.
+ * The engine is scripts/lib/load/mod.ts.
  */
 import { durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import {
@@ -13,7 +13,7 @@ import {
   parseHeaders,
   pathsMix,
   runLoad,
-} from "./lib/load.ts";
+} from "./lib/load/mod.ts";
 
 const spec = {
   name: "load",

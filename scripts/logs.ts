@@ -1,7 +1,7 @@
 /**
  * `deno task logs --trace ID`: the log lines of one trace from the local
  * stack's logs backend (VictoriaLogs). Exit 0 lines found, 1 none found,
- * 2 bad usage or the backend unreachable. The logic is scripts/lib/logs.ts.
+ * 2 bad usage or the backend unreachable. The logic is scripts/lib/logs/mod.ts.
  */
 import {
   durationFlag,
@@ -11,8 +11,8 @@ import {
   runMain,
   UsageError,
 } from "./lib/cli.ts";
-import { formatLogLine, logsBaseUrl, queryLogs } from "./lib/logs.ts";
-import { currentPorts } from "./lib/stack.ts";
+import { formatLogLine, logsBaseUrl, queryLogs } from "./lib/logs/mod.ts";
+import { currentPorts } from "./lib/stack/mod.ts";
 
 /** A running local stack's VictoriaLogs, else its default port. */
 function localVictoriaLogs(): string {

@@ -5,8 +5,8 @@
  */
 import { resolve } from "node:path";
 import { durationFlag, intFlag, parseFlags, runMain } from "./lib/cli.ts";
-import { Runner } from "./lib/external.ts";
-import { defaultMonitoringOptions, setupMonitoring, stopMonitoring } from "./lib/k8s.ts";
+import { Runner } from "./lib/k8s/external.ts";
+import { defaultMonitoringOptions, setupMonitoring, stopMonitoring } from "./lib/k8s/mod.ts";
 import { repoPath } from "./lib/paths.ts";
 
 const spec = {

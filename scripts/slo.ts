@@ -2,12 +2,12 @@
  * `deno task slo`: SLOs as code. Converts config/slo.yaml into Sloth specs,
  * runs Sloth (built by `deno task tools`) to write rules/slo-rules.yaml, and
  * regenerates the PrometheusRule that carries it. The logic is in
- * scripts/lib/slo.ts.
+ * scripts/lib/slo/mod.ts.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { CheckFailed, parseFlags, runMain } from "./lib/cli.ts";
-import { Runner } from "./lib/external.ts";
-import { checkUpToDate, generate as generatePrometheusRule } from "./lib/prometheus_rule.ts";
+import { Runner } from "./lib/k8s/external.ts";
+import { checkUpToDate, generate as generatePrometheusRule } from "./lib/k8s/prometheus_rule.ts";
 import {
   budgetPercent,
   generateSloRules,
@@ -15,7 +15,7 @@ import {
   SLO_RULES_FILE,
   slos,
   slothSpecText,
-} from "./lib/slo.ts";
+} from "./lib/slo/mod.ts";
 
 const spec = {
   name: "slo",

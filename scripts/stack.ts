@@ -1,9 +1,9 @@
 /**
  * `deno task stack up|down|status|logs [component]`: the local stack (real
  * collector, Jaeger, Prometheus, Alertmanager as plain processes). Logic in
- * scripts/lib/stack.ts.
+ * scripts/lib/stack/mod.ts.
  */
-import { TOPOLOGIES, type Topology } from "./lib/stack_cluster.ts";
+import { TOPOLOGIES, type Topology } from "./lib/stack/stack_cluster.ts";
 import { CheckFailed, durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { stateDir } from "./lib/paths.ts";
 import { tailFile } from "./lib/process.ts";
@@ -24,7 +24,7 @@ import {
   stackUrls,
   statePath,
   statusTable,
-} from "./lib/stack.ts";
+} from "./lib/stack/mod.ts";
 
 const portFlags = Object.fromEntries(
   PORT_SPECS.map((s) => [

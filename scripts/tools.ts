@@ -3,7 +3,7 @@
  * with ocb, Jaeger v2, Prometheus/promtool/Alertmanager) into the tools
  * folder; with --k8s also a real control plane's programs (kube-apiserver,
  * kubectl, etcd) and the prometheus-operator CRDs. Idempotent; the logic is
- * in scripts/lib/tools.ts.
+ * in scripts/lib/tools/mod.ts.
  */
 import { parseFlags, runMain } from "./lib/cli.ts";
 import { toolsDir } from "./lib/paths.ts";
@@ -16,7 +16,7 @@ import {
   KWOK_VERSION,
   PROMETHEUS_OPERATOR_VERSION,
   toolsTable,
-} from "./lib/tools.ts";
+} from "./lib/tools/mod.ts";
 
 const spec = {
   name: "tools",

@@ -1,10 +1,10 @@
 /**
  * Phases 11 and 12 (`deno task verify`, `deno task verify --traces-only`):
  * asks Prometheus and Jaeger whether the chapter works end to end and
- * prints a table (check, expected, found). Logic in scripts/lib/verify.ts.
+ * prints a table (check, expected, found). Logic in scripts/lib/verify/mod.ts.
  */
 import { durationFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { currentPorts, readState } from "./lib/stack.ts";
+import { currentPorts, readState } from "./lib/stack/mod.ts";
 import {
   baseUrl,
   type CheckResult,
@@ -13,7 +13,7 @@ import {
   verifyFixes,
   verifyTable,
   verifyUntil,
-} from "./lib/verify.ts";
+} from "./lib/verify/mod.ts";
 import { traceUrl, waterfall, waterfallText } from "./lib/view/waterfall.ts";
 
 const spec = {

@@ -7,8 +7,8 @@
  */
 import { join, resolve } from "node:path";
 import { intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { currentPorts } from "./lib/stack.ts";
-import { baseUrl, pushDemoTrace } from "./lib/verify.ts";
+import { currentPorts } from "./lib/stack/mod.ts";
+import { baseUrl, pushDemoTrace } from "./lib/verify/mod.ts";
 import { loadDashboards } from "./lib/view/dashboard.ts";
 import { DEFAULT_VIEW_PORT, serveViewer } from "./lib/view/mod.ts";
 import { snapshotDashboards } from "./lib/view/snapshot.ts";

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { CheckFailed, UsageError } from "../scripts/lib/cli.ts";
-import { commandLines, runTask, sandbox } from "../scripts/lib/k8s_testing.ts";
+import { commandLines, runTask, sandbox } from "./k8s_support.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import {
@@ -27,7 +27,7 @@ import {
   ruleSelectorLabels,
   SHIPPED_RULE_FILES,
   validatePrometheusRule,
-} from "../scripts/lib/prometheus_rule.ts";
+} from "../scripts/lib/k8s/prometheus_rule.ts";
 import { missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
@@ -411,7 +411,7 @@ Deno.test({
   ...realPrometheus,
   ignore: missing("prometheus"),
   fn: async () => {
-    const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack.ts");
+    const { freePorts, stackDown, stackUp } = await import("../scripts/lib/stack/mod.ts");
     const box = sandbox();
     const before = Deno.env.get("OBSKIT_STATE_DIR");
     Deno.env.set("OBSKIT_STATE_DIR", box.stateDir);

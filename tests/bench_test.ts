@@ -17,9 +17,14 @@ import {
   summarizeThroughput,
   sustained,
   type ThroughputRun,
-} from "../scripts/lib/bench.ts";
-import { processCpuMs, startApp } from "../scripts/lib/bench_procs.ts";
-import { findWrk, parseWrkDuration, parseWrkOutput, runWrk } from "../scripts/lib/bench_wrk.ts";
+} from "../scripts/lib/bench/mod.ts";
+import { processCpuMs, startApp } from "../scripts/lib/bench/bench_procs.ts";
+import {
+  findWrk,
+  parseWrkDuration,
+  parseWrkOutput,
+  runWrk,
+} from "../scripts/lib/bench/bench_wrk.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { missing, runScript } from "./support.ts";
 

@@ -7,8 +7,8 @@
  */
 import { strict as assert } from "node:assert";
 import { REPO_ROOT } from "../scripts/lib/paths.ts";
-import { freePorts, stackUp } from "../scripts/lib/stack.ts";
-import { startApp } from "../scripts/lib/stack_apps.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
+import { startApp } from "../scripts/lib/stack/stack_apps.ts";
 import { inPrivateState, missing } from "./support.ts";
 
 async function task(name: string, args: string[], env: Record<string, string>) {

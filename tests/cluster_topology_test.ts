@@ -11,10 +11,10 @@
 import { strict as assert } from "node:assert";
 import { repoPath } from "../scripts/lib/paths.ts";
 import * as controlPlane from "../scripts/lib/control_plane/mod.ts";
-import { freePorts, readState, stackUp } from "../scripts/lib/stack.ts";
-import { localPods, monitorScrapeConfigs } from "../scripts/lib/stack_cluster.ts";
-import { startApp } from "../scripts/lib/stack_apps.ts";
-import { promQuery, runVerify } from "../scripts/lib/verify.ts";
+import { freePorts, readState, stackUp } from "../scripts/lib/stack/mod.ts";
+import { localPods, monitorScrapeConfigs } from "../scripts/lib/stack/stack_cluster.ts";
+import { startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { promQuery, runVerify } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing, trafficLoop } from "./support.ts";
 
 Deno.test({

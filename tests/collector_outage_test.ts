@@ -11,9 +11,9 @@
  */
 import { strict as assert } from "node:assert";
 import { isAlive } from "../scripts/lib/process.ts";
-import { freePorts, readState, stackUp } from "../scripts/lib/stack.ts";
-import { startApp } from "../scripts/lib/stack_apps.ts";
-import { jaegerTrace } from "../scripts/lib/verify.ts";
+import { freePorts, readState, stackUp } from "../scripts/lib/stack/mod.ts";
+import { startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { jaegerTrace } from "../scripts/lib/verify/mod.ts";
 import { inPrivateState, missing } from "./support.ts";
 
 const RATE = 20;

@@ -2,7 +2,7 @@
  * `deno task control-plane` and the cluster phases against a REAL API
  * server: kube-apiserver v1.37.2 + etcd started by the task itself, with the
  * CRDs controller-gen generated from prometheus-operator's API types. What
- * the stand-in (scripts/lib/k8s_testing.ts standInApi) could only record,
+ * the stand-in (tests/k8s_support.ts standInApi) could only record,
  * the real server here judges: every object in k8s/ is dry-run and then
  * applied, broken objects fail with the API server's own message, and
  * phases 1 and 9 run up to the point that needs pods (no kubelet here, so
@@ -27,8 +27,8 @@ import {
   splitCommandLine,
   taskRunArgs,
   withEnv,
-} from "../scripts/lib/k8s_testing.ts";
-import { CRD_FILES, crdDir } from "../scripts/lib/tools.ts";
+} from "./k8s_support.ts";
+import { CRD_FILES, crdDir } from "../scripts/lib/tools/mod.ts";
 import { paths } from "../scripts/lib/control_plane/mod.ts";
 import { kubeconfigText } from "../scripts/lib/control_plane/config.ts";
 import { IN_CI, missing } from "./support.ts";

@@ -11,8 +11,8 @@ import {
   selectPersonas,
 } from "../scripts/lib/dashboards/generate.ts";
 import { UsageError } from "../scripts/lib/cli.ts";
-import { pathsMix, runLoad } from "../scripts/lib/load.ts";
-import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_target.ts";
+import { pathsMix, runLoad } from "../scripts/lib/load/mod.ts";
+import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load/load_target.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL, inFamilies } from "../scripts/lib/promql.ts";
 import { knownFamilies, loadCatalog } from "../scripts/lib/validate/catalog.ts";
@@ -387,7 +387,7 @@ Deno.test({
     "dashboards: the SLA number, budget and page burn rates come from config/slo.yaml; SLO panels query Sloth's recording rules",
   ...readsCatalog,
   async fn() {
-    const { readSloConfig } = await import("../scripts/lib/slo.ts");
+    const { readSloConfig } = await import("../scripts/lib/slo/mod.ts");
     const cfg = readSloConfig();
     const sla = cfg.objectives.availability.objective;
     const recorded = recordedByRules();

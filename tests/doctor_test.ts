@@ -5,8 +5,8 @@
  */
 import { strict as assert } from "node:assert";
 import { repoPath } from "../scripts/lib/paths.ts";
-import { normalizeEndpoint, runDoctor } from "../scripts/lib/doctor.ts";
-import { freePorts } from "../scripts/lib/stack.ts";
+import { normalizeEndpoint, runDoctor } from "../scripts/lib/doctor/mod.ts";
+import { freePorts } from "../scripts/lib/stack/mod.ts";
 
 Deno.test("normalizeEndpoint: the apps' rule (no scheme = gRPC host:port, OTLP/HTTP next); URLs stay", () => {
   assert.equal(normalizeEndpoint("localhost:4317").href, "http://localhost:4318/");

@@ -12,13 +12,19 @@
  *   listening port.
  */
 import { strict as assert } from "node:assert";
-import { runDoctor } from "../scripts/lib/doctor.ts";
+import { runDoctor } from "../scripts/lib/doctor/mod.ts";
 import { isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive } from "../scripts/lib/process.ts";
-import { freePorts, readState, stackDown, type StackPorts, stackUp } from "../scripts/lib/stack.ts";
-import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
-import { checkTraceShape, jaegerTrace, promQuery, runVerify } from "../scripts/lib/verify.ts";
+import {
+  freePorts,
+  readState,
+  stackDown,
+  type StackPorts,
+  stackUp,
+} from "../scripts/lib/stack/mod.ts";
+import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { checkTraceShape, jaegerTrace, promQuery, runVerify } from "../scripts/lib/verify/mod.ts";
 import { eventually, missing, trafficLoop } from "./support.ts";
 
 Deno.test({
@@ -221,7 +227,7 @@ Deno.test({
   async fn() {
     const state = await Deno.makeTempDir({ prefix: "obskit-demo-" });
     const ports = await freePorts();
-    const { PORT_SPECS } = await import("../scripts/lib/stack.ts");
+    const { PORT_SPECS } = await import("../scripts/lib/stack/mod.ts");
     const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
     try {
       const out = await new Deno.Command(Deno.execPath(), {
@@ -275,7 +281,7 @@ Deno.test({
   async fn() {
     const state = await Deno.makeTempDir({ prefix: "obskit-demo-int-" });
     const ports = await freePorts();
-    const { PORT_SPECS } = await import("../scripts/lib/stack.ts");
+    const { PORT_SPECS } = await import("../scripts/lib/stack/mod.ts");
     const portArgs = PORT_SPECS.flatMap((s) => [`--${s.flag}`, String(ports[s.key])]);
     try {
       const child = new Deno.Command(Deno.execPath(), {

@@ -16,9 +16,9 @@ import { createLogger, setLogSink } from "../apps/logger.ts";
 import { initializeObservability } from "../apps/otel_setup.ts";
 import { PromClientProducer, serializeMetricsWithExemplars } from "../apps/prom_bridge.ts";
 import { startServer } from "../apps/server.ts";
-import { freePorts, stackUp } from "../scripts/lib/stack.ts";
-import { startApp } from "../scripts/lib/stack_apps.ts";
-import { checkExemplarTrace } from "../scripts/lib/verify.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
+import { startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { checkExemplarTrace } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing } from "./support.ts";
 
 const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;

@@ -20,7 +20,7 @@ import {
   preflight,
   Runner,
   shellQuote,
-} from "../scripts/lib/external.ts";
+} from "../scripts/lib/k8s/external.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { findTool } from "./support.ts";

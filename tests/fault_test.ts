@@ -13,13 +13,13 @@
  *     retry_on_failure + persistent sending_queue). Counts are printed.
  */
 import { strict as assert } from "node:assert";
-import { runDoctor } from "../scripts/lib/doctor.ts";
+import { runDoctor } from "../scripts/lib/doctor/mod.ts";
 import { CheckFailed } from "../scripts/lib/cli.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive, stopProcess } from "../scripts/lib/process.ts";
-import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
-import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
-import { jaegerTrace } from "../scripts/lib/verify.ts";
+import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack/mod.ts";
+import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { jaegerTrace } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing } from "./support.ts";
 
 async function status(url: string): Promise<number> {

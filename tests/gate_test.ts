@@ -13,10 +13,10 @@ import {
   parsePolicyFile,
   queryScalar,
   runGate,
-} from "../scripts/lib/gate.ts";
-import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
-import { pathsMix, runLoad, type TrafficMix } from "../scripts/lib/load.ts";
-import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load_target.ts";
+} from "../scripts/lib/gate/mod.ts";
+import { freePorts, stackDown, stackUp } from "../scripts/lib/stack/mod.ts";
+import { pathsMix, runLoad, type TrafficMix } from "../scripts/lib/load/mod.ts";
+import { spawnInstrumentedApp, startPrometheus } from "../scripts/lib/load/load_target.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";

@@ -10,9 +10,9 @@
 import { strict as assert } from "node:assert";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bindDatasource } from "../scripts/lib/grafana.ts";
+import { bindDatasource } from "../scripts/lib/grafana/mod.ts";
 import { redactSecrets as redact } from "../scripts/lib/redact.ts";
-import { runTask, sandbox } from "../scripts/lib/k8s_testing.ts";
+import { runTask, sandbox } from "./k8s_support.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { CheckFailed, UsageError } from "../scripts/lib/cli.ts";
-import { commandLine, execute, majorMinor, Runner } from "../scripts/lib/external.ts";
+import { commandLine, execute, majorMinor, Runner } from "../scripts/lib/k8s/external.ts";
 import {
   collectorForward,
   collectorWorkload,
@@ -22,7 +22,7 @@ import {
   podProgress,
   progressLine,
   waitForPods,
-} from "../scripts/lib/k8s.ts";
+} from "../scripts/lib/k8s/mod.ts";
 import {
   commandLines,
   nonIdempotent,
@@ -32,11 +32,11 @@ import {
   splitCommandLine,
   standInApi,
   withEnv,
-} from "../scripts/lib/k8s_testing.ts";
+} from "./k8s_support.ts";
 import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
-import { pidFile, startBackground, stopBackground } from "../scripts/lib/portforward.ts";
-import { JAEGER_VERSION } from "../scripts/lib/tools.ts";
+import { pidFile, startBackground, stopBackground } from "../scripts/lib/k8s/portforward.ts";
+import { JAEGER_VERSION } from "../scripts/lib/tools/mod.ts";
 import { findTool, missing, TEMP_ENV, YAML_ENV } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;

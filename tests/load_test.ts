@@ -10,8 +10,8 @@ import {
   pathsMix,
   runLoad,
   type TrafficMix,
-} from "../scripts/lib/load.ts";
-import { spawnInstrumentedApp } from "../scripts/lib/load_target.ts";
+} from "../scripts/lib/load/mod.ts";
+import { spawnInstrumentedApp } from "../scripts/lib/load/load_target.ts";
 import { findTool, runScript } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;

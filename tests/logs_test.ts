@@ -8,11 +8,11 @@
 import { strict as assert } from "node:assert";
 import { encodeLogLines, LogExporter } from "../apps/log_export.ts";
 import { buildResource } from "../apps/otel_setup.ts";
-import { runDoctor } from "../scripts/lib/doctor.ts";
-import { logsQuery, queryLogs } from "../scripts/lib/logs.ts";
-import { freePorts, stackUp } from "../scripts/lib/stack.ts";
-import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
-import { checkCorrelation } from "../scripts/lib/verify.ts";
+import { runDoctor } from "../scripts/lib/doctor/mod.ts";
+import { logsQuery, queryLogs } from "../scripts/lib/logs/mod.ts";
+import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
+import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
+import { checkCorrelation } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing } from "./support.ts";
 import { droppedCount } from "../apps/telemetry_loss.ts";
 

@@ -21,7 +21,7 @@ import {
   slos,
   slothSpecs,
   slothWindows,
-} from "../scripts/lib/slo.ts";
+} from "../scripts/lib/slo/mod.ts";
 import { analyzePromQL } from "../scripts/lib/promql.ts";
 import { findTool, inPrivateState, missing, runScript, YAML_ENV } from "./support.ts";
 
@@ -208,7 +208,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { backfill, history } = await import("./slo_support.ts");
-    const { freePorts, stackUp } = await import("../scripts/lib/stack.ts");
+    const { freePorts, stackUp } = await import("../scripts/lib/stack/mod.ts");
     await inPrivateState("obskit-slo-e2e-", async (state) => {
       // The shipped rules (config/prometheus.yml's rule_files, so rules/slo-rules.yaml)
       // over history: 5 h clean, then 70 min at 20 % errors, 20x the 1 % budget:

@@ -28,12 +28,12 @@ import {
   type StackPorts,
   stackStatus,
   stackUp,
-} from "../scripts/lib/stack.ts";
+} from "../scripts/lib/stack/mod.ts";
 import { CheckFailed } from "../scripts/lib/cli.ts";
 import { existsSync } from "node:fs";
 import { parse } from "yaml";
 import { findTool, inPrivateState, missing, runScript } from "./support.ts";
-import { demoTraffic } from "../scripts/lib/stack_demo.ts";
+import { demoTraffic } from "../scripts/lib/stack/stack_demo.ts";
 
 Deno.test("resolvePorts: flag beats environment beats the book's default", () => {
   const env: Record<string, string> = { PROMETHEUS_PORT: "19090", OTELCOL_HEALTH_PORT: "23133" };

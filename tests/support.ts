@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
-import { stackDown } from "../scripts/lib/stack.ts";
+import { stackDown } from "../scripts/lib/stack/mod.ts";
 
 export const IN_CI = Deno.env.get("CI") === "true";
 

@@ -23,7 +23,7 @@ import {
   stagingVersion,
   stampHash,
   wrapperGoMod,
-} from "../scripts/lib/tools.ts";
+} from "../scripts/lib/tools/mod.ts";
 import { missing } from "./support.ts";
 
 const TOOLS = repoPath("scripts", "tools.ts");
@@ -322,7 +322,7 @@ Deno.test({
 });
 
 Deno.test("tools: Sloth is part of the default build, pinned to v0.16.0", async () => {
-  const { DEFAULT_GROUPS, SLOTH_PKG, SLOTH_VERSION } = await import("../scripts/lib/tools.ts");
+  const { DEFAULT_GROUPS, SLOTH_PKG, SLOTH_VERSION } = await import("../scripts/lib/tools/mod.ts");
   assert.ok((DEFAULT_GROUPS as readonly string[]).includes("sloth"));
   assert.equal(SLOTH_PKG, "github.com/slok/sloth/cmd/sloth");
   assert.equal(SLOTH_VERSION, "v0.16.0");
@@ -332,7 +332,7 @@ Deno.test({
   name: "tools: the installed sloth reports the pinned version (set at build, not 'dev')",
   ignore: missing("sloth"),
   async fn() {
-    const { SLOTH_VERSION } = await import("../scripts/lib/tools.ts");
+    const { SLOTH_VERSION } = await import("../scripts/lib/tools/mod.ts");
     const out = await new Deno.Command(resolveTool("sloth")!, {
       args: ["version"],
       stdout: "piped",

@@ -8,7 +8,7 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { repoPath } from "../scripts/lib/paths.ts";
-import { freePorts, stackDown, stackUp } from "../scripts/lib/stack.ts";
+import { freePorts, stackDown, stackUp } from "../scripts/lib/stack/mod.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
 import {
   checkCurrentSeries,
@@ -23,7 +23,7 @@ import {
   retryReporter,
   runnableQuery,
   runVerify,
-} from "../scripts/lib/verify.ts";
+} from "../scripts/lib/verify/mod.ts";
 import { missing } from "./support.ts";
 
 Deno.test("runnableQuery: template variables match anything, intervals become durations", () => {

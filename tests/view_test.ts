@@ -15,11 +15,11 @@ import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { freePort } from "../scripts/lib/net.ts";
 import { stopProcess } from "../scripts/lib/process.ts";
-import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack.ts";
-import { demoTraffic } from "../scripts/lib/stack_demo.ts";
-import { runPush, startApp } from "../scripts/lib/stack_apps.ts";
+import { freePorts, readState, stackDown, stackUp } from "../scripts/lib/stack/mod.ts";
+import { demoTraffic } from "../scripts/lib/stack/stack_demo.ts";
+import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
 import { loadCatalog } from "../scripts/lib/validate/catalog.ts";
-import { jaegerTrace, verifyUntil } from "../scripts/lib/verify.ts";
+import { jaegerTrace, verifyUntil } from "../scripts/lib/verify/mod.ts";
 import { Browser } from "../scripts/lib/view/chromium.ts";
 import {
   flattenPanels,

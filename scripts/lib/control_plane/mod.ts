@@ -30,7 +30,7 @@ import {
   kwokStagesFile,
   PROMETHEUS_OPERATOR_VERSION,
   resolveTool,
-} from "../tools.ts";
+} from "../tools/mod.ts";
 import {
   apiserverArgs,
   controllerManagerArgs,

@@ -8,7 +8,7 @@
  * own ALERTS). tests/dashboards_test.ts checks both.
  */
 import type { DashboardLink } from "@grafana/schema";
-import { readSloConfig } from "../slo.ts";
+import { readSloConfig } from "../slo/mod.ts";
 import {
   bargauge,
   type DashboardSpec,

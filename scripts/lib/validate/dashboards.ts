@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { analyzePromQL, substituteGrafanaVariables, unknownMetrics } from "../promql.ts";
 import { REPO_ROOT } from "../paths.ts";
-import { UNAVAILABLE_LINTERS } from "../tools.ts";
+import { UNAVAILABLE_LINTERS } from "../tools/mod.ts";
 import { knownMetricSet, ruleFiles } from "./rules.ts";
 import {
   exists,

@@ -23,7 +23,7 @@ import { validate as vNetworkPolicy } from "kubernetes-models/_schemas/IoK8sApiN
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
-import { JAEGER_VERSION } from "../tools.ts";
+import { JAEGER_VERSION } from "../tools/mod.ts";
 import {
   BUILDER_MANIFEST,
   COLLECTOR_CONFIG,

@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { analyzePromQL, isRecordingRuleName, unknownMetrics } from "../promql.ts";
-import { parseSloConfig, slaThresholdDrift } from "../slo.ts";
-import { UNAVAILABLE_LINTERS } from "../tools.ts";
+import { parseSloConfig, slaThresholdDrift } from "../slo/mod.ts";
+import { UNAVAILABLE_LINTERS } from "../tools/mod.ts";
 import { knownFamilies, parseCatalog } from "./catalog.ts";
 import {
   exists,

@@ -4,7 +4,7 @@
  */
 import { UsageError } from "../cli.ts";
 import { REPO_ROOT } from "../paths.ts";
-import { resolveTool } from "../tools.ts";
+import { resolveTool } from "../tools/mod.ts";
 import { collectorChecks } from "./collector.ts";
 import { dashboardChecks } from "./dashboards.ts";
 import { k8sChecks } from "./k8s.ts";

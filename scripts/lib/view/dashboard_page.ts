@@ -6,7 +6,7 @@
  * cluster exporter comes from verify's exprSources (config/metric-catalog.yaml).
  */
 import { type MetricCatalog } from "../validate/catalog.ts";
-import { exprSources } from "../verify.ts";
+import { exprSources } from "../verify/mod.ts";
 import {
   ALL,
   BadRequest,

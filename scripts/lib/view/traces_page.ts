@@ -8,8 +8,8 @@
  * the page, never the page's failure.
  */
 import * as echarts from "echarts";
-import { logsQuery, queryLogs } from "../logs.ts";
-import { jaegerServices, type JaegerTrace, jaegerTrace, jaegerTraces } from "../verify.ts";
+import { logsQuery, queryLogs } from "../logs/mod.ts";
+import { jaegerServices, type JaegerTrace, jaegerTrace, jaegerTraces } from "../verify/mod.ts";
 import { BadRequest } from "./dashboard.ts";
 import { esc, page } from "./html.ts";
 import { THEME } from "./panels.ts";

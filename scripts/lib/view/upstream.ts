@@ -1,6 +1,6 @@
 /**
  * The viewer's only way out: GET requests to Prometheus, Jaeger and
- * Alertmanager, and VictoriaLogs' query API through scripts/lib/logs.ts
+ * Alertmanager, and VictoriaLogs' query API through scripts/lib/logs/mod.ts
  * (it never writes to them; there is no other method here).
  * A connection that fails or times out is an Unreachable naming the service,
  * so a page can say which one is down; it is asked again on the next load.

@@ -4,7 +4,7 @@
  * events and recorded exception. The viewer draws it as a chart and
  * `verify --traces-only` prints it in the terminal; both read this model.
  */
-import type { JaegerKeyValue, JaegerSpan, JaegerTrace } from "../verify.ts";
+import type { JaegerKeyValue, JaegerSpan, JaegerTrace } from "../verify/mod.ts";
 
 export interface WaterfallRow {
   spanID: string;

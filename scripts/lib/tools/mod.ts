@@ -18,16 +18,16 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { MissingPrerequisite, UsageError } from "./cli.ts";
-import { repoPath, toolsDir } from "./paths.ts";
+import { MissingPrerequisite, UsageError } from "../cli.ts";
+import { repoPath, toolsDir } from "../paths.ts";
 import {
   formatElapsed,
   type Progress,
   progress,
   type ProgressOptions,
   stepLine,
-} from "./spinner.ts";
-import { tailFile } from "./process.ts";
+} from "../spinner.ts";
+import { tailFile } from "../process.ts";
 
 /** Jaeger v2: the v1.76.0 tag of the module is the v2 binary line. */
 export const JAEGER_MODULE = "github.com/jaegertracing/jaeger";
@@ -555,7 +555,7 @@ export const KUBERNETES_VERSION = "v1.37.2";
 export const CONTROLLER_TOOLS_VERSION = "v0.23.0";
 /**
  * prometheus-operator's API module. v0.93.1 is the operator kube-prometheus-stack
- * 88.5.3 (CHART_VERSION in scripts/lib/k8s.ts) runs: the chart's appVersion,
+ * 88.5.3 (CHART_VERSION in scripts/lib/k8s/mod.ts) runs: the chart's appVersion,
  * and the CRDs it ships say `operator.prometheus.io/version: 0.93.1`. Checked
  * on 2026-11-29: the three generated specs equal the chart's byte for byte
  * (only the controller-gen version annotation differs).

@@ -8,12 +8,12 @@
  * the instrumented app's spans.
  */
 import { join } from "node:path";
-import { UsageError } from "./cli.ts";
-import { repoPath } from "./paths.ts";
-import { referencedMetrics, substituteGrafanaVariables } from "./promql.ts";
-import { queryLogs } from "./logs.ts";
-import { formatTable } from "./tools.ts";
-import { type CatalogEntry, loadCatalog, type MetricCatalog } from "./validate/catalog.ts";
+import { UsageError } from "../cli.ts";
+import { repoPath } from "../paths.ts";
+import { referencedMetrics, substituteGrafanaVariables } from "../promql.ts";
+import { queryLogs } from "../logs/mod.ts";
+import { formatTable } from "../tools/mod.ts";
+import { type CatalogEntry, loadCatalog, type MetricCatalog } from "../validate/catalog.ts";
 
 export type CheckStatus = "ok" | "fail" | "skip";
 

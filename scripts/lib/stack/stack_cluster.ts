@@ -15,11 +15,11 @@
  *   - the apps push OTLP and are scraped only where a monitor selects them.
  */
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
-import { CheckFailed } from "./cli.ts";
-import { readState as controlPlaneState } from "./control_plane/mod.ts";
-import { isAlive } from "./process.ts";
-import { repoPath } from "./paths.ts";
-import type { StackPorts } from "./stack.ts";
+import { CheckFailed } from "../cli.ts";
+import { readState as controlPlaneState } from "../control_plane/mod.ts";
+import { isAlive } from "../process.ts";
+import { repoPath } from "../paths.ts";
+import type { StackPorts } from "./mod.ts";
 
 export type Topology = "local" | "cluster";
 export const TOPOLOGIES: readonly Topology[] = ["local", "cluster"];

@@ -5,7 +5,7 @@
  * lines over OTLP to the collector, which forwards them (protobuf) to
  * VictoriaLogs; trace_id/span_id arrive as fields of each record.
  */
-import { UsageError } from "./cli.ts";
+import { UsageError } from "../cli.ts";
 
 export interface LogQuery {
   traceId?: string;

@@ -5,11 +5,11 @@
  * and recorded in the stack's state so `stack down` stops them too.
  */
 import { join } from "node:path";
-import { CheckFailed } from "./cli.ts";
-import { isListening } from "./net.ts";
-import { REPO_ROOT, repoPath, stateDir } from "./paths.ts";
-import { describeHolder, portHolder, spawnDetached, stopProcess, tailFile } from "./process.ts";
-import { type AppName, forgetProcess, readState, recordProcess, type StackPorts } from "./stack.ts";
+import { CheckFailed } from "../cli.ts";
+import { isListening } from "../net.ts";
+import { REPO_ROOT, repoPath, stateDir } from "../paths.ts";
+import { describeHolder, portHolder, spawnDetached, stopProcess, tailFile } from "../process.ts";
+import { type AppName, forgetProcess, readState, recordProcess, type StackPorts } from "./mod.ts";
 
 /**
  * `deno run` arguments of a deno.json task ("run-app" →

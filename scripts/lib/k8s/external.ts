@@ -6,8 +6,8 @@
  * Every error says what to do next.
  */
 import { isAbsolute, relative } from "node:path";
-import { CheckFailed, MissingPrerequisite } from "./cli.ts";
-import { REPO_ROOT } from "./paths.ts";
+import { CheckFailed, MissingPrerequisite } from "../cli.ts";
+import { REPO_ROOT } from "../paths.ts";
 
 /** How to get each tool the Kubernetes phases drive. */
 export const INSTALL_HINTS: Record<string, string> = {

@@ -13,7 +13,7 @@
  * its pure-JS build) in microseconds.
  */
 import * as hdr from "hdr-histogram-js";
-import { UsageError } from "./cli.ts";
+import { UsageError } from "../cli.ts";
 
 /** Picks the path (with query) of the i-th request, counting from 1. */
 export type TrafficMix = (n: number) => string;

@@ -6,8 +6,8 @@
  * event loop and the measured rate is the app's, not ours.
  */
 import { join } from "node:path";
-import { freePort, waitForHttp } from "./net.ts";
-import { repoPath } from "./paths.ts";
+import { freePort, waitForHttp } from "../net.ts";
+import { repoPath } from "../paths.ts";
 
 export interface AppProcess {
   port: number;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
+import { CheckFailed, MissingPrerequisite, UsageError } from "../cli.ts";
 import {
   displayPath,
   formatMs,
@@ -17,10 +17,10 @@ import {
   preflight,
   Runner,
 } from "./external.ts";
-import { waitForHttp } from "./net.ts";
-import { repoPath } from "./paths.ts";
+import { waitForHttp } from "../net.ts";
+import { repoPath } from "../paths.ts";
 import { type Forward, startForward, stopBackground } from "./portforward.ts";
-import { progress } from "./spinner.ts";
+import { progress } from "../spinner.ts";
 
 export const CHART_REPO_NAME = "prometheus-community";
 export const CHART_REPO_URL = "https://prometheus-community.github.io/helm-charts";

@@ -5,16 +5,16 @@
  * port-forwarded cluster services (the book's ports).
  */
 import { lookup } from "node:dns/promises";
-import { normalizeOtlpEndpoint } from "../../apps/otlp_endpoint.ts";
-import { isListening } from "./net.ts";
-import { referencedMetrics } from "./promql.ts";
-import { tailFile } from "./process.ts";
-import { isAlive } from "./process.ts";
-import { redactSecrets, urlSecrets } from "./redact.ts";
-import { readState, type StackPorts } from "./stack.ts";
-import { queryLogs } from "./logs.ts";
-import { formatTable } from "./tools.ts";
-import { loadCatalog } from "./validate/catalog.ts";
+import { normalizeOtlpEndpoint } from "../../../apps/otlp_endpoint.ts";
+import { isListening } from "../net.ts";
+import { referencedMetrics } from "../promql.ts";
+import { tailFile } from "../process.ts";
+import { isAlive } from "../process.ts";
+import { redactSecrets, urlSecrets } from "../redact.ts";
+import { readState, type StackPorts } from "../stack/mod.ts";
+import { queryLogs } from "../logs/mod.ts";
+import { formatTable } from "../tools/mod.ts";
+import { loadCatalog } from "../validate/catalog.ts";
 import {
   dashboardQueries,
   jaegerServices,
@@ -22,7 +22,7 @@ import {
   promTargets,
   runnableQuery,
   TARGET_FIXES,
-} from "./verify.ts";
+} from "../verify/mod.ts";
 
 export type DoctorStatus = "ok" | "warn" | "fail";
 

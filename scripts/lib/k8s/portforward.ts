@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CheckFailed, UsageError } from "./cli.ts";
+import { CheckFailed, UsageError } from "../cli.ts";
 import {
   commandLine,
   displayPath,
@@ -16,8 +16,8 @@ import {
   type KubeTarget,
   Runner,
 } from "./external.ts";
-import { isListening } from "./net.ts";
-import { stateDir } from "./paths.ts";
+import { isListening } from "../net.ts";
+import { stateDir } from "../paths.ts";
 
 export interface Forward {
   /** Short name: the pid file is portforward-<name>.pid. */

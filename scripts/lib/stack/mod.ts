@@ -13,9 +13,9 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { CheckFailed, durationFlag, Interrupted, MissingPrerequisite, UsageError } from "./cli.ts";
-import { isListening } from "./net.ts";
-import { repoPath, stateDir } from "./paths.ts";
+import { CheckFailed, durationFlag, Interrupted, MissingPrerequisite, UsageError } from "../cli.ts";
+import { isListening } from "../net.ts";
+import { repoPath, stateDir } from "../paths.ts";
 import {
   describeHolder,
   isAlive,
@@ -23,10 +23,10 @@ import {
   spawnDetached,
   stopProcess,
   tailFile,
-} from "./process.ts";
-import { formatElapsed, progress, type ProgressOptions } from "./spinner.ts";
+} from "../process.ts";
+import { formatElapsed, progress, type ProgressOptions } from "../spinner.ts";
 import { taskRunArgs } from "./stack_apps.ts";
-import { formatTable, requireTool } from "./tools.ts";
+import { formatTable, requireTool } from "../tools/mod.ts";
 import {
   clusterCollectorEnv,
   clusterPrometheusConfig,

@@ -3,7 +3,7 @@
  * connections, each sending its next request when the previous answered)
  * as a library: find it, run it, parse its `--latency` report.
  */
-import { MissingPrerequisite } from "./cli.ts";
+import { MissingPrerequisite } from "../cli.ts";
 
 export interface WrkResult {
   requests: number;

@@ -8,9 +8,9 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
-import { displayPath, type Printer } from "./external.ts";
-import { redactSecrets, urlSecrets } from "./redact.ts";
+import { CheckFailed, MissingPrerequisite, UsageError } from "../cli.ts";
+import { displayPath, type Printer } from "../k8s/external.ts";
+import { redactSecrets, urlSecrets } from "../redact.ts";
 
 export interface GrafanaAuth {
   /** Value of the Authorization header. */

@@ -4,9 +4,9 @@
  * URLs and what to look at. Everything the demo started is stopped at the
  * end (or on Ctrl-C) unless `keep` is set.
  */
-import { CheckFailed } from "./cli.ts";
-import { chapterMix, runLoad } from "./load.ts";
-import { formatElapsed, progress } from "./spinner.ts";
+import { CheckFailed } from "../cli.ts";
+import { chapterMix, runLoad } from "../load/mod.ts";
+import { formatElapsed, progress } from "../spinner.ts";
 import {
   type AppName,
   purgeStackData,
@@ -14,11 +14,11 @@ import {
   stackDown,
   type StackPorts,
   stackUp,
-} from "./stack.ts";
+} from "./mod.ts";
 import { runPush, startApp } from "./stack_apps.ts";
-import { installTools, toolsTable } from "./tools.ts";
-import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "./verify.ts";
-import { traceUrl } from "./view/waterfall.ts";
+import { installTools, toolsTable } from "../tools/mod.ts";
+import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "../verify/mod.ts";
+import { traceUrl } from "../view/waterfall.ts";
 
 export interface DemoOptions {
   ports: StackPorts;

@@ -3,13 +3,13 @@
  * (started with `deno run` directly, so the pid we hold is the server's),
  * CPU time from /proc (per process and machine-wide, to report how busy the
  * shared machine was), and the collector + Jaeger of a private local stack
- * on free ports (scripts/lib/stack.ts with its own state folder).
+ * on free ports (scripts/lib/stack/mod.ts with its own state folder).
  */
 import { dirname, join, resolve } from "node:path";
-import { waitForHttp } from "./net.ts";
-import { REPO_ROOT } from "./paths.ts";
-import { readProc } from "./process.ts";
-import { freePorts, readState, stackDown, type StackPorts, stackUp } from "./stack.ts";
+import { waitForHttp } from "../net.ts";
+import { REPO_ROOT } from "../paths.ts";
+import { readProc } from "../process.ts";
+import { freePorts, readState, stackDown, type StackPorts, stackUp } from "../stack/mod.ts";
 
 // Deno asks for --allow-all to read /proc/<pid>/... directly; readProc falls
 // back to `cat` (covered by --allow-run), so the bench task needs no -A.

@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import process from "node:process";
 import { parse, stringify } from "yaml";
-import { CheckFailed, MissingPrerequisite, UsageError } from "./cli.ts";
+import { CheckFailed, MissingPrerequisite, UsageError } from "../cli.ts";
 import {
   displayPath,
   formatMs,
@@ -21,8 +21,8 @@ import {
   preflight,
   Runner,
 } from "./external.ts";
-import { defaultMonitoringOptions, MIN_VERSIONS, monitoringForwards, readValues } from "./k8s.ts";
-import { repoPath } from "./paths.ts";
+import { defaultMonitoringOptions, MIN_VERSIONS, monitoringForwards, readValues } from "./mod.ts";
+import { repoPath } from "../paths.ts";
 import { startForward } from "./portforward.ts";
 
 export const RULES_FILE = repoPath("rules", "alert-rules.yaml");

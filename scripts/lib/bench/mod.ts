@@ -8,8 +8,8 @@
  * Timing never fails the run: the exit code says only whether it could run.
  */
 import { join } from "node:path";
-import { freePort } from "./net.ts";
-import { REPO_ROOT } from "./paths.ts";
+import { freePort } from "../net.ts";
+import { REPO_ROOT } from "../paths.ts";
 import {
   type AppVariant,
   type BenchStack,
@@ -21,7 +21,7 @@ import {
   startBenchStack,
 } from "./bench_procs.ts";
 import { findWrk, runWrk, type WrkResult } from "./bench_wrk.ts";
-import { readProc } from "./process.ts";
+import { readProc } from "../process.ts";
 
 export const CASES = ["overhead", "latency", "loadgen", "scrape", "startup"] as const;
 export type CaseName = typeof CASES[number];
@@ -691,8 +691,8 @@ export function countSeries(text: string): number {
 export async function runScrape(
   opts: Pick<BenchOptions, "series" | "log">,
 ): Promise<ScrapeCaseResult> {
-  const { createInstrumentedApp } = await import("../../apps/instrumented_app.ts");
-  const { setLogSink } = await import("../../apps/logger.ts");
+  const { createInstrumentedApp } = await import("../../../apps/instrumented_app.ts");
+  const { setLogSink } = await import("../../../apps/logger.ts");
   const prevSink = setLogSink({ write() {} });
   const { app, registry } = createInstrumentedApp({ serviceName: "bench-scrape" });
   // The http families carry (method, endpoint, status): a counter series plus a

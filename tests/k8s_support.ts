@@ -20,8 +20,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./net.ts";
-import { REPO_ROOT, repoPath, toolsDir } from "./paths.ts";
+import { freePort } from "../scripts/lib/net.ts";
+import { REPO_ROOT, repoPath, toolsDir } from "../scripts/lib/paths.ts";
 
 /**
  * The real tool: the tools folder's bin/ first (`deno task tools --k8s` builds kubectl

@@ -6,7 +6,7 @@
  * too little traffic, Prometheus unreachable). Inconclusive is never a pass.
  */
 import { parse as parseYaml } from "yaml";
-import { MissingPrerequisite, UsageError } from "./cli.ts";
+import { MissingPrerequisite, UsageError } from "../cli.ts";
 
 export const EXIT_PASS = 0;
 export const EXIT_FAIL = 1;
@@ -573,7 +573,7 @@ export function buildPolicy(file: PolicyFile, o: GateOverrides): GatePolicy {
 // ---------------------------------------------------------------------------
 // `gate --slo ID`: the SLO's page-level burn condition (config/slo.yaml)
 
-/** What the SLO gate needs of an SLO (scripts/lib/slo.ts provides it). */
+/** What the SLO gate needs of an SLO (scripts/lib/slo/mod.ts provides it). */
 export interface SloGateSpec {
   id: string;
   /** 1 - objective, e.g. 0.01. */

@@ -15,9 +15,9 @@
  */
 import { join } from "node:path";
 import { parse as parseYaml, parseAllDocuments, stringify } from "yaml";
-import { CheckFailed, UsageError } from "./cli.ts";
-import { repoPath } from "./paths.ts";
-import { requireTool } from "./tools.ts";
+import { CheckFailed, UsageError } from "../cli.ts";
+import { repoPath } from "../paths.ts";
+import { requireTool } from "../tools/mod.ts";
 
 export const SLO_FILE = repoPath("config", "slo.yaml");
 export const SLO_RULES_FILE = repoPath("rules", "slo-rules.yaml");
