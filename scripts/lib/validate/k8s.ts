@@ -30,7 +30,7 @@ import {
   COLLECTOR_MANIFEST,
   collectorValidate,
 } from "./collector.ts";
-import { unknownFieldProblems } from "./k8s_strict.ts";
+import { type ManifestDoc, unknownFieldProblems } from "./k8s_strict.ts";
 import {
   exists,
   isMap,
@@ -113,12 +113,6 @@ function ajvMessage(e: AjvError): string {
   if (e.keyword === "type") return `${where}: must be ${e.params.type}`;
   if (e.keyword === "format") return `${where}: must match format ${e.params.format}`;
   return `${where}: ${e.message ?? `${e.keyword} ${JSON.stringify(e.params)}`}`;
-}
-
-export interface ManifestDoc {
-  src: YamlSource;
-  index: number;
-  obj: Json;
 }
 
 function loadManifests(ctx: ValidateContext): { docs: ManifestDoc[]; problems: Problem[] } {

@@ -9,9 +9,19 @@
  */
 import { join } from "node:path";
 import { REPO_ROOT } from "../paths.ts";
-import { isMap, type Json, lineAt, type Problem } from "./source.ts";
+import { isMap, type Json, lineAt, type Problem, type YamlSource } from "./source.ts";
 import { denoCheckSource } from "./types.ts";
-import type { ManifestDoc } from "./k8s.ts";
+
+/**
+ * One document of a manifest file in k8s/, with its source for line numbers.
+ * Declared here, not in k8s.ts, so the import goes one way (k8s.ts uses this
+ * module; this module uses nothing of k8s.ts).
+ */
+export interface ManifestDoc {
+  src: YamlSource;
+  index: number;
+  obj: Json;
+}
 
 /** apiVersion/kind → module path inside its npm package, and the package's import key. */
 function typeModule(apiVersion: string, kind: string): { pkg: string; path: string } | null {
