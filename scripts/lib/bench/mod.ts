@@ -1,9 +1,11 @@
+// Benchmarks: what instrumentation costs per request, and how good the load generator is.
+// Used by `deno task bench` (scripts/bench.ts); bench_procs.ts starts the measured processes,
+// bench_wrk.ts drives wrk.
 /**
- * `deno task bench`: what instrumentation costs, and how good our load
- * generator is. Every case measures side by side in one run: app variants
- * are started once and kept running, and each round drives them in turn
- * (the order reversed every other round, A B B A), so slow drift of a shared
- * machine hits every variant alike; figures are medians over rounds.
+ * Every case measures side by side in one run: app variants are started once
+ * and kept running, and each round drives them in turn (the order reversed
+ * every other round, A B B A), so slow drift of a shared machine hits every
+ * variant alike; figures are medians over rounds.
  *
  * Timing never fails the run: the exit code says only whether it could run.
  */

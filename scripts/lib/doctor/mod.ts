@@ -1,5 +1,6 @@
+// Troubleshooting: the chapter's troubleshooting guide as one command.
+// Used by `deno task doctor` (scripts/doctor.ts).
 /**
- * `deno task doctor`: the chapter's troubleshooting guide as one command.
  * Each check prints one line, and the fix when something is wrong. Works
  * against the local stack (ports from its state file) and against
  * port-forwarded cluster services (the book's ports).

@@ -1,3 +1,5 @@
+// The deployment gate: pass, fail or inconclusive from Prometheus over a window.
+// Used by `deno task gate` (scripts/gate.ts).
 /**
  * An observability-driven deployment gate, in the spirit of Argo Rollouts'
  * analysis runs and Flagger's canary checks: ask Prometheus how a service

@@ -1,6 +1,7 @@
+// Grafana import: the generated dashboards into a reader's Grafana over its HTTP API.
+// Used by `deno task import-dashboards` (phase 8).
 /**
- * Phase 8: dashboards into Grafana through its HTTP API. Each dashboard goes
- * to POST /api/dashboards/db as `{dashboard, overwrite: true, folderUid}`
+ * Each dashboard goes to POST /api/dashboards/db as `{dashboard, overwrite: true, folderUid}`
  * (the chapter posted the bare dashboard), into a folder created only when
  * missing, with its datasource variable bound to the user's Prometheus
  * datasource. Credentials come from the environment and never appear in

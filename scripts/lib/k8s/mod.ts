@@ -1,5 +1,8 @@
+// Kubernetes phases on a reader's cluster: helm/kubectl (external.ts), port-forwards (portforward.ts),
+// the PrometheusRule (prometheus_rule.ts). Used by `setup-monitoring` (phase 0), `deploy-collector`
+// (phase 1), `apply-rules` (phase 9) and `slo`.
 /**
- * Phases 0 and 1 on a reader's cluster: kube-prometheus-stack by helm
+ * Phases 0 and 1: kube-prometheus-stack by helm
  * (`helm upgrade --install`, so a rerun upgrades instead of failing), the
  * collector DaemonSet by `kubectl apply`, pod readiness with progress, and
  * the port-forwards. Everything goes through a Runner, so `--dry-run`

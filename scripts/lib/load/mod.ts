@@ -1,6 +1,7 @@
+// Load generation: the open-model load engine of phase 10 (`deno task load`), also driven by `demo`
+// and `bench`; load_target.ts starts an app as a load target for tests.
 /**
- * The load generator's engine (phase 10): an open-model, constant arrival
- * rate scheduler in the spirit of wrk2 and k6's constant-arrival-rate
+ * An open-model, constant arrival rate scheduler in the spirit of wrk2 and k6's constant-arrival-rate
  * executor. Request i is due at `i / rate` seconds after the start and is
  * dispatched then, whether or not earlier requests have answered, so a slow
  * server cannot lower the offered rate. The concurrency cap bounds requests

@@ -1,6 +1,7 @@
+// Logs by trace: the apps' log lines from the local stack's VictoriaLogs.
+// Used by `deno task logs`, and by verify, doctor and view.
 /**
- * Logs by trace: the log lines of one trace (or one service) from the local
- * stack's VictoriaLogs, through its LogsQL HTTP API
+ * The log lines of one trace (or one service), through VictoriaLogs' LogsQL HTTP API
  * (`/select/logsql/query`, one JSON object per line). The apps send their
  * lines over OTLP to the collector, which forwards them (protobuf) to
  * VictoriaLogs; trace_id/span_id arrive as fields of each record.

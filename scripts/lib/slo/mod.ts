@@ -1,3 +1,6 @@
+// SLOs as code: config/slo.yaml → Sloth specs → rules/slo-rules.yaml, and every number derived
+// from it.
+// Used by `deno task slo`, the gate, the dashboard generator and validate's rule checks.
 /**
  * SLOs as code. config/slo.yaml is the one source of truth; this module
  * reads it strictly, turns it into Sloth's prometheus/v1 specs (one per

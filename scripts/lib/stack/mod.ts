@@ -1,8 +1,9 @@
+// The local stack: the real collector, Jaeger, Prometheus, Alertmanager (and the chapter's apps) as
+// background processes on loopback. Used by `deno task stack`, `collector-local` (phase 2), `demo`
+// (stack_demo.ts), and read (ports, state) by verify, doctor, gate, logs, view and bench.
 /**
- * The local stack: the real OpenTelemetry Collector, Jaeger v2, Prometheus
- * and Alertmanager started as plain background processes, with every port
- * overridable so a test can run a complete second stack on free ports next
- * to a user's. Pids, logs, the rendered Prometheus config and data live in
+ * Every port is overridable so a test can run a complete second stack on
+ * free ports next to a user's. Pids, logs, the rendered Prometheus config and data live in
  * stateDir() (git-ignored); `down` stops only the pids recorded there.
  *
  * Each started process is recorded twice: in stack.json (ports, settings,

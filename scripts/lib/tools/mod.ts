@@ -1,7 +1,8 @@
+// Tools: builds or finds the pinned real components (collector, Jaeger, Prometheus, Sloth, the k8s
+// control plane). Used by `deno task tools`, and by every task that runs one (stack, validate, slo).
 /**
- * `deno task tools`: installs the pinned real components into
- * toolsDir()/bin. The collector is built with the official builder (ocb)
- * from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
+ * Installs into toolsDir()/bin. The collector is built with the official
+ * builder (ocb) from config/otelcol-builder.yaml, Jaeger v2 with Go from a pinned module
  * version, Prometheus/promtool/Alertmanager come from Debian packages.
  *
  * With --k8s (the `k8s` group, never built by default: 12 minutes measured

@@ -1,5 +1,6 @@
+// Verification: asks the running Prometheus and Jaeger whether the chapter works.
+// Used by `deno task verify` (phases 11 and 12), `demo`, `doctor` and `view`.
 /**
- * Phases 11 and 12: ask the running system whether the chapter works.
  * Prometheus' HTTP API: every app target up, both apps' request counters
  * scraped, the collector's exported (OTLP-translated) metrics present, and
  * every dashboard query that can have data locally returning data (queries
