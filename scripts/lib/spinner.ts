@@ -103,23 +103,6 @@ export function progress(label: string, opts: ProgressOptions = {}): Progress {
   };
 }
 
-/** Runs `fn` under a progress line; marks it failed (and rethrows) on error. */
-export async function withProgress<T>(
-  label: string,
-  fn: (p: Progress) => Promise<T>,
-  opts: ProgressOptions = {},
-): Promise<T> {
-  const p = progress(label, opts);
-  try {
-    const result = await fn(p);
-    p.succeed();
-    return result;
-  } catch (err) {
-    p.fail((err as Error).message.split("\n")[0]);
-    throw err;
-  }
-}
-
 /** One finished step line without a spinner (e.g. "· jaeger: up to date"). */
 export function stepLine(
   label: string,

@@ -119,14 +119,6 @@ export async function startApp(
   );
 }
 
-/** Stops an app recorded in the state (no-op when absent). */
-export async function stopApp(name: AppName): Promise<void> {
-  const rec = readState()?.components[name];
-  if (!rec) return;
-  await stopProcess(rec.pid, rec.startTime);
-  forgetProcess(name);
-}
-
 export interface PushResult {
   code: number;
   traceId: string | null;

@@ -31,7 +31,6 @@ import {
 import { tailFile } from "../process.ts";
 
 /** Jaeger v2: the v1.76.0 tag of the module is the v2 binary line. */
-export const JAEGER_MODULE = "github.com/jaegertracing/jaeger";
 export const JAEGER_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger";
 export const JAEGER_VERSION = "v1.76.0";
 

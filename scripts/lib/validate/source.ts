@@ -3,7 +3,7 @@
  * parse errors as `file:line`, and the line of any node by its path so a
  * check can say where a problem is.
  */
-import { isAbsolute, join, relative } from "node:path";
+import { join } from "node:path";
 import { type Document, LineCounter, parseAllDocuments } from "yaml";
 
 /** One problem a check found; `file` is relative to the validated root. */
@@ -30,10 +30,6 @@ export interface YamlSource {
   text: string;
   docs: Document.Parsed[];
   lines: LineCounter;
-}
-
-export function relPath(root: string, path: string): string {
-  return isAbsolute(path) ? relative(root, path) || path : path;
 }
 
 export function exists(path: string): boolean {
