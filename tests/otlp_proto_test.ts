@@ -1,0 +1,232 @@
+/**
+ * The hand-written OTLP protobuf encoder (apps/otlp_proto.ts) against the
+ * reference: the real collector decodes our protobuf and the SDK's own
+ * OTLP/JSON of the same spans (and log lines), re-exports both as JSON, and
+ * the two must be identical.
+ */
+import assert from "node:assert/strict";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
+import { TraceState } from "@opentelemetry/core";
+import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
+import { encodeLogEntries, encodeSpans, ProtoWriter } from "../apps/otlp_proto.ts";
+import { encodeLogLines } from "../apps/log_export.ts";
+import { buildResource } from "../apps/otel_setup.ts";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
+import { findTool, missing } from "./support.ts";
+
+Deno.test("hrTime is written as exact fixed64 nanoseconds", () => {
+  const cases: [number, number][] = [
+    [0, 0],
+    [1, 1],
+    [1_780_000_000, 999_999_999],
+    [4_294_967_295, 999_999_999],
+    [65_535, 5],
+    [65_536, 123_456_789],
+  ];
+  for (let i = 0; i < 200; i++) {
+    cases.push([Math.floor(Math.random() * 2 ** 32), Math.floor(Math.random() * 1e9)]);
+  }
+  for (const [sec, ns] of cases) {
+    const w = new ProtoWriter();
+    w.hrTime([sec, ns]);
+    const got = new DataView(w.finish().buffer).getBigUint64(0, true);
+    assert.equal(got, BigInt(sec) * 1_000_000_000n + BigInt(ns), `${sec}s ${ns}ns`);
+  }
+});
+
+Deno.test("a long string widens its length prefix and keeps the bytes after it intact", () => {
+  for (const n of [127, 128, 300, 16_383, 16_384, 70_000]) {
+    const w = new ProtoWriter();
+    w.string("x".repeat(n - 1) + "é");
+    w.varint(42);
+    const bytes = w.finish();
+    let len = 0, shift = 0, i = 0;
+    for (;; i++) {
+      len += (bytes[i] & 127) * 2 ** shift;
+      shift += 7;
+      if (bytes[i] < 128) break;
+    }
+    assert.equal(len, n + 1, "é is two UTF-8 bytes");
+    assert.equal(
+      new TextDecoder().decode(bytes.subarray(i + 1, i + 1 + len)),
+      "x".repeat(n - 1) + "é",
+    );
+    assert.equal(bytes[i + 1 + len], 42);
+  }
+});
+
+/** Spans with every kind of field the encoder writes. */
+function sampleSpans() {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    resource: buildResource({
+      serviceName: "proto-test",
+      env: { OTEL_RESOURCE_ATTRIBUTES: "k8s.pod.name=p-1" },
+    }),
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
+  const tracer = provider.getTracer("obskit-test", "1.2.3");
+  const root = tracer.startSpan("GET /api/data", {
+    kind: SpanKind.SERVER,
+    attributes: {
+      "http.request.method": "GET",
+      "server.port": 8000,
+      "negative": -42,
+      "ratio": 0.25,
+      "flag": true,
+      "list": ["a", "b"],
+      "numbers": [1, 2, 3],
+      "unicode": "héllo ✓ 日本",
+      "long": "y".repeat(3000),
+    },
+  });
+  root.addEvent("order.completed", { "app.order.value": 12.5, "app.item.id": 7 });
+  root.addEvent("plain");
+  root.setStatus({ code: SpanStatusCode.ERROR, message: "went wrong" });
+  const child = tracer.startSpan(
+    "db.query",
+    {
+      kind: SpanKind.CLIENT,
+      links: [{
+        context: {
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          spanId: "b7ad6b7169203331",
+          traceFlags: TraceFlags.SAMPLED,
+        },
+        attributes: { reason: "batch" },
+      }],
+    },
+    // A parent from another process (remote), as a traceparent header gives.
+    trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId: "00f067aa0ba902b7",
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+      traceState: new TraceState("vendor=abc"),
+    }),
+  );
+  child.setStatus({ code: SpanStatusCode.OK });
+  child.end();
+  root.end();
+  return exporter.getFinishedSpans();
+}
+
+Deno.test({
+  name: "real collector: our protobuf decodes to what the SDK's own JSON decodes to",
+  ignore: missing("otelcol-obskit"),
+  permissions: { net: true, run: true, read: true, env: true, write: true },
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const [otlp, capture, health] = [freePort(), freePort(), freePort()];
+    const received: { path: string; body: string }[] = [];
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: capture, onListen() {} },
+      async (req) => {
+        received.push({ path: new URL(req.url).pathname, body: await req.text() });
+        return new Response("{}", { headers: { "content-type": "application/json" } });
+      },
+    );
+    const dir = await Deno.makeTempDir({ prefix: "obskit-proto-" });
+    const config = `${dir}/config.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlp}
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:${capture}
+    encoding: json
+    compression: none
+    retry_on_failure: {enabled: false}
+    sending_queue: {enabled: false}
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:${health}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlphttp]}
+    logs: {receivers: [otlp], exporters: [otlphttp]}
+`,
+    );
+    const child = new Deno.Command(findTool("otelcol-obskit")!, {
+      args: ["--config", config],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const post = async (path: string, type: string, body: Uint8Array<ArrayBuffer>) => {
+      const before = received.length;
+      const res = await fetch(`http://127.0.0.1:${otlp}${path}`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body,
+      });
+      assert.equal(res.status, 200, `${path} ${type}: ${await res.text()}`);
+      for (let i = 0; i < 100 && received.length === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(received.length, before + 1, `the collector re-exported ${path}`);
+      return JSON.parse(received[before].body);
+    };
+    try {
+      await waitForHttp(`http://127.0.0.1:${health}/`, 20_000);
+      const spans = sampleSpans();
+      const viaJson = await post(
+        "/v1/traces",
+        "application/json",
+        JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
+      );
+      const viaProto = await post("/v1/traces", "application/x-protobuf", encodeSpans(spans));
+      assert.deepEqual(viaProto, viaJson);
+      assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
+
+      const resource = buildResource({ serviceName: "proto-test", env: {} });
+      const line = {
+        timeMs: 1_780_000_000_123,
+        level: "WARN",
+        message: "admin access denied",
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        spanId: "b7ad6b7169203331",
+        fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
+      };
+      const jsonLine = JSON.stringify({
+        timestamp: new Date(line.timeMs).toISOString(),
+        level: line.level,
+        message: line.message,
+        service: "proto-test",
+        trace_id: line.traceId,
+        span_id: line.spanId,
+        ...line.fields,
+      });
+      const logsViaJson = await post(
+        "/v1/logs",
+        "application/json",
+        encodeLogLines([jsonLine], resource) as Uint8Array<ArrayBuffer>,
+      );
+      const logsViaProto = await post(
+        "/v1/logs",
+        "application/x-protobuf",
+        encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
+      );
+      assert.deepEqual(logsViaProto, logsViaJson);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stderr.cancel();
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
