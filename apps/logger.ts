@@ -15,6 +15,7 @@
  */
 import { context, ROOT_CONTEXT, type SpanContext, trace } from "@opentelemetry/api";
 import { countDropped } from "./telemetry_loss.ts";
+import type { LogEntry } from "./otlp_proto.ts";
 
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 export type LogFields = Record<string, unknown>;
@@ -98,13 +99,15 @@ export function setLogSink(next: LogSink): LogSink {
   return prev;
 }
 
-/** Where lines go besides stdout: the OTLP log export (log_export.ts), when set up. */
-let forward: ((line: string) => void) | undefined;
+/**
+ * Where records go besides stdout: the OTLP log export (log_export.ts), when
+ * set up. It gets the record's parts and the length of its stdout line.
+ */
+export type LogForwarder = (entry: LogEntry, chars: number) => void;
+let forward: LogForwarder | undefined;
 
-/** Hands every line to `fn` too (undefined stops it). Returns the previous one. */
-export function setLogForwarder(
-  fn: ((line: string) => void) | undefined,
-): ((line: string) => void) | undefined {
+/** Hands every record to `fn` too (undefined stops it). Returns the previous one. */
+export function setLogForwarder(fn: LogForwarder | undefined): LogForwarder | undefined {
   const prev = forward;
   forward = fn;
   return prev;
@@ -241,7 +244,14 @@ export function createLogger(service: string): Logger {
     if (LEVEL_ORDER[level] < threshold) return;
     const line = formatLine(level, message, serviceJson, service, span, fields);
     sink.write(line + "\n");
-    forward?.(line);
+    forward?.({
+      timeMs: lastMs,
+      level,
+      message,
+      traceId: span?.traceId,
+      spanId: span?.spanId,
+      fields,
+    }, line.length);
   };
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < threshold) return;

@@ -21,7 +21,6 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   CompositePropagator,
   type ExportResult,
@@ -32,7 +31,7 @@ import {
   W3CTraceContextPropagator,
 } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   MeterProvider,
@@ -59,6 +58,7 @@ import { redactUrl } from "../scripts/lib/redact.ts";
 import { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
 import { logWarning, setKitService, setLogForwarder } from "./logger.ts";
 import { LogExporter } from "./log_export.ts";
+import { ProtoSpanExporter } from "./otlp_http.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
 import { ExemplarMetricExporter, PromClientProducer } from "./prom_bridge.ts";
@@ -225,9 +225,10 @@ export function samplerFromEnv(
 let globalsInstalled = false;
 
 /**
- * Context manager, propagators, and rate-limited error reporting are
- * process-wide; install them once. Tracer/meter providers are NOT registered
- * globally so several apps (tests) can live in one process.
+ * Context manager (AsyncLocalStorage), W3C propagators and rate-limited
+ * error reporting are process-wide; install them once. The tracer and
+ * meter providers are NOT registered globally, so several apps (the tests
+ * build many) live in one process, each with its own exporters.
  */
 function installGlobals(): void {
   if (globalsInstalled) return;
@@ -241,6 +242,56 @@ function installGlobals(): void {
   diag.setLogger(rateLimitedDiag, DiagLogLevel.WARN);
   setGlobalErrorHandler((err) => warnExportProblem(errorMessage(err)));
 }
+
+/** The SDK components one setup assembles into its providers. */
+interface SdkParts {
+  spanProcessors?: SpanProcessor[];
+  sampler?: Sampler;
+  spanLimits?: SpanLimits;
+  idGenerator?: FastIdGenerator;
+  metricReaders?: PeriodicExportingMetricReader[];
+}
+
+interface StartedSdk {
+  /** Undefined when no span processor was given or OTEL_SDK_DISABLED=true. */
+  tracerProvider?: TracerProvider;
+  meterProvider?: MeterProvider;
+}
+
+/**
+ * What NodeSDK.start() does for these parts, without NodeSDK (README
+ * "Dependencies" says why): the providers for the given parts, sharing one
+ * resource, and nothing at all when OTEL_SDK_DISABLED=true, as the spec says.
+ */
+function startSdk(
+  resource: Resource,
+  parts: SdkParts,
+  env: Record<string, string | undefined>,
+): StartedSdk {
+  installGlobals();
+  if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return {};
+  return {
+    tracerProvider: parts.spanProcessors?.length
+      ? new TracerProvider({
+        resource,
+        idGenerator: parts.idGenerator,
+        sampler: parts.sampler,
+        spanLimits: parts.spanLimits,
+        spanProcessors: parts.spanProcessors,
+      })
+      : undefined,
+    meterProvider: parts.metricReaders?.length
+      ? new MeterProvider({ resource, readers: parts.metricReaders })
+      : undefined,
+  };
+}
+
+/** What an app holds when OTEL_SDK_DISABLED=true: a tracer that records nothing. */
+const DISABLED_TRACER_PROVIDER = {
+  getTracer: (name: string, version?: string) => trace.getTracer(name, version),
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+} as unknown as TracerProvider;
 
 const WARN_INTERVAL_MS = 60_000;
 let lastWarnAt = -Infinity;
@@ -353,21 +404,24 @@ class CountingMetricExporter implements PushMetricExporter {
   }
 }
 
-/** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL; default http/json. */
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL;
+ * default http/protobuf, as the OTLP exporter spec says.
+ */
 export function tracesProtocol(
   env: Record<string, string | undefined>,
   warn: (key: string, message: string) => void = warnOnce,
 ): string {
   const raw = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "")
     .trim().toLowerCase();
-  if (raw === "http/protobuf") return "http/protobuf";
-  if (raw && raw !== "http/json") {
+  if (raw === "http/json") return "http/json";
+  if (raw && raw !== "http/protobuf") {
     warn(
       "protocol",
-      `OTLP protocol '${raw}' is not supported by this app (it exports OTLP over HTTP); using http/json`,
+      `OTLP protocol '${raw}' is not supported by this app (it exports OTLP over HTTP); using http/protobuf`,
     );
   }
-  return "http/json";
+  return "http/protobuf";
 }
 
 export interface TracingSetup {
@@ -376,25 +430,24 @@ export interface TracingSetup {
   exporter: QueuedSpanExporter;
 }
 
-/** Tracing: resource, sampler, OTLP/HTTP exporter behind a bounded batch processor. */
-export function setupTracing(opts: ObservabilityOptions, resource?: Resource): TracingSetup {
-  installGlobals();
+/** The tracing half of the SDK: sampler, limits, ids, and the bounded batch processor. */
+function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: QueuedSpanExporter } {
   const env = opts.env ?? processEnv();
   const endpoint = normalizeOtlpEndpoint(
     env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? undefined : env.OTEL_EXPORTER_OTLP_ENDPOINT,
   );
   const timeoutMillis = opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000);
-  const exporterConfig = {
-    url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint}/v1/traces`,
-    timeoutMillis,
-    concurrencyLimit: 4,
-  };
-  // OTLP/HTTP JSON unless http/protobuf is asked for (measured: not cheaper here, README
-  // "Performance").
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint}/v1/traces`;
+  // OTLP/HTTP protobuf (the spec's default), written by otlp_proto.ts; http/json is the SDK's
+  // own exporter (README "Performance" says what each costs).
   const inner = opts.spanExporter ??
-    (tracesProtocol(env) === "http/protobuf"
-      ? new OTLPProtoTraceExporter(exporterConfig)
-      : new OTLPTraceExporter(exporterConfig));
+    (tracesProtocol(env) === "http/json"
+      ? new OTLPTraceExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") })
+      : new ProtoSpanExporter({
+        url,
+        timeoutMs: timeoutMillis,
+        headers: otlpHeaders(env, "TRACES"),
+      }));
   // Batches queue here and are sent (and retried) off the request path; bounded in spans.
   const exporter = new QueuedSpanExporter(inner, {
     maxQueuedSpans: numberEnv(env.OBSKIT_EXPORT_QUEUE_SPANS, DEFAULT_EXPORT_QUEUE_SPANS),
@@ -413,13 +466,28 @@ export function setupTracing(opts: ObservabilityOptions, resource?: Resource): T
       exportTimeoutMillis: timeoutMillis,
       selfObsMeterProvider: batchDropCounter,
     });
-  const provider = new TracerProvider({
-    resource: resource ?? buildResource(opts),
+  return {
+    exporter,
+    spanProcessors: [processor],
     idGenerator: new FastIdGenerator(),
     sampler: samplerFromEnv(env),
     spanLimits: spanLimitsFromEnv(env),
-    spanProcessors: [processor],
-  });
+  };
+}
+
+/** Tracing alone: resource, sampler, OTLP/HTTP behind a bounded batch processor. */
+export function setupTracing(opts: ObservabilityOptions, resource?: Resource): TracingSetup {
+  const parts = tracingParts(opts);
+  const { tracerProvider } = startSdk(resource ?? buildResource(opts), parts, envOf(opts));
+  return tracingSetup(opts, tracerProvider, parts.exporter);
+}
+
+function tracingSetup(
+  opts: ObservabilityOptions,
+  tracerProvider: TracerProvider | undefined,
+  exporter: QueuedSpanExporter,
+): TracingSetup {
+  const provider = tracerProvider ?? DISABLED_TRACER_PROVIDER;
   return { provider, tracer: provider.getTracer(opts.serviceName, opts.serviceVersion), exporter };
 }
 
@@ -430,13 +498,12 @@ export interface MetricsSetup {
   exportRegistry(registry: Registry): void;
 }
 
-/** Metrics: OTLP/HTTP exporter read periodically (cumulative temporality). */
-export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): MetricsSetup {
-  installGlobals();
+/** The metrics half of the SDK: the periodic OTLP reader, fed by the prom-client bridge too. */
+function metricParts(opts: ObservabilityOptions): SdkParts & { bridge: PromClientProducer } {
   const env = opts.env ?? processEnv();
   const endpoint = normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const bridge = new PromClientProducer();
-  const readers = opts.metrics === false ? [] : [
+  const metricReaders = opts.metrics === false ? [] : [
     new PeriodicExportingMetricReader({
       // The Prometheus contract families, pushed as well as pulled (one metric contract).
       metricProducers: [bridge],
@@ -452,7 +519,23 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
         numberEnv(env.OTEL_METRIC_EXPORT_INTERVAL, 10_000),
     }),
   ];
-  const provider = new MeterProvider({ resource: resource ?? buildResource(opts), readers });
+  return { bridge, metricReaders };
+}
+
+/** Metrics alone: OTLP/HTTP read periodically (cumulative temporality). */
+export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): MetricsSetup {
+  const parts = metricParts(opts);
+  const { meterProvider } = startSdk(resource ?? buildResource(opts), parts, envOf(opts));
+  return metricsSetup(opts, meterProvider, parts.bridge);
+}
+
+function metricsSetup(
+  opts: ObservabilityOptions,
+  meterProvider: MeterProvider | undefined,
+  bridge: PromClientProducer,
+): MetricsSetup {
+  // No reader (metrics: false) or OTEL_SDK_DISABLED: a provider with nothing to export.
+  const provider = meterProvider ?? new MeterProvider();
   return {
     provider,
     meter: provider.getMeter(opts.serviceName, opts.serviceVersion),
@@ -466,7 +549,7 @@ export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): M
  */
 export function otlpHeaders(
   env: Record<string, string | undefined>,
-  signal: "METRICS" | "LOGS",
+  signal: "TRACES" | "METRICS" | "LOGS",
 ): Record<string, string> {
   const raw = env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`] ?? env.OTEL_EXPORTER_OTLP_HEADERS ?? "";
   const out: Record<string, string> = {};
@@ -501,7 +584,7 @@ export function setupLogExport(
     timeoutMs: opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000),
     onFailure: (message) => warnExportProblem(redactUrl(message)),
   });
-  const previous = setLogForwarder((line) => exporter.push(line));
+  const previous = setLogForwarder((entry, chars) => exporter.push(entry, chars));
   return {
     flush: () => exporter.flush(),
     async stop() {
@@ -516,8 +599,12 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
   const env = opts.env ?? processEnv();
   const resource = buildResource(opts);
   setKitService(String(resource.attributes[ATTR_SERVICE_NAME]));
-  const tracing = setupTracing(opts, resource);
-  const metrics = setupMetrics(opts, resource);
+  // One SDK for both signals (the chapter's one-shot init).
+  const traceParts = tracingParts(opts);
+  const metricPart = metricParts(opts);
+  const started = startSdk(resource, { ...traceParts, ...metricPart }, env);
+  const tracing = tracingSetup(opts, started.tracerProvider, traceParts.exporter);
+  const metrics = metricsSetup(opts, started.meterProvider, metricPart.bridge);
   // An injected span exporter is a test's in-memory pipeline: its logs stay local too.
   const logs = opts.spanExporter || opts.logs === false
     ? undefined
@@ -587,6 +674,10 @@ function randomHex(words: number): string {
   const out = String.fromCharCode.apply(null, idChars);
   idChars.length = 32;
   return out;
+}
+
+function envOf(opts: ObservabilityOptions): Record<string, string | undefined> {
+  return opts.env ?? processEnv();
 }
 
 function numberEnv(raw: string | undefined, fallback: number): number {

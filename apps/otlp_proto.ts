@@ -419,6 +419,9 @@ export interface LogEntry {
   fields?: Record<string, unknown>;
 }
 
+/** Field names that are the record's own parts (stdout's line skips them in fields too). */
+const RECORD_PARTS = new Set(["timestamp", "level", "message", "service", "trace_id", "span_id"]);
+
 /** OTel severity numbers for the logger's levels. */
 const SEVERITY: Record<string, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17 };
 
@@ -457,6 +460,7 @@ export function encodeLogEntries(
     w.end(b);
     if (entry.fields) {
       for (const key in entry.fields) {
+        if (RECORD_PARTS.has(key) || key in Object.prototype) continue;
         let value = entry.fields[key];
         if (value === undefined || value === null || typeof value === "function") continue;
         if (typeof value === "object" && !Array.isArray(value)) value = JSON.stringify(value);

@@ -6,7 +6,9 @@
  * correlation rows pass; bad input is one line and exit 2.
  */
 import { strict as assert } from "node:assert";
-import { encodeLogLines, LogExporter } from "../apps/log_export.ts";
+import { encodeLogRequest, type LogEntry, LogExporter } from "../apps/log_export.ts";
+import { createLogger, setLogForwarder, setLogSink } from "../apps/logger.ts";
+import { trace, TraceFlags } from "@opentelemetry/api";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor/mod.ts";
 import { logsQuery, queryLogs } from "../scripts/lib/logs/mod.ts";
@@ -47,36 +49,39 @@ Deno.test("logs: the LogsQL query per flag; bad values are usage errors", () => 
   assert.throws(() => logsQuery({ level: "loud" }), /--level must be one of DEBUG, INFO/);
 });
 
-Deno.test("logs: a logger line becomes an OTLP log record with its trace context", () => {
-  const line = JSON.stringify({
-    timestamp: "2026-01-02T03:04:05.678Z",
-    level: "WARN",
-    message: "slow",
-    service: "platform-app",
-    trace_id: TRACE,
-    span_id: "00f067aa0ba902b7",
-    endpoint: "/api/data",
-    status: 200,
-  });
-  const req = JSON.parse(new TextDecoder().decode(
-    encodeLogLines([line, "not json"], buildResource({ serviceName: "platform-app", env: {} })),
-  ));
-  const records = req.resourceLogs[0].scopeLogs[0].logRecords;
-  assert.equal(records.length, 1);
-  const r = records[0];
-  assert.equal(r.traceId, TRACE);
-  assert.equal(r.spanId, "00f067aa0ba902b7");
-  assert.equal(r.severityText, "WARN");
-  assert.equal(r.severityNumber, 13);
-  assert.equal(r.body.stringValue, "slow");
-  assert.equal(r.timeUnixNano, "1767323045678000000");
-  const attrs = Object.fromEntries(
-    r.attributes.map((a: { key: string; value: Record<string, unknown> }) => [
-      a.key,
-      Object.values(a.value)[0],
-    ]),
+Deno.test("logs: the logger hands the export its record, trace context included", () => {
+  const entries: { entry: LogEntry; chars: number }[] = [];
+  const lines: string[] = [];
+  const previousSink = setLogSink({ write: (l) => lines.push(l) });
+  const previous = setLogForwarder((entry, chars) => entries.push({ entry, chars }));
+  try {
+    const logger = createLogger("platform-app");
+    const span = trace.wrapSpanContext({
+      traceId: TRACE,
+      spanId: "00f067aa0ba902b7",
+      traceFlags: TraceFlags.SAMPLED,
+    });
+    logger.logWithSpan!("WARN", "slow", span.spanContext(), { endpoint: "/api/data", status: 200 });
+  } finally {
+    setLogForwarder(previous);
+    setLogSink(previousSink);
+  }
+  assert.equal(entries.length, 1);
+  const { entry, chars } = entries[0];
+  const line = JSON.parse(lines[0]);
+  assert.equal(chars, lines[0].length - 1, "the stdout line's length, without its newline");
+  assert.equal(entry.timeMs, Date.parse(line.timestamp), "the stdout line's own timestamp");
+  assert.deepEqual(
+    { ...entry, timeMs: 0 },
+    {
+      timeMs: 0,
+      level: "WARN",
+      message: "slow",
+      traceId: TRACE,
+      spanId: "00f067aa0ba902b7",
+      fields: { endpoint: "/api/data", status: 200 },
+    },
   );
-  assert.deepEqual(attrs, { endpoint: "/api/data", status: 200 });
 });
 
 Deno.test({
@@ -204,20 +209,16 @@ Deno.test({
   async fn() {
     const resource = buildResource({ serviceName: "bounds", env: {} });
     const huge = "x".repeat(60_000);
-    const line = JSON.stringify({
-      timestamp: new Date().toISOString(),
+    const entry: LogEntry = {
+      timeMs: Date.now(),
       level: "INFO",
       message: huge,
-      path: huge,
-      service: "bounds",
-    });
-    const body = JSON.parse(new TextDecoder().decode(encodeLogLines([line], resource)));
-    const rec = body.resourceLogs[0].scopeLogs[0].logRecords[0];
-    assert.equal(rec.body.stringValue.length, 2048);
-    assert.equal(
-      rec.attributes.find((a: { key: string }) => a.key === "path").value.stringValue.length,
-      2048,
-    );
+      fields: { path: huge },
+    };
+    const chars = huge.length * 2 + 100;
+    // Body and attribute cut at 2,048 characters each (exact bytes: otlp_proto_test.ts).
+    const encoded = encodeLogRequest([entry], resource).byteLength;
+    assert.ok(encoded > 2 * 2048 && encoded < 2 * 2048 + 1024, `${encoded} bytes`);
 
     // A collector that records request sizes: no batch near its 20 MiB limit.
     const sizes: number[] = [];
@@ -231,7 +232,7 @@ Deno.test({
         resource,
       });
       const before = droppedCount("logs", "queue_full");
-      for (let i = 0; i < 200; i++) exporter.push(line); // 12 MB of lines: over the 8 MiB bound
+      for (let i = 0; i < 200; i++) exporter.push(entry, chars); // 24 MB of lines: over 8 MiB
       const dropped = droppedCount("logs", "queue_full") - before;
       assert.ok(dropped > 0 && dropped < 200, `${dropped} of 200 lines counted as dropped`);
       await exporter.flush();

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import {
   buildResource,
+  initializeObservability,
   normalizeOtlpEndpoint,
   samplerFromEnv,
   setupTracing,
@@ -87,13 +88,14 @@ Deno.test({
     assert.match(warnings.at(-1) ?? "", /OTEL_TRACES_SAMPLER 'bogus'/);
     samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" }, warn);
     assert.match(warnings.at(-1) ?? "", /OTEL_TRACES_SAMPLER_ARG '2'/);
-    assert.equal(tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, warn), "http/json");
+    assert.equal(tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, warn), "http/protobuf");
     assert.match(warnings.at(-1) ?? "", /'grpc' is not supported/);
     const before = warnings.length;
     assert.equal(
-      tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" }, warn),
-      "http/protobuf",
+      tracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }, warn),
+      "http/json",
     );
+    assert.equal(tracesProtocol({}, warn), "http/protobuf", "the OTLP spec's default");
     samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }, warn);
     assert.equal(warnings.length, before, "valid settings warn about nothing");
   },
@@ -153,5 +155,34 @@ Deno.test({
     // With a scheme the value is taken as the OTLP/HTTP endpoint it says (only 4317 is moved).
     assert.equal(normalizeOtlpEndpoint("http://localhost:28317", note), "http://localhost:28317");
     assert.ok(notices.length <= 1, `one WARN line at most: ${notices}`);
+  },
+});
+
+Deno.test({
+  name:
+    "OTEL_SDK_DISABLED=true: spans record nothing, metrics export nothing, flush and shutdown work",
+  ...unit,
+  async fn() {
+    const obs = initializeObservability({
+      serviceName: "disabled",
+      logs: false,
+      env: { OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" },
+    });
+    const span = obs.tracer.startSpan("nothing");
+    assert.equal(span.isRecording(), false);
+    span.end();
+    obs.meter.createCounter("c").add(1);
+    assert.equal(await obs.flush(), true, "nothing to send, nothing failed");
+    await obs.shutdown();
+    // And without it, the same setup records.
+    const on = initializeObservability({
+      serviceName: "enabled",
+      logs: false,
+      metrics: false,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" },
+    });
+    const recorded = on.tracer.startSpan("something");
+    assert.equal(recorded.isRecording(), true);
+    await on.shutdown();
   },
 });

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
 import { TraceState } from "@opentelemetry/core";
-import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { JsonLogsSerializer, JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { millisToHrTime } from "@opentelemetry/core";
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { encodeLogEntries, encodeSpans, ProtoWriter } from "../apps/otlp_proto.ts";
-import { encodeLogLines } from "../apps/log_export.ts";
 import { buildResource } from "../apps/otel_setup.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { findTool, missing } from "./support.ts";
@@ -201,19 +201,25 @@ service:
         spanId: "b7ad6b7169203331",
         fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
       };
-      const jsonLine = JSON.stringify({
-        timestamp: new Date(line.timeMs).toISOString(),
-        level: line.level,
-        message: line.message,
-        service: "proto-test",
-        trace_id: line.traceId,
-        span_id: line.spanId,
-        ...line.fields,
-      });
+      // The SDK's JSON of the record the logger means (what log_export sent before).
+      const time = millisToHrTime(line.timeMs);
+      const reference = JsonLogsSerializer.serializeRequest([{
+        hrTime: time,
+        hrTimeObserved: time,
+        severityNumber: 13,
+        severityText: "WARN",
+        body: line.message,
+        attributes: line.fields,
+        droppedAttributesCount: 0,
+        spanContext: { traceId: line.traceId, spanId: line.spanId, traceFlags: TraceFlags.SAMPLED },
+        resource,
+        instrumentationScope: { name: "obskit-logger", version: "1" },
+        // deno-lint-ignore no-explicit-any
+      } as any])!;
       const logsViaJson = await post(
         "/v1/logs",
         "application/json",
-        encodeLogLines([jsonLine], resource) as Uint8Array<ArrayBuffer>,
+        reference as Uint8Array<ArrayBuffer>,
       );
       const logsViaProto = await post(
         "/v1/logs",
