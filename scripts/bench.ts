@@ -13,6 +13,7 @@ import {
   UsageError,
 } from "./lib/cli.ts";
 import {
+  BASE_VARIANTS,
   type BenchOptions,
   type CaseName,
   CASES,
@@ -23,12 +24,12 @@ import {
 } from "./lib/bench/mod.ts";
 import { stateDir } from "./lib/paths.ts";
 
-const VARIANT_NAMES = Object.keys(knownVariants("", "")).filter((v) => v !== "off" && v !== "on");
+const VARIANT_NAMES = Object.keys(knownVariants("", "")).filter((v) => !BASE_VARIANTS.includes(v));
 
 const spec = {
   name: "bench",
   summary:
-    "Benchmarks: instrumentation overhead (wrk, A/B alternated, medians), sampling and exporter variants, latency at half saturation, the load generator against wrk, /metrics scrape time, script start-up.",
+    "Benchmarks: instrumentation overhead against bare Hono and the app with instrumentation off (wrk, A/B alternated, medians, app CPU µs/request), sampling, exporter and peer (Deno's built-in OTel) variants, latency at half the instrumented saturation (oha, corrected for coordinated omission), the load generator's quality, /metrics scrape time, script start-up.",
   usage: "[--case NAME]... [--rounds N] [--duration 5s] [--out FILE] [--long]",
   flags: {
     case: {
@@ -40,7 +41,7 @@ const spec = {
     variant: {
       type: "string" as const,
       multiple: true,
-      description: `overhead variants besides off/on (repeatable; default ${
+      description: `overhead variants besides ${BASE_VARIANTS.join("/")} (repeatable; default ${
         DEFAULT_EXTRA_VARIANTS.join(", ")
       }; known: ${VARIANT_NAMES.join(", ")})`,
       valueName: "name",
@@ -123,13 +124,21 @@ const spec = {
     },
     json: { type: "boolean" as const, description: "print the JSON result instead of markdown" },
   },
-  epilog: `Needs wrk (apt-get install wrk) and, for the default --collector stack, the collector and
-Jaeger from 'deno task tools'. Exit 0 when the benchmark ran (whatever the numbers), 2 when
-it could not run (missing wrk or collector, bad flags), 130 when interrupted.
+  epilog: `Variants: bare = Hono on Deno.serve with the same JSON and no app code (every ratio is
+also given against it); off = our app, instrumentation off; on = traces 100 %, metrics, logs
+(OTLP/HTTP protobuf); json = as on with OTLP/HTTP JSON; deno-otel = Deno's built-in
+OpenTelemetry (OTEL_DENO=true) on bare Hono, exporting to the same collector; deno-otel-app
+(not by default) = Deno's OTel on our app with its instrumentation off.
+
+Needs wrk (apt-get install wrk) and, for the default --collector stack, the collector and
+Jaeger from 'deno task tools'. The latency case needs oha, also from 'deno task tools'
+(<tools>/bin/oha, else PATH); without it that case is skipped with a one-line note. Exit 0
+when the benchmark ran (whatever the numbers), 2 when it could not run (missing wrk or
+collector, bad flags), 130 when interrupted.
 
 Examples:
   deno task bench                                  # all cases, about 4 minutes
-  deno task bench --case overhead --variant proto  # JSON vs protobuf only
+  deno task bench --case overhead --variant json   # protobuf (on) vs JSON only
   deno task bench --long --out /tmp/bench.json     # steadier figures, about 20 minutes`,
 };
 
@@ -166,7 +175,7 @@ runMain(async () => {
   }
   const variants = flags.variant?.length ? flags.variant : DEFAULT_EXTRA_VARIANTS;
   for (const v of variants) {
-    if (!VARIANT_NAMES.includes(v) && v !== "off" && v !== "on") {
+    if (!VARIANT_NAMES.includes(v) && !BASE_VARIANTS.includes(v)) {
       throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(", ")})`);
     }
   }

@@ -56,6 +56,11 @@ export interface AppVariant {
   denoFlags?: string[];
   /** Another checkout's apps/instrument_app.ts (to compare code versions); run from its repo root. */
   script?: string;
+  /**
+   * "bare": scripts/lib/bench/bare_hono.ts (Hono on Deno.serve, /api/data only,
+   * no app code); `instrumentation` and `script` are then ignored. Default "app".
+   */
+  server?: "app" | "bare";
 }
 
 export interface RunningApp {
@@ -67,6 +72,7 @@ export interface RunningApp {
 }
 
 export const APP_SCRIPT = join(REPO_ROOT, "apps", "instrument_app.ts");
+export const BARE_SCRIPT = join(REPO_ROOT, "scripts", "lib", "bench", "bare_hono.ts");
 // The run-app task's permissions (deno.json), plus nothing else.
 const APP_PERMISSIONS = [
   "--allow-net",
@@ -81,18 +87,22 @@ const APP_PERMISSIONS = [
  * the syscall is paid, the disk is not); stderr is kept for error messages.
  */
 export async function startApp(variant: AppVariant, port: number): Promise<RunningApp> {
-  const args = [
-    "run",
-    ...APP_PERMISSIONS,
-    ...(variant.denoFlags ?? []),
-    variant.script ?? APP_SCRIPT,
-    "--port",
-    String(port),
-    "--host",
-    "127.0.0.1",
-    "--instrumentation",
-    variant.instrumentation,
-  ];
+  const bare = variant.server === "bare";
+  const args = bare
+    // The bare server needs the network only (Deno's own OTel needs no permission).
+    ? ["run", "--allow-net", ...(variant.denoFlags ?? []), BARE_SCRIPT, "--port", String(port)]
+    : [
+      "run",
+      ...APP_PERMISSIONS,
+      ...(variant.denoFlags ?? []),
+      variant.script ?? APP_SCRIPT,
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--instrumentation",
+      variant.instrumentation,
+    ];
   // OTEL_* from the caller's shell (a sampler, an endpoint) would change what a
   // variant measures: each variant gets only its own.
   const env: Record<string, string> = {};
@@ -101,7 +111,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   }
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: variant.script ? resolve(dirname(variant.script), "..") : REPO_ROOT,
+    cwd: variant.script && !bare ? resolve(dirname(variant.script), "..") : REPO_ROOT,
     clearEnv: true,
     env: { ...env, LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
     stdin: "null",
@@ -121,7 +131,8 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   const url = `http://127.0.0.1:${port}`;
   try {
     await Promise.race([
-      waitForHttp(`${url}/health`, 30_000, 50),
+      // The bare server has no /health: one route only, like a hello world.
+      waitForHttp(`${url}${bare ? "/api/data" : "/health"}`, 30_000, 50),
       status.then((s) => {
         throw new Error(`exited with code ${s.code}`);
       }),
