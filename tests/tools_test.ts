@@ -341,3 +341,276 @@ Deno.test({
     assert.equal(new TextDecoder().decode(out.stdout).trim(), SLOTH_VERSION);
   },
 });
+
+// ---------------------------------------------------------------------------
+// Build progress (issue 15 item 6): packages compiled of the total, with an estimate
+
+/** Lines as `go build -v` prints them (a cold collector build, a compile error, a download). */
+const GO_BUILD_V = [
+  "internal/goarch",
+  "internal/abi",
+  "github.com/hashicorp/go-version",
+  "go.opentelemetry.io/collector/featuregate",
+  "gopkg.in/yaml.v3",
+  "github.com/json-iterator/go",
+  "k8s.io/apimachinery/pkg/util/sets",
+  "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver",
+  "command-line-arguments",
+  "go: downloading github.com/hashicorp/go-version v1.7.0",
+  "# go.opentelemetry.io/collector/cmd/builder",
+  "./components.go:12:2: undefined: otlpreceiver",
+  "note: module requires Go 1.27",
+  "",
+];
+
+Deno.test("goCompiledPackage: package lines count; errors, headers and downloads do not", async () => {
+  const { goCompiledPackage } = await import("../scripts/lib/tools/build_progress.ts");
+  const named = GO_BUILD_V.map(goCompiledPackage).filter((p) => p !== null);
+  assert.deepEqual(named, GO_BUILD_V.slice(0, 9));
+});
+
+Deno.test("cargoCompiledCrate: cargo's Compiling lines name the crate", async () => {
+  const { cargoCompiledCrate } = await import("../scripts/lib/tools/build_progress.ts");
+  assert.equal(cargoCompiledCrate("   Compiling proc-macro2 v1.0.95"), "proc-macro2");
+  assert.equal(cargoCompiledCrate("   Compiling oha v1.16.0"), "oha");
+  assert.equal(cargoCompiledCrate("  Downloaded tokio v1.47.1"), null);
+  assert.equal(cargoCompiledCrate("    Finished `release` profile [optimized] target(s)"), null);
+});
+
+Deno.test("BuildCounter and progressText: bar, percent, estimate, linking; unknown total said so", async () => {
+  const { BuildCounter, progressText } = await import("../scripts/lib/tools/build_progress.ts");
+  const c = new BuildCounter(200);
+  assert.match(progressText(c, 0), /^\[\.{20}\] 0\/200 packages 0 %, estimating time left$/);
+  for (let i = 0; i < 50; i++) c.feed(`example.com/p${i}`);
+  c.feed("go: downloading example.com/q v1.0.0");
+  assert.equal(c.done, 50);
+  assert.equal(c.milestone(), 2);
+  // 50 of 200 in 60 s: 150 more at the same rate is 180 s.
+  assert.equal(progressText(c, 60_000), "[#####...............] 50/200 packages 25 %, ~3m00s left");
+  for (let i = 0; i < 150; i++) c.feed(`example.com/r${i}`);
+  assert.match(progressText(c, 240_000), /^\[#{20}\] 200\/200 packages, linking$/);
+  const u = new BuildCounter(null);
+  for (let i = 0; i < 250; i++) u.feed(`example.com/u${i}`);
+  assert.equal(progressText(u, 1000), "250 packages compiled (total not known ahead)");
+  assert.equal(u.milestone(), 2);
+});
+
+Deno.test("expectation: the size and the usual time up front; honest when unknown or cached", async () => {
+  const { expectation, countStale } = await import("../scripts/lib/tools/build_progress.ts");
+  const usual = "usually 7-15 min on 2 cores";
+  assert.deepEqual(countStale("true\nfalse\ntrue\n\n"), { deps: 3, stale: 2 });
+  assert.equal(
+    expectation({ deps: 2085, stale: 1846 }, usual),
+    "~1846 packages to compile (of 2085), usually 7-15 min on 2 cores",
+  );
+  assert.match(expectation({ deps: 2085, stale: 1 }, usual), /~1 of 2085 .*a minute or two/);
+  assert.match(expectation({ deps: 2085, stale: 0 }, usual), /linking only/);
+  assert.match(
+    expectation("go list failed: x", usual),
+    /^total not known ahead \(go list failed: x\); usually/,
+  );
+});
+
+Deno.test("runCounted without a terminal: one line per 10 %, from a real process's output", async () => {
+  const { BuildCounter, runCounted } = await import("../scripts/lib/tools/build_progress.ts");
+  const { progress } = await import("../scripts/lib/spinner.ts");
+  const dir = await Deno.makeTempDir({ prefix: "obskit-progress-" });
+  try {
+    const lines: string[] = [];
+    const write = (t: string) => lines.push(t);
+    const p = progress("building x", { tty: false, write, quietEveryMs: Infinity });
+    const script = Array.from({ length: 40 }, (_, i) => `example.com/pkg${i}`).join("\\n");
+    await runCounted(
+      {
+        what: "build of x",
+        cmd: "sh",
+        args: ["-c", `printf '${script}\\n' >&2; echo 'go: downloading a v1' >&2`],
+        logFile: join(dir, "x.log"),
+        counter: new BuildCounter(40),
+      },
+      p,
+      { tty: false, write },
+    );
+    p.succeed();
+    const steps = lines.filter((l) => l.startsWith("  ["));
+    assert.equal(steps.length, 10, lines.join(""));
+    assert.match(steps[0], /^ {2}\[##\.{18}\] 4\/40 packages 10 %/);
+    assert.match(steps.at(-1)!, /40\/40 packages, linking/);
+    // Everything the build printed is in the log.
+    assert.match(Deno.readTextFileSync(join(dir, "x.log")), /example\.com\/pkg39\ngo: downloading/);
+    // A failing build: its log's last lines in the error.
+    const q = progress("failing", { tty: false, write, quietEveryMs: Infinity });
+    await assert.rejects(
+      runCounted(
+        {
+          what: "build of y",
+          cmd: "sh",
+          args: ["-c", "echo './y.go:1:1: syntax error' >&2; exit 1"],
+          logFile: join(dir, "y.log"),
+          counter: new BuildCounter(3),
+        },
+        q,
+        { tty: false, write },
+      ),
+      /build of y failed \(exit 1\); last lines of .*y\.log:\n.*syntax error/s,
+    );
+    q.fail();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "goBuildSize: go list's stale count is what go build -v then prints",
+  ignore: missing("go"),
+  async fn() {
+    const { BuildCounter, goBuildSize, lineSplitter } = await import(
+      "../scripts/lib/tools/build_progress.ts"
+    );
+    const dir = await Deno.makeTempDir({ prefix: "obskit-gobuild-" });
+    try {
+      // Fresh content, so the two packages cannot be in Go's build cache; fmt is.
+      const nonce = crypto.randomUUID();
+      Deno.writeTextFileSync(join(dir, "go.mod"), "module example.com/progress\n\ngo 1.22\n");
+      Deno.mkdirSync(join(dir, "lib"));
+      Deno.writeTextFileSync(
+        join(dir, "lib", "lib.go"),
+        `package lib\n\nconst Nonce = "${nonce}"\n`,
+      );
+      Deno.writeTextFileSync(
+        join(dir, "main.go"),
+        `package main\n\nimport (\n\t"fmt"\n\n\t"example.com/progress/lib"\n)\n\nfunc main() { fmt.Println(lib.Nonce) }\n`,
+      );
+      const env = { GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" };
+      const size = await goBuildSize(".", ["-trimpath"], { cwd: dir, env });
+      assert.ok(typeof size !== "string", String(size));
+      assert.equal(size.stale, 2, JSON.stringify(size));
+      assert.ok(size.deps > 10);
+      const out = await new Deno.Command("go", {
+        args: ["build", "-v", "-trimpath", "-o", join(dir, "x"), "."],
+        cwd: dir,
+        env,
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success);
+      const c = new BuildCounter(size.stale);
+      const split = lineSplitter((l) => c.feed(l));
+      split.push(new TextDecoder().decode(out.stderr));
+      split.end();
+      assert.equal(c.done, size.stale);
+      assert.equal(c.fraction(), 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("collectorBuildFlags: ocb's own compile flags for the committed manifest", async () => {
+  const { collectorBuildFlags } = await import("../scripts/lib/tools/mod.ts");
+  const text = Deno.readTextFileSync(repoPath("config", "otelcol-builder.yaml"));
+  assert.deepEqual(collectorBuildFlags(text), {
+    build: ["-trimpath", "-ldflags=-s -w", "-gcflags="],
+    env: { CGO_ENABLED: "0" },
+  });
+  assert.deepEqual(
+    collectorBuildFlags(
+      "dist:\n  debug_compilation: true\n  build_tags: a,b\n  cgo_enabled: true\n",
+    ),
+    {
+      build: ["-trimpath", "-ldflags=", "-gcflags=all=-N -l", "-tags", "a,b"],
+      env: { CGO_ENABLED: "1" },
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// oha (issue 14): the bench's open-model load generator, built with cargo
+
+Deno.test("oha: the pinned cargo command line, opt-in with --bench, not in the demo's set", async () => {
+  const m = await import("../scripts/lib/tools/mod.ts");
+  assert.deepEqual(m.ohaInstallArgs("/t"), [
+    "install",
+    "oha",
+    "--locked",
+    "--version",
+    "1.16.0",
+    "--root",
+    "/t",
+  ]);
+  assert.equal(m.ohaInstallArgs("/t", true).at(-1), "--force");
+  assert.ok(!(m.DEFAULT_GROUPS as readonly string[]).includes("bench"));
+  assert.ok((m.COMPONENT_GROUPS as readonly string[]).includes("bench"));
+  // The demo builds what the stack runs; Sloth is only `deno task slo`'s.
+  assert.deepEqual([...m.STACK_GROUPS], ["collector", "jaeger", "victorialogs", "debian"]);
+  assert.ok(m.versionAtLeast("1.95.0", "1.88"));
+  assert.ok(m.versionAtLeast("1.88.0", "1.88"));
+  assert.ok(!m.versionAtLeast("1.65.0", "1.88"));
+  assert.ok(!m.versionAtLeast("1.9", "1.88"));
+});
+
+Deno.test("tools --bench: no cargo on PATH -> exit 2, one line saying how to get Rust", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "obskit-tools-" });
+  try {
+    const r = await runTools(["--only", "bench"], { OBSKIT_TOOLS_DIR: dir, PATH: "" });
+    assert.equal(r.code, 2, r.stderr);
+    const err = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+    assert.equal(err.length, 1, r.stderr);
+    assert.match(
+      err[0],
+      /cargo not found on PATH.*rustup \(https:\/\/rustup\.rs\).*apt-get install cargo/,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "tools --bench: a matching stamp is a cache hit; cargo is never run (none on PATH)",
+  ignore: missing("oha"),
+  async fn() {
+    const { ohaStampHash, OHA_VERSION } = await import("../scripts/lib/tools/mod.ts");
+    const { findTool } = await import("./support.ts");
+    const dir = await Deno.makeTempDir({ prefix: "obskit-tools-" });
+    try {
+      const bin = join(dir, "bin", "oha");
+      Deno.mkdirSync(join(dir, "bin"));
+      Deno.mkdirSync(join(dir, "stamps"));
+      Deno.copyFileSync(findTool("oha")!, bin);
+      const stamp = {
+        hash: await ohaStampHash(),
+        version: OHA_VERSION,
+        path: bin,
+        builtAt: "2026-11-30T00:50:00.000Z",
+        buildSeconds: 300,
+      };
+      Deno.writeTextFileSync(join(dir, "stamps", "oha.json"), JSON.stringify(stamp));
+      const r = await runTools(["--only", "bench"], { OBSKIT_TOOLS_DIR: dir, PATH: "" });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /oha 1\.16\.0: up to date/);
+      assert.match(r.stdout, new RegExp(`^oha\\s+1\\.16\\.0\\s+${bin}\\s+up to date$`, "m"));
+      assert.deepEqual(JSON.parse(Deno.readTextFileSync(join(dir, "stamps", "oha.json"))), stamp);
+      // A stale stamp (another version's hash) is a rebuild: here, cargo missing, exit 2.
+      Deno.writeTextFileSync(
+        join(dir, "stamps", "oha.json"),
+        JSON.stringify({ ...stamp, hash: "0".repeat(64) }),
+      );
+      const stale = await runTools(["--only", "bench"], { OBSKIT_TOOLS_DIR: dir, PATH: "" });
+      assert.equal(stale.code, 2, stale.stderr);
+      assert.match(stale.stderr, /cargo not found on PATH/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "tools: the installed oha is 1.16.0",
+  ignore: missing("oha"),
+  async fn() {
+    const { findTool } = await import("./support.ts");
+    const out = await new Deno.Command(findTool("oha")!, { args: ["--version"], stdout: "piped" })
+      .output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "oha 1.16.0");
+  },
+});

@@ -29,6 +29,26 @@ import {
   stepLine,
 } from "../spinner.ts";
 import { tailFile } from "../process.ts";
+import {
+  BuildCounter,
+  cargoCompiledCrate,
+  goBuildWithProgress,
+  runCounted,
+} from "./build_progress.ts";
+
+/**
+ * What each build usually takes with empty Go caches on 2 cores, said before
+ * it starts. Measured here: the collector 7 min alone, 15 min 24 s with other
+ * work on the machine; Jaeger 4.5 min alone, 9 min 13 s shared (issue 15).
+ */
+export const COLD_BUILD = {
+  collector: "usually 7-15 min on 2 cores",
+  jaeger: "usually 4-9 min on 2 cores",
+  sloth: "usually 2-4 min on 2 cores",
+  victorialogs: "usually about 1 min on 2 cores",
+  kubernetes: "usually 4-6 min each on 2 cores (about 10 min for all four)",
+  oha: "usually about 5 min on 2 cores",
+} as const;
 
 /** Jaeger v2: the v1.76.0 tag of the module is the v2 binary line. */
 export const JAEGER_PKG = "github.com/jaegertracing/jaeger/cmd/jaeger";
@@ -69,6 +89,8 @@ export interface ToolsOptions {
   only?: string[];
   /** Add the k8s group to the default (or `only`) set. */
   k8s?: boolean;
+  /** Add the bench group (oha) to the default (or `only`) set. */
+  bench?: boolean;
   /** Progress display options (tests pass a writer). */
   progress?: ProgressOptions;
   /** Extra log sink for step lines. */
@@ -82,9 +104,19 @@ export const COMPONENT_GROUPS = [
   "victorialogs",
   "debian",
   "k8s",
+  "bench",
 ] as const;
-/** What a plain `deno task tools` installs; `k8s` is opt-in (--k8s or --only k8s). */
+/**
+ * What a plain `deno task tools` installs; `k8s` (--k8s) and `bench` (--bench:
+ * oha, which needs Rust) are opt-in.
+ */
 export const DEFAULT_GROUPS = ["collector", "jaeger", "sloth", "victorialogs", "debian"] as const;
+/**
+ * What `deno task stack up` runs, and so all `deno task demo` builds on a
+ * first run: Sloth is only `deno task slo`'s (rules/slo-rules.yaml is
+ * committed), so the demo does not wait for it.
+ */
+export const STACK_GROUPS = ["collector", "jaeger", "victorialogs", "debian"] as const;
 
 export function binDir(): string {
   return join(toolsDir(), "bin");
@@ -127,6 +159,8 @@ export function requireTool(name: string): string {
   if (p) return p;
   const fix = ["otelcol-obskit", "jaeger", "sloth", "victoria-logs"].includes(name)
     ? "run 'deno task tools'"
+    : name === "oha"
+    ? "run 'deno task tools --bench' (builds it with cargo)"
     : K8S_TOOLS.includes(name)
     ? "run 'deno task tools --k8s' (as root for etcd)"
     : "install the Debian packages: apt-get install prometheus prometheus-alertmanager, or run 'deno task tools' as root";
@@ -229,6 +263,63 @@ export function rewriteOutputPath(manifestText: string, outputPath: string): str
     return manifestText.replace(/^(\s+)output_path:.*$/m, `$1output_path: ${outputPath}`);
   }
   return manifestText.replace(/^dist:\s*$/m, `dist:\n  output_path: ${outputPath}`);
+}
+
+/**
+ * The `go build` flags ocb's own compile step uses for this manifest
+ * (cmd/builder internal/builder Compile), and its CGO_ENABLED: the tools
+ * step compiles the generated sources itself so it can show progress.
+ */
+export function collectorBuildFlags(
+  manifestText: string,
+): { build: string[]; env: Record<string, string> } {
+  const dist = (parseYaml(manifestText) as { dist?: Record<string, unknown> })?.dist ?? {};
+  const debug = dist.debug_compilation === true;
+  const build = [
+    "-trimpath",
+    `-ldflags=${debug ? "" : "-s -w"}`,
+    `-gcflags=${debug ? "all=-N -l" : ""}`,
+  ];
+  if (typeof dist.build_tags === "string" && dist.build_tags) build.push("-tags", dist.build_tags);
+  return { build, env: { CGO_ENABLED: dist.cgo_enabled === true ? "1" : "0" } };
+}
+
+/**
+ * `go install -v module/pkg@version` with a progress bar: the total comes
+ * from `go list -deps` run inside the module as Go downloaded it (go list
+ * does not take pkg@version).
+ */
+async function goInstallWithProgress(
+  label: string,
+  usual: string,
+  o: { module: string; version: string; pkg: string; buildFlags: string[]; logFile: string },
+  popts?: ProgressOptions,
+): Promise<number> {
+  const started = performance.now();
+  let dir: string | undefined;
+  const p = progress(`${label}: resolving modules`, popts);
+  await step(p, async () => {
+    const info = JSON.parse(
+      await captured(
+        `go mod download ${o.module}`,
+        "go",
+        ["mod", "download", "-json", `${o.module}@${o.version}`],
+        { cwd: toolsDir(), env: goEnv({ GOFLAGS: "" }) },
+      ),
+    ) as { Dir?: string };
+    dir = info.Dir;
+  });
+  const rel = o.pkg === o.module ? "." : `./${o.pkg.slice(o.module.length + 1)}`;
+  await goBuildWithProgress(`building ${label}`, usual, {
+    what: `go install of ${label}`,
+    cmd: "go",
+    args: ["install", "-v", ...o.buildFlags, `${o.pkg}@${o.version}`],
+    // The module cache is read-only: go list must not try to tidy it.
+    list: { pkg: rel, flags: o.buildFlags, cwd: dir, env: goEnv({ GOFLAGS: "-mod=readonly" }) },
+    env: goEnv({ GOBIN: binDir() }),
+    logFile: o.logFile,
+  }, popts);
+  return performance.now() - started;
 }
 
 /** Environment for Go: let a module's `go` line fetch a newer toolchain through the proxy. */
@@ -344,26 +435,43 @@ async function installCollector(opts: ToolsOptions, rows: ToolRow[]): Promise<vo
   const out = join(buildDir, "otelcol");
   const manifestCopy = join(buildDir, "otelcol-builder.yaml");
   Deno.writeTextFileSync(manifestCopy, rewriteOutputPath(manifest.text, out));
-  const p = progress(
-    `collector ${manifest.name} ${manifest.version} (ocb build, takes minutes on a cold cache)`,
+  const logFile = join(logsDir(), "collector-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const started = performance.now();
+  // ocb buffers the output of the `go build` it runs, so it cannot show progress: it
+  // generates the sources and resolves the modules, and the compile is ours, with ocb's flags.
+  const gen = progress(
+    `collector ${manifest.name} ${manifest.version}: generating sources, resolving modules (ocb)`,
     opts.progress,
   );
-  const logFile = join(logsDir(), "collector-build.log");
-  try {
-    Deno.writeTextFileSync(logFile, "");
-    await runLogged("collector build (ocb)", builder, ["--config", manifestCopy], {
-      cwd: buildDir,
-      env: goEnv(),
+  await step(gen, async () => {
+    await runLogged(
+      "collector sources (ocb)",
+      builder,
+      ["--config", manifestCopy, "--skip-compilation"],
+      { cwd: buildDir, env: goEnv(), logFile },
+    );
+  });
+  const flags = collectorBuildFlags(manifest.text);
+  await goBuildWithProgress(
+    `building the collector ${manifest.name} ${manifest.version}`,
+    COLD_BUILD.collector,
+    {
+      what: "collector build (go build)",
+      cmd: "go",
+      args: ["build", "-v", ...flags.build, "-o", manifest.name, "."],
+      list: { pkg: ".", flags: flags.build, cwd: out, env: goEnv(flags.env) },
+      cwd: out,
+      env: goEnv(flags.env),
       logFile,
-    });
-    Deno.copyFileSync(join(out, manifest.name), bin);
-    Deno.chmodSync(bin, 0o755);
-  } catch (err) {
-    p.fail();
-    throw err;
-  }
+    },
+    opts.progress,
+  );
+  Deno.copyFileSync(join(out, manifest.name), bin);
+  Deno.chmodSync(bin, 0o755);
   const version = await versionOf(bin);
-  const ms = p.succeed(`version ${version}`);
+  const ms = performance.now() - started;
+  stepLine(`collector ${manifest.name}`, `version ${version}`, opts.progress, "✔");
   writeStamp("collector", {
     hash,
     version,
@@ -399,25 +507,25 @@ async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void>
   } catch { /* none */ }
   const logFile = join(logsDir(), "jaeger-build.log");
   Deno.writeTextFileSync(logFile, "");
-  const p = progress(
-    `jaeger ${JAEGER_VERSION} (go build, takes minutes on a cold cache)`,
-    opts.progress,
-  );
-  const ms = await step(p, async () => {
-    p.update("resolving modules");
+  const started = performance.now();
+  const p = progress(`jaeger ${JAEGER_VERSION}: resolving modules (go get)`, opts.progress);
+  await step(p, async () => {
     await runLogged("go get of jaeger", "go", ["get", "-tool", `${JAEGER_PKG}@${JAEGER_VERSION}`], {
       cwd: mod,
       env: goEnv(),
       logFile,
     });
-    p.update("compiling");
-    await runLogged("go build of jaeger", "go", ["build", "-o", bin, JAEGER_PKG], {
-      cwd: mod,
-      env: goEnv(),
-      logFile,
-    });
   });
-  recordBuilt(rows, "jaeger", JAEGER_VERSION, bin, hash, ms);
+  await goBuildWithProgress(`building jaeger ${JAEGER_VERSION}`, COLD_BUILD.jaeger, {
+    what: "go build of jaeger",
+    cmd: "go",
+    args: ["build", "-v", "-o", bin, JAEGER_PKG],
+    list: { pkg: JAEGER_PKG, flags: [], cwd: mod, env: goEnv() },
+    cwd: mod,
+    env: goEnv(),
+    logFile,
+  }, opts.progress);
+  recordBuilt(rows, "jaeger", JAEGER_VERSION, bin, hash, performance.now() - started);
 }
 
 function isRoot(): boolean {
@@ -433,6 +541,7 @@ function isRoot(): boolean {
 
 /** Sloth, from the Go module proxy (no replace lines in its go.mod, so `go install` builds it). */
 export const SLOTH_PKG = "github.com/slok/sloth/cmd/sloth";
+export const SLOTH_MODULE = "github.com/slok/sloth";
 export const SLOTH_VERSION = "v0.16.0";
 
 /** Builds Sloth with `go install pkg@version` into the tools folder. */
@@ -451,15 +560,13 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
   await goVersion();
   const logFile = join(logsDir(), "sloth-build.log");
   Deno.writeTextFileSync(logFile, "");
-  const p = progress(`sloth ${SLOTH_VERSION} (go install, about 4 min cold)`, opts.progress);
-  const ms = await step(p, async () => {
-    await runLogged(
-      "go install of sloth",
-      "go",
-      ["install", "-ldflags", ldflags, `${SLOTH_PKG}@${SLOTH_VERSION}`],
-      { env: goEnv({ GOBIN: binDir() }), logFile },
-    );
-  });
+  const ms = await goInstallWithProgress(`sloth ${SLOTH_VERSION}`, COLD_BUILD.sloth, {
+    module: SLOTH_MODULE,
+    version: SLOTH_VERSION,
+    pkg: SLOTH_PKG,
+    buildFlags: ["-ldflags", ldflags],
+    logFile,
+  }, opts.progress);
   recordBuilt(rows, "sloth", SLOTH_VERSION, bin, hash, ms);
 }
 
@@ -468,6 +575,7 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
 
 /** From the Go module proxy (no replace lines, so `go install` builds it; about 40 s). */
 export const VICTORIALOGS_PKG = "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs";
+export const VICTORIALOGS_MODULE = "github.com/VictoriaMetrics/VictoriaLogs";
 export const VICTORIALOGS_VERSION = "v1.52.1";
 
 /** Builds victoria-logs with `go install pkg@version` into the tools folder. */
@@ -483,18 +591,18 @@ async function installVictoriaLogs(opts: ToolsOptions, rows: ToolRow[]): Promise
   await goVersion();
   const logFile = join(logsDir(), `${name}-build.log`);
   Deno.writeTextFileSync(logFile, "");
-  const p = progress(
-    `${name} ${VICTORIALOGS_VERSION} (go install, about 1 min cold)`,
+  const ms = await goInstallWithProgress(
+    `${name} ${VICTORIALOGS_VERSION}`,
+    COLD_BUILD.victorialogs,
+    {
+      module: VICTORIALOGS_MODULE,
+      version: VICTORIALOGS_VERSION,
+      pkg: VICTORIALOGS_PKG,
+      buildFlags: [],
+      logFile,
+    },
     opts.progress,
   );
-  const ms = await step(p, async () => {
-    await runLogged(
-      `go install of ${name}`,
-      "go",
-      ["install", `${VICTORIALOGS_PKG}@${VICTORIALOGS_VERSION}`],
-      { env: goEnv({ GOBIN: binDir() }), logFile },
-    );
-  });
   recordBuilt(rows, name, VICTORIALOGS_VERSION, bin, hash, ms);
 }
 
@@ -718,14 +826,12 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
   }
   const logFile = join(logsDir(), "kubernetes-build.log");
   Deno.writeTextFileSync(logFile, "");
+  const started = performance.now();
   const p = progress(
-    `${
-      programs.join(", ")
-    } ${KUBERNETES_VERSION} (go build; about 10 minutes on 2 cores with a cold Go cache)`,
+    `${programs.join(", ")} ${KUBERNETES_VERSION}: resolving modules`,
     opts.progress,
   );
-  const ms = await step(p, async () => {
-    p.update("resolving modules");
+  await step(p, async () => {
     const info = JSON.parse(
       await captured(
         "go mod download k8s.io/kubernetes",
@@ -748,19 +854,21 @@ async function installKubernetes(opts: ToolsOptions, rows: ToolRow[]): Promise<v
       ["get", "-tool", ...programs.map((p) => `k8s.io/kubernetes/cmd/${p}`)],
       { cwd: mod, env: goEnv(), logFile },
     );
-    for (const prog of programs) {
-      p.update(`compiling ${prog}`);
-      await runLogged(`go build of ${prog}`, "go", [
-        "build",
-        "-trimpath",
-        "-ldflags",
-        ldflags,
-        "-o",
-        join(binDir(), prog),
-        `k8s.io/kubernetes/cmd/${prog}`,
-      ], { cwd: mod, env: goEnv(), logFile });
-    }
   });
+  for (const prog of programs) {
+    const flags = ["-trimpath", "-ldflags", ldflags];
+    const pkg = `k8s.io/kubernetes/cmd/${prog}`;
+    await goBuildWithProgress(`building ${prog}`, COLD_BUILD.kubernetes, {
+      what: `go build of ${prog}`,
+      cmd: "go",
+      args: ["build", "-v", ...flags, "-o", join(binDir(), prog), pkg],
+      list: { pkg, flags, cwd: mod, env: goEnv() },
+      cwd: mod,
+      env: goEnv(),
+      logFile,
+    }, opts.progress);
+  }
+  const ms = performance.now() - started;
   writeStamp("kubernetes", {
     hash,
     version: KUBERNETES_VERSION,
@@ -948,10 +1056,103 @@ async function installK8s(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   await installKwok(opts, rows);
 }
 
+// ---------------------------------------------------------------------------
+// The bench group: oha, the open-model HTTP load generator of the bench's latency
+// case (issue 14: --latency-correction corrects coordinated omission). MIT.
+
+export const OHA_VERSION = "1.16.0";
+/** oha 1.16.0's Cargo.toml: edition 2024, rust-version 1.88. */
+export const OHA_MIN_RUST = "1.88";
+
+/** The cargo command line: the pinned version, its own Cargo.lock, into <root>/bin. */
+export function ohaInstallArgs(root: string, force = false): string[] {
+  return [
+    "install",
+    "oha",
+    "--locked",
+    "--version",
+    OHA_VERSION,
+    "--root",
+    root,
+    ...(force ? ["--force"] : []),
+  ];
+}
+
+/** The stamp's hash: the crate, its version and --locked are the build's only inputs. */
+export function ohaStampHash(): Promise<string> {
+  return stampHash("oha", OHA_VERSION, "--locked");
+}
+
+/** True when `version` ("1.95.0") is at least `min` ("1.88"). */
+export function versionAtLeast(version: string, min: string): boolean {
+  const a = version.split(".").map(Number), b = min.split(".").map(Number);
+  for (let i = 0; i < b.length; i++) {
+    if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i];
+  }
+  return true;
+}
+
+const RUST_FIX =
+  `install Rust >= ${OHA_MIN_RUST} with rustup (https://rustup.rs), or apt-get install cargo where the distribution's Rust is that new, then re-run 'deno task tools --bench'`;
+
+/** cargo on PATH and new enough for oha, or a MissingPrerequisite (exit 2). */
+async function cargoPath(): Promise<string> {
+  const cargo = which("cargo");
+  if (!cargo) {
+    throw new MissingPrerequisite("cargo not found on PATH; it builds oha for the bench", RUST_FIX);
+  }
+  // "cargo 1.95.0 (f2d3ce0bd 2026-03-21)": cargo's version is the Rust release it came with.
+  const v = await captured("cargo --version", cargo, ["--version"]).catch(() => "");
+  const m = /^cargo (\d+\.\d+(?:\.\d+)?)/.exec(v);
+  if (m && !versionAtLeast(m[1], OHA_MIN_RUST)) {
+    throw new MissingPrerequisite(
+      `cargo ${m[1]} is too old for oha ${OHA_VERSION} (needs Rust >= ${OHA_MIN_RUST})`,
+      RUST_FIX,
+    );
+  }
+  return cargo;
+}
+
+/** Builds oha with `cargo install` into the tools folder, stamped like the Go tools. */
+async function installOha(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
+  const bin = join(binDir(), "oha");
+  const hash = await ohaStampHash();
+  if (!opts.force && upToDate("oha", hash)) {
+    stepLine(`oha ${OHA_VERSION}`, "up to date", opts.progress);
+    rows.push({ component: "oha", version: OHA_VERSION, path: bin, state: "up to date" });
+    return;
+  }
+  const cargo = await cargoPath();
+  const logFile = join(logsDir(), "oha-build.log");
+  Deno.writeTextFileSync(logFile, "");
+  const p = progress(
+    `building oha ${OHA_VERSION} (cargo install --locked): ${COLD_BUILD.oha}`,
+    { ...opts.progress, quietEveryMs: Number.POSITIVE_INFINITY },
+  );
+  const ms = await step(p, async () => {
+    await runCounted(
+      {
+        what: "cargo install of oha",
+        cmd: cargo,
+        args: ohaInstallArgs(toolsDir(), opts.force),
+        env: { CARGO_TERM_COLOR: "never" },
+        logFile,
+        // cargo names each crate as it compiles it, but not how many there will be.
+        counter: new BuildCounter(null, cargoCompiledCrate),
+        unit: "crates",
+      },
+      p,
+      opts.progress,
+    );
+  });
+  recordBuilt(rows, "oha", OHA_VERSION, bin, hash, ms);
+}
+
 /** Installs everything (or `opts.only`); returns the rows of the closing table. */
 export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> {
   const only: string[] = opts.only?.length ? [...opts.only] : [...DEFAULT_GROUPS];
   if (opts.k8s && !only.includes("k8s")) only.push("k8s");
+  if (opts.bench && !only.includes("bench")) only.push("bench");
   for (const o of only) {
     if (!(COMPONENT_GROUPS as readonly string[]).includes(o)) {
       throw new UsageError(`unknown component '${o}' (choose from ${COMPONENT_GROUPS.join(", ")})`);
@@ -976,6 +1177,7 @@ export async function installTools(opts: ToolsOptions = {}): Promise<ToolRow[]> 
   if (only.includes("victorialogs")) await installVictoriaLogs(opts, rows);
   if (only.includes("debian")) await installDebian(opts, rows);
   if (only.includes("k8s")) await installK8s(opts, rows);
+  if (only.includes("bench")) await installOha(opts, rows);
   if (DEFAULT_GROUPS.every((g) => only.includes(g))) {
     for (const l of UNAVAILABLE_LINTERS) {
       rows.push({
