@@ -12,6 +12,7 @@ import {
   type LoadProgress,
   parseHeaders,
   pathsMix,
+  RATE_PER_WORKER,
   runLoad,
 } from "./lib/load/mod.ts";
 
@@ -49,6 +50,12 @@ const spec = {
       description: "cap on requests in flight; requests due beyond it are dropped and counted",
       valueName: "n",
       default: String(DEFAULT_CONCURRENCY),
+    },
+    workers: {
+      type: "string" as const,
+      description:
+        `Workers sharing the schedule (default: one per ${RATE_PER_WORKER}/s, up to the CPUs)`,
+      valueName: "n",
     },
     timeout: {
       type: "string" as const,
@@ -92,6 +99,7 @@ interface Flags {
   duration: string;
   "max-requests"?: string;
   concurrency: string;
+  workers?: string;
   timeout: string;
   path?: string[];
   header?: string[];
@@ -115,6 +123,9 @@ runMain(async () => {
     ? undefined
     : intFlag("max-requests", flags["max-requests"], 1, Number.MAX_SAFE_INTEGER);
   const concurrency = intFlag("concurrency", flags.concurrency, 1, 100_000);
+  const workers = flags.workers === undefined
+    ? undefined
+    : intFlag("workers", flags.workers, 1, 64);
   const timeoutMs = durationFlag("timeout", flags.timeout);
   const mix = flags.path?.length ? pathsMix(flags.path) : chapterMix;
   const headers = parseHeaders(flags.header ?? []);
@@ -143,6 +154,7 @@ runMain(async () => {
       durationMs,
       maxRequests,
       concurrency,
+      workers,
       timeoutMs,
       mix,
       headers,

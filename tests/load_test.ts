@@ -15,8 +15,11 @@ import { spawnInstrumentedApp } from "../scripts/lib/load/load_target.ts";
 import { findTool, runScript } from "./support.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
-/** Sends load to a server this test serves on loopback. */
-const loopback = { permissions: { net: true, run: false, write: false } } as const;
+/**
+ * Sends load to a server this test serves on loopback (reading: the engine's
+ * Workers load scripts/lib/load/worker.ts).
+ */
+const loopback = { permissions: { net: true, read: true, run: false, write: false } } as const;
 /** Runs scripts/load.ts as a subprocess. */
 const cli = { permissions: { net: false, run: true, read: true, write: false } } as const;
 /** Runs scripts/load.ts (or the instrumented app) against a loopback server. */

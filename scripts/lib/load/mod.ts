@@ -14,7 +14,8 @@
  * its pure-JS build) in microseconds.
  */
 import * as hdr from "hdr-histogram-js";
-import { UsageError } from "../cli.ts";
+import { MissingPrerequisite, UsageError } from "../cli.ts";
+import type { FromWorker, ToWorker, WorkerCounts } from "./worker.ts";
 
 /** Picks the path (with query) of the i-th request, counting from 1. */
 export type TrafficMix = (n: number) => string;
@@ -127,6 +128,11 @@ export interface LoadOptions {
   progressIntervalMs?: number;
   /** A request sent more than this many ms after its scheduled time counts as late (default 25). */
   lateThresholdMs?: number;
+  /**
+   * Workers that share the schedule (default: one per RATE_PER_WORKER/s, up to
+   * the number of CPUs; never more than `concurrency`).
+   */
+  workers?: number;
 }
 
 export interface LoadProgress {
@@ -232,6 +238,9 @@ function validate(opts: LoadOptions): void {
   if (!(Number.isInteger(c) && c > 0)) {
     throw new UsageError(`--concurrency must be a positive whole number`);
   }
+  if (opts.workers !== undefined && !(Number.isInteger(opts.workers) && opts.workers > 0)) {
+    throw new UsageError(`--workers must be a positive whole number`);
+  }
 }
 
 export const DEFAULT_CONCURRENCY = 256;
@@ -252,20 +261,88 @@ function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-/** Sleeps `ms`, or less when `signal` aborts first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+/**
+ * Requests per second one Worker is given before another is added (up to the
+ * number of CPUs). One Deno event loop holds about 6,000/s of fetch against a
+ * trivial server on this kind of machine; beyond that its own pauses make it late.
+ */
+export const RATE_PER_WORKER = 4000;
+
+/** How many Workers share a run's schedule: `requested`, or one per RATE_PER_WORKER/s up to the CPUs. */
+export function workerCount(
+  rate: number,
+  concurrency: number,
+  total: number,
+  requested?: number,
+): number {
+  const cpus = Math.max(1, navigator.hardwareConcurrency || 1);
+  const n = requested ?? Math.min(cpus, Math.ceil(rate / RATE_PER_WORKER));
+  // Every Worker needs at least one slot of the cap and one request.
+  return Math.max(1, Math.min(n, concurrency, total));
 }
 
-/** Runs the load and resolves with its report (also when aborted). */
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/** How far ahead of their due time request URLs are handed to the Workers. */
+const LEAD_MS = 1000;
+/** How often the URLs are topped up. */
+const FEED_EVERY_MS = 200;
+/** How often a Worker sends its counts and latencies back unasked. */
+const FLUSH_MS = 250;
+/** The schedule starts this long after the Workers are ready, so all see it coming. */
+const START_DELAY_MS = 20;
+
+/** Workers load a module file: without read access to it they cannot start. */
+function checkWorkerReadable(): void {
+  if (WORKER_URL.protocol !== "file:") return;
+  const path = decodeURIComponent(WORKER_URL.pathname);
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+    throw new MissingPrerequisite(
+      `the load generator runs its schedule in Workers and needs read access to ${path}`,
+      "run with --allow-read=. from the repository, as `deno task load` does",
+    );
+  }
+}
+
+interface Spawned {
+  workers: Worker[];
+  /** Resolves when every Worker has loaded; rejects with the first load error. */
+  ready: Promise<void>;
+}
+
+function spawnWorkers(n: number, onMessage: (w: number, m: FromWorker) => void): Spawned {
+  const workers: Worker[] = [];
+  const readies: Promise<void>[] = [];
+  for (let w = 0; w < n; w++) {
+    const worker = new Worker(WORKER_URL, { type: "module", name: `load-${w}` });
+    workers.push(worker);
+    readies.push(
+      new Promise<void>((resolve, reject) => {
+        worker.onmessage = (e: MessageEvent<FromWorker>) => {
+          if (e.data.type === "ready") resolve();
+          onMessage(w, e.data);
+        };
+        worker.onerror = (e) => {
+          // Handled here: the error must not also end the whole process.
+          e.preventDefault();
+          reject(new Error(`load worker ${w}: ${e.message}`));
+        };
+      }),
+    );
+  }
+  return { workers, ready: Promise.all(readies).then(() => {}) };
+}
+
+/**
+ * Runs the load and resolves with its report (also when aborted).
+ *
+ * The schedule is one global sequence (request i due at i / rate seconds after
+ * the start) spread over Workers (see worker.ts): Worker w of N sends requests
+ * w, w + N, ... with its own event loop and connection pool and its share of
+ * the concurrency cap. The main thread computes the request URLs from the mix
+ * ahead of time, merges the Workers' counts and records their latencies in the
+ * one HDR histogram. A single event loop paused 20-80 ms at 10,000/s (its
+ * garbage collector, bursts of responses) and dropped what came due meanwhile.
+ */
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   validate(opts);
   const base = parseTarget(opts.target, opts.allowRemote ?? false);
@@ -276,120 +353,202 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const intervalMs = 1000 / opts.rate;
   let total = Math.ceil(opts.durationMs / intervalMs - 1e-9);
   if (opts.maxRequests !== undefined) total = Math.min(total, opts.maxRequests);
+  const n = workerCount(opts.rate, concurrency, total, opts.workers);
+
+  // URLs, computed ahead: checked here, so a mix naming another host is a
+  // usage error before the request is due (and before any is sent, when it
+  // is among the first second's).
+  const urlOf = new Map<string, string>();
+  let fed = 0;
+  const feed = (upTo: number): string[][] => {
+    upTo = Math.min(upTo, total);
+    const shares: string[][] = Array.from({ length: n }, () => []);
+    for (; fed < upTo; fed++) {
+      const path = mix(fed + 1);
+      let url = urlOf.get(path);
+      if (url === undefined) {
+        url = requestUrl(base, path).href;
+        // A mix of unique paths must not grow this without bound.
+        if (urlOf.size > 10_000) urlOf.clear();
+        urlOf.set(path, url);
+      }
+      shares[fed % n].push(url);
+    }
+    return shares;
+  };
+  const first = feed(Math.ceil(LEAD_MS / intervalMs));
 
   const hist = newHistogram();
-  const statusCounts: Record<string, number> = {};
-  const stop = new AbortController();
+  const latest: (WorkerCounts | undefined)[] = new Array(n).fill(undefined);
+  const done: boolean[] = new Array(n).fill(false);
+  let doneCount = 0;
+  let allDone = () => {};
+  const finished = new Promise<void>((resolve) => allDone = resolve);
+  let progressWanted = 0;
+  let onFlushed = () => {};
+
   let interrupted = false;
+  let started = false;
+  let stopAt = 0;
+  let startAt = performance.timeOrigin + performance.now();
+  const elapsed = () => performance.timeOrigin + performance.now() - startAt;
+
+  const onWorkerMessage = (w: number, m: FromWorker) => {
+    if (m.type !== "flush") return;
+    latest[w] = m.counts;
+    for (const us of m.latenciesUs) hist.recordValue(us);
+    if (m.done && !done[w]) {
+      done[w] = true;
+      if (++doneCount === n) allDone();
+    }
+    if (m.reply && progressWanted > 0 && --progressWanted === 0) onFlushed();
+  };
+
+  checkWorkerReadable();
+  const { workers, ready } = spawnWorkers(n, onWorkerMessage);
+  const post = (msg: ToWorker) => workers.forEach((w) => w.postMessage(msg));
+  let workerError: Error | undefined;
+  const stopAll = () => {
+    if (started) post({ type: "stop" });
+  };
   const onAbort = () => {
+    if (interrupted) return;
     interrupted = true;
-    stop.abort();
+    stopAt = started ? Math.max(0, elapsed()) : 0;
+    stopAll();
   };
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
 
-  let sent = 0, dropped = 0, late = 0, completed = 0, errors = 0, aborted = 0, inFlight = 0;
-  let maxLag = 0;
-  let lastSendAt = 0;
-  const pending = new Set<Promise<void>>();
-  const count = (k: string) => statusCounts[k] = (statusCounts[k] ?? 0) + 1;
-
-  const t0 = performance.now();
-  const elapsed = () => performance.now() - t0;
-
-  const progress = () => {
-    const e = elapsed() / 1000;
-    opts.onProgress?.({
-      elapsedS: round(e, 1),
-      sent,
-      completed,
-      dropped,
-      errors,
-      rps: e > 0 ? round(sent / e, 1) : 0,
-      p99Ms: hist.totalCount > 0
-        ? round(Math.min(hist.getValueAtPercentile(99), hist.maxValue) / 1000)
-        : null,
-      inFlight,
-    });
-  };
-  const ticker = opts.onProgress
-    ? setInterval(progress, opts.progressIntervalMs ?? 1000)
-    : undefined;
-
-  const fire = async (url: URL, dueAt: number) => {
-    const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
-    try {
-      const res = await fetch(url, { signal, redirect: "manual", headers: opts.headers });
-      await res.arrayBuffer();
-      const us = Math.max(1, Math.round((performance.now() - t0 - dueAt) * 1000));
-      hist.recordValue(Math.min(us, 3_600_000_000));
-      completed++;
-      count(String(res.status));
-      if (res.status >= 400) errors++;
-    } catch (err) {
-      if (stop.signal.aborted) {
-        aborted++;
-        count("aborted");
-      } else if ((err as Error).name === "TimeoutError") {
-        errors++;
-        count("timeout");
-      } else {
-        errors++;
-        count("network-error");
-      }
-    } finally {
-      inFlight--;
-    }
+  let feeder: ReturnType<typeof setInterval> | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  let tickerStart: ReturnType<typeof setTimeout> | undefined;
+  const cleanUp = () => {
+    clearInterval(feeder);
+    clearInterval(ticker);
+    clearTimeout(tickerStart);
+    opts.signal?.removeEventListener("abort", onAbort);
+    workers.forEach((w) => w.terminate());
   };
 
-  let i = 0;
-  while (i < total && !stop.signal.aborted) {
-    const now = elapsed();
-    const due = i * intervalMs;
-    if (due > now) {
-      await sleep(due - now, stop.signal);
-      continue;
-    }
-    // Dispatch everything that is due (catching up if the loop was late).
-    while (i < total && i * intervalMs <= now) {
-      const dueAt = i * intervalMs;
-      i++;
-      if (inFlight >= concurrency) {
-        dropped++;
-        continue;
-      }
-      let url: URL;
-      try {
-        url = requestUrl(base, mix(i));
-      } catch (err) {
-        // A mix that names another host is a usage error: stop, send nothing more.
-        stop.abort();
-        await Promise.allSettled([...pending]);
-        if (ticker !== undefined) clearInterval(ticker);
-        opts.signal?.removeEventListener("abort", onAbort);
-        throw err;
-      }
-      const lag = elapsed() - dueAt;
-      if (lag > maxLag) maxLag = lag;
-      if (lag > lateMs) late++;
-      sent++;
-      inFlight++;
-      lastSendAt = dueAt + lag;
-      const p = fire(url, dueAt);
-      pending.add(p);
-      p.finally(() => pending.delete(p));
-    }
-    // Let responses be processed between bursts.
-    await Promise.resolve();
+  try {
+    await ready;
+  } catch (err) {
+    cleanUp();
+    throw err;
   }
-  const stopAt = elapsed();
+
+  const sum = () => {
+    const t = {
+      scheduled: 0,
+      sent: 0,
+      dropped: 0,
+      late: 0,
+      maxLagMs: 0,
+      completed: 0,
+      errors: 0,
+      aborted: 0,
+      inFlight: 0,
+      lastSendAt: 0,
+      statusCounts: {} as Record<string, number>,
+    };
+    for (const c of latest) {
+      if (!c) continue;
+      t.scheduled = Math.max(t.scheduled, c.scheduled);
+      t.sent += c.sent;
+      t.dropped += c.dropped;
+      t.late += c.late;
+      t.maxLagMs = Math.max(t.maxLagMs, c.maxLagMs);
+      t.completed += c.completed;
+      t.errors += c.errors;
+      t.aborted += c.aborted;
+      t.inFlight += c.inFlight;
+      t.lastSendAt = Math.max(t.lastSendAt, c.lastSendAt);
+      for (const [k, v] of Object.entries(c.statusCounts)) {
+        t.statusCounts[k] = (t.statusCounts[k] ?? 0) + v;
+      }
+    }
+    return t;
+  };
+
+  if (!interrupted) {
+    started = true;
+    startAt = performance.timeOrigin + performance.now() + START_DELAY_MS;
+    workers.forEach((worker, w) => {
+      worker.postMessage({ type: "urls", urls: first[w] } satisfies ToWorker);
+      const cap = Math.floor(concurrency / n) + (w < concurrency % n ? 1 : 0);
+      worker.postMessage(
+        {
+          type: "start",
+          worker: w,
+          workers: n,
+          intervalMs,
+          total,
+          startAt,
+          concurrency: cap,
+          timeoutMs,
+          lateMs,
+          headers: [...(opts.headers ?? new Headers())],
+          flushMs: FLUSH_MS,
+        } satisfies ToWorker,
+      );
+    });
+    feeder = setInterval(() => {
+      if (fed >= total) return clearInterval(feeder);
+      try {
+        const shares = feed(Math.ceil((elapsed() + LEAD_MS) / intervalMs));
+        workers.forEach((worker, w) =>
+          worker.postMessage({ type: "urls", urls: shares[w] } satisfies ToWorker)
+        );
+      } catch (err) {
+        // A usage error in the mix: stop, send nothing more, report it.
+        workerError = err as Error;
+        clearInterval(feeder);
+        post({ type: "stop" });
+      }
+    }, FEED_EVERY_MS);
+    if (opts.onProgress) {
+      const every = opts.progressIntervalMs ?? 1000;
+      const progress = () => {
+        if (doneCount === n || progressWanted > 0) return;
+        const at = elapsed() / 1000;
+        // Fresh counts from every Worker, so the line is exact at its time.
+        progressWanted = n;
+        onFlushed = () => {
+          if (doneCount === n) return;
+          const t = sum();
+          opts.onProgress?.({
+            elapsedS: round(at, 1),
+            sent: t.sent,
+            completed: t.completed,
+            dropped: t.dropped,
+            errors: t.errors,
+            rps: at > 0 ? round(t.sent / at, 1) : 0,
+            p99Ms: hist.totalCount > 0
+              ? round(Math.min(hist.getValueAtPercentile(99), hist.maxValue) / 1000)
+              : null,
+            inFlight: t.inFlight,
+          });
+        };
+        post({ type: "flush" });
+      };
+      // Ticks at whole intervals from the schedule's start.
+      tickerStart = setTimeout(() => {
+        ticker = setInterval(progress, every);
+      }, START_DELAY_MS);
+    }
+    await finished;
+  }
+  cleanUp();
+  if (workerError) throw workerError;
+  const elapsedMs = started ? elapsed() : 0;
+  const t = sum();
   // The window ends one interval after the last scheduled time, or later if the
-  // loop fell behind and sent the last request late: then achieved < offered.
-  const windowMs = interrupted ? stopAt : Math.max(i * intervalMs, lastSendAt + intervalMs);
-  await Promise.allSettled([...pending]);
-  if (ticker !== undefined) clearInterval(ticker);
-  opts.signal?.removeEventListener("abort", onAbort);
-  const elapsedMs = elapsed();
+  // schedule fell behind and sent the last request late: then achieved < offered.
+  const windowMs = interrupted
+    ? stopAt
+    : Math.max(t.scheduled * intervalMs, t.lastSendAt + intervalMs);
+  const windowS = windowMs / 1000;
 
   // HDR reports a percentile as its bucket's upper edge, which can lie a
   // hair above the exact maximum; no percentile may exceed the max.
@@ -404,25 +563,24 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       mean: round(hist.mean / 1000),
     }
     : null;
-  const windowS = windowMs / 1000;
   return {
     target: base.origin,
     rate: opts.rate,
     durationS: opts.durationMs / 1000,
     concurrency,
-    scheduled: sent + dropped,
-    sent,
-    dropped,
-    late,
-    maxSendLagMs: round(maxLag),
-    completed,
-    errors,
-    aborted,
-    statusCounts,
+    scheduled: t.sent + t.dropped,
+    sent: t.sent,
+    dropped: t.dropped,
+    late: t.late,
+    maxSendLagMs: round(t.maxLagMs),
+    completed: t.completed,
+    errors: t.errors,
+    aborted: t.aborted,
+    statusCounts: t.statusCounts,
     windowS: round(windowS),
-    offeredRate: windowS > 0 ? round((sent + dropped) / windowS, 2) : 0,
-    achievedRate: windowS > 0 ? round(sent / windowS, 2) : 0,
-    throughput: elapsedMs > 0 ? round(completed / (elapsedMs / 1000), 2) : 0,
+    offeredRate: windowS > 0 ? round((t.sent + t.dropped) / windowS, 2) : 0,
+    achievedRate: windowS > 0 ? round(t.sent / windowS, 2) : 0,
+    throughput: elapsedMs > 0 ? round(t.completed / (elapsedMs / 1000), 2) : 0,
     elapsedS: round(elapsedMs / 1000),
     latencyMs,
     interrupted,
