@@ -312,7 +312,13 @@ export interface ObserveOptions {
   metrics: HttpMetrics;
   tracer?: Tracer;
   meter?: Meter;
-  logger?: Logger;
+  /**
+   * Writes the access log line ("request completed") for each traced
+   * request. Opt-in (ACCESS_LOG=on, apps/logger.ts accessLogWanted): every
+   * field is on the server span and in the metrics, and the line cost more
+   * than the rest of the request's logging (README "Performance").
+   */
+  accessLog?: Logger;
   /** Paths that get metrics but no span or access log (scrapes, health checks). */
   quietPaths?: ReadonlySet<string>;
   /**
@@ -392,7 +398,7 @@ export function urlParts(raw: string): UrlParts {
 }
 
 export function observe(opts: ObserveOptions): MiddlewareHandler {
-  const { metrics, tracer, logger, onResponse } = opts;
+  const { metrics, tracer, accessLog: logger, onResponse } = opts;
   const otel = opts.meter ? otelInstruments(opts.meter) : undefined;
   const quiet = opts.quietPaths ?? new Set<string>();
   // Attribute objects for the OTel histogram, one per (method, route, status, scheme).

@@ -5,7 +5,7 @@
  */
 import { intFlag, parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
 import { createInstrumentedApp } from "./instrumented_app.ts";
-import { createLogger } from "./logger.ts";
+import { accessLogWanted, createLogger } from "./logger.ts";
 import { resolvePort, runUntilSignal, startServer } from "./server.ts";
 
 const spec = {
@@ -39,10 +39,12 @@ Environment:
   OTEL_EXPORTER_OTLP_ENDPOINT  collector OTLP endpoint (default http://localhost:4318;
                                the book's localhost:4317 is normalized to OTLP/HTTP 4318)
   OTEL_SERVICE_NAME / SERVICE_NAME, SERVICE_VERSION, DEPLOYMENT_ENV, HOSTNAME
-  OTEL_EXPORTER_OTLP_PROTOCOL  http/json (default) or http/protobuf (traces)
+  OTEL_EXPORTER_OTLP_PROTOCOL  http/protobuf (default) or http/json (traces)
   OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_METRIC_EXPORT_INTERVAL
   ADMIN_TOKEN                  bearer token /api/admin accepts (never logged)
-  LOG_LEVEL                    DEBUG, INFO (default), WARN, ERROR`,
+  LOG_LEVEL                    DEBUG, INFO (default), WARN, ERROR
+  ACCESS_LOG                   on: one "request completed" line per request (default off:
+                               the server span and the metrics carry the same fields)`,
 };
 
 if (import.meta.main) {
@@ -64,6 +66,7 @@ if (import.meta.main) {
       serviceName,
       observability,
       logger,
+      accessLog: accessLogWanted(),
       adminToken: Deno.env.get("ADMIN_TOKEN") || undefined,
     });
     const server = startServer(app, { port, hostname: flags.host });

@@ -35,6 +35,8 @@ export interface InstrumentedAppOptions {
   /** Token that /api/admin accepts as admin (ADMIN_TOKEN); none means nobody is admin. */
   adminToken?: string;
   logger?: Logger;
+  /** One "request completed" line per request (ACCESS_LOG=on; off by default). */
+  accessLog?: boolean;
 }
 
 export interface InstrumentedApp {
@@ -169,7 +171,7 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
         metrics: httpMetrics,
         tracer: obs.tracer,
         meter: obs.meter,
-        logger,
+        accessLog: opts.accessLog ? logger : undefined,
         quietPaths: new Set(["/metrics"]),
         // Customer-facing issues are judged on what the customer saw.
         onResponse: (status, ms) => {

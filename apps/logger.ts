@@ -266,6 +266,21 @@ export function createLogger(service: string): Logger {
   };
 }
 
+/**
+ * ACCESS_LOG=on (or true, 1): the apps write one "request completed" line
+ * per request. Off by default: the server span and the metrics carry the
+ * same fields, and a handler's own lines keep their trace ids either way.
+ */
+export function accessLogWanted(): boolean {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("ACCESS_LOG");
+  } catch {
+    raw = undefined;
+  }
+  return ["on", "true", "1"].includes((raw ?? "").trim().toLowerCase());
+}
+
 let kitLogger = createLogger("obskit");
 
 /** Names the service that the kit's own warnings are logged under. */

@@ -5,7 +5,7 @@
  *   deno task run-pull [--port 5000] [--host 0.0.0.0]
  */
 import { intFlag, parseFlags, runMain } from "../scripts/lib/cli.ts";
-import { createLogger } from "./logger.ts";
+import { accessLogWanted, createLogger } from "./logger.ts";
 import { createMetricsPullApp } from "./metrics_pull_app.ts";
 import { resolvePort, runUntilSignal, startServer } from "./server.ts";
 
@@ -37,7 +37,12 @@ if (import.meta.main) {
     // OTLP metric pipeline stays off and nothing reaches Prometheus twice.
     const { setupTracing } = await import("./otel_setup.ts");
     const tracing = setupTracing({ serviceName });
-    const { app } = createMetricsPullApp({ logger, serviceName, tracer: tracing.tracer });
+    const { app } = createMetricsPullApp({
+      logger,
+      serviceName,
+      tracer: tracing.tracer,
+      accessLog: accessLogWanted(),
+    });
     const server = startServer(app, { port, hostname: flags.host });
     logger.info(`Running on ${server.url} (scrape ${server.url}/metrics)`);
     await runUntilSignal(server, logger, () => tracing.provider.shutdown());

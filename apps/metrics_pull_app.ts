@@ -52,6 +52,8 @@ const ITEMS = [
 export function createMetricsPullApp(
   opts: {
     logger?: Logger;
+    /** One "request completed" line per request (ACCESS_LOG=on; off by default). */
+    accessLog?: boolean;
     serviceName?: string;
     defaultMetrics?: boolean;
     /** Traces for the endpoints (the chapter's "OTEL-instrumented endpoints"); metrics stay pulled. */
@@ -83,7 +85,12 @@ export function createMetricsPullApp(
   const app = new Hono();
   app.use(
     "*",
-    observe({ metrics, tracer: opts.tracer, logger, quietPaths: new Set(["/metrics"]) }),
+    observe({
+      metrics,
+      tracer: opts.tracer,
+      accessLog: opts.accessLog ? logger : undefined,
+      quietPaths: new Set(["/metrics"]),
+    }),
   );
   app.use("*", rejectMalformedHost);
   app.get("/health", (c) => c.json({ status: "healthy", service: serviceName }));

@@ -91,8 +91,14 @@ async function withBothApps(fn: (name: string, app: Served) => Promise<void>) {
     serviceName: "hostile-test",
     observability,
     logger: createLogger("hostile-test"),
+    // The access log is where a request's method is written: on, so the test can look.
+    accessLog: true,
   });
-  const pull = createMetricsPullApp({ logger: createLogger("pull"), defaultMetrics: false });
+  const pull = createMetricsPullApp({
+    logger: createLogger("pull"),
+    defaultMetrics: false,
+    accessLog: true,
+  });
   const servers = [
     [
       "instrumented",

@@ -14,6 +14,7 @@ const integration = { permissions: { net: true, env: true, read: true, sys: true
 async function withApp(
   fn: (base: string, spans: InMemorySpanExporter, logs: string[]) => Promise<void>,
   adminToken?: string,
+  accessLog = false,
 ) {
   const spans = new InMemorySpanExporter();
   const logs: string[] = [];
@@ -28,6 +29,7 @@ async function withApp(
     serviceName: "test-app",
     observability,
     adminToken,
+    accessLog,
     logger: createLogger("test-app"),
   });
   const server = startServer(app, { port: 0, hostname: "127.0.0.1" });
@@ -290,6 +292,35 @@ Deno.test({
       }
       assert.equal(served.service, "test-app");
     });
+  },
+});
+
+Deno.test({
+  name: "the access log is opt-in (ACCESS_LOG=on): one request completed line with the span's ids",
+  ...integration,
+  async fn() {
+    const completed = (logs: string[]) =>
+      logs.map((l) => JSON.parse(l)).filter((r) => r.message === "request completed");
+    await withApp(async (base, _spans, logs) => {
+      await (await fetch(`${base}/api/data`)).body?.cancel();
+      assert.deepEqual(completed(logs), [], "off by default");
+    });
+    await withApp(
+      async (base, exporter, logs) => {
+        await (await fetch(`${base}/api/data?x=1`)).body?.cancel();
+        const server = byName(exporter.getFinishedSpans(), "GET /api/data");
+        const [line, ...more] = completed(logs);
+        assert.equal(more.length, 0);
+        assert.equal(line.trace_id, server.spanContext().traceId);
+        assert.equal(line.span_id, server.spanContext().spanId);
+        assert.deepEqual(
+          [line.method, line.endpoint, line.path, line.status],
+          ["GET", "/api/data", "/api/data", 200],
+        );
+      },
+      undefined,
+      true,
+    );
   },
 });
 

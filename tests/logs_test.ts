@@ -169,7 +169,7 @@ Deno.test({
       const appTrace = res.headers.get("traceparent")!.split("-")[1];
       const appLines = await eventually("the app's request lines", 30_000, async () => {
         const l = await queryLogs(vl, { traceId: appTrace });
-        return l.some((x) => x.message === "request completed") ? l : undefined;
+        return l.some((x) => x.message === "data served") ? l : undefined;
       });
       assert.ok(appLines.every((l) => l.service === "platform-app"));
       const warn = await logsTask(["--service", "platform-app", "--level", "ERROR"], env);
