@@ -398,7 +398,19 @@ Deno.test("BuildCounter and progressText: bar, percent, estimate, linking; unkno
 Deno.test("expectation: the size and the usual time up front; honest when unknown or cached", async () => {
   const { expectation, countStale } = await import("../scripts/lib/tools/build_progress.ts");
   const usual = "usually 7-15 min on 2 cores";
-  assert.deepEqual(countStale("true\nfalse\ntrue\n\n"), { deps: 3, stale: 2 });
+  // Real go list lines: a cached main package is "stale" but go build -v does not print it.
+  assert.deepEqual(
+    countStale(
+      [
+        "true build ID mismatch",
+        "false ",
+        "true stale dependency: github.com/hashicorp/go-version",
+        "true not installed but available in build cache",
+        "",
+      ].join("\n"),
+    ),
+    { deps: 4, stale: 2 },
+  );
   assert.equal(
     expectation({ deps: 2085, stale: 1846 }, usual),
     "~1846 packages to compile (of 2085), usually 7-15 min on 2 cores",

@@ -144,8 +144,13 @@ export async function runCounted(
   p.update(progressText(c, p.elapsedMs, unit));
   const log = await Deno.open(run.logFile, { create: true, append: true });
   const enc = new TextEncoder();
+  // FsFile.write may write less than it is given.
+  const append = async (text: string) => {
+    let buf = enc.encode(text);
+    while (buf.length) buf = buf.subarray(await log.write(buf));
+  };
   try {
-    await log.write(enc.encode(`\n$ ${run.cmd} ${run.args.join(" ")}\n`));
+    await append(`\n$ ${run.cmd} ${run.args.join(" ")}\n`);
     const child = new Deno.Command(run.cmd, {
       args: run.args,
       cwd: run.cwd,
@@ -158,7 +163,7 @@ export async function runCounted(
     const pump = async (stream: ReadableStream<Uint8Array>) => {
       const lines = lineSplitter(onLine);
       for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-        await log.write(enc.encode(text));
+        await append(text);
         lines.push(text);
       }
       lines.end();
@@ -194,7 +199,7 @@ export async function goBuildSize(
 ): Promise<GoBuildSize | string> {
   try {
     const out = await new Deno.Command("go", {
-      args: ["list", "-deps", ...buildFlags, "-f", "{{.Stale}}", pkg],
+      args: ["list", "-deps", ...buildFlags, "-f", "{{.Stale}} {{.StaleReason}}", pkg],
       cwd: opts.cwd,
       env: opts.env,
       stdin: "null",
@@ -211,10 +216,17 @@ export async function goBuildSize(
   }
 }
 
-/** Counts `go list -deps -f '{{.Stale}}'` output. */
+/**
+ * Counts `go list -deps -f '{{.Stale}} {{.StaleReason}}'` output. A package
+ * "not installed but available in build cache" is stale only in name: the
+ * build takes it from the cache and `go build -v` does not print it.
+ */
 export function countStale(text: string): GoBuildSize {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
-  return { deps: lines.length, stale: lines.filter((l) => l === "true").length };
+  const stale = lines.filter((l) =>
+    l.startsWith("true") && !l.includes("not installed but available in build cache")
+  );
+  return { deps: lines.length, stale: stale.length };
 }
 
 /**
