@@ -16,7 +16,7 @@ import {
   stackUp,
 } from "./mod.ts";
 import { runPush, startApp } from "./stack_apps.ts";
-import { installTools, toolsTable } from "../tools/mod.ts";
+import { installTools, STACK_GROUPS, toolsTable } from "../tools/mod.ts";
 import { type CheckResult, verifyFixes, verifyTable, verifyUntil } from "../verify/mod.ts";
 import { traceUrl } from "../view/waterfall.ts";
 
@@ -157,7 +157,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   try {
     if (!opts.skipTools) {
       log("== 1. tools");
-      log(toolsTable(await installTools()));
+      // Only what the stack runs: Sloth is `deno task slo`'s, built by `deno task tools`.
+      log(toolsTable(await installTools({ only: [...STACK_GROUPS] })));
     }
     log("\n== 2. local stack");
     const up = await stackUp({ ports: opts.ports, scrapeInterval: opts.scrapeInterval ?? "5s" });
