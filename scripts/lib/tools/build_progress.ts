@@ -12,7 +12,13 @@
  * printed per 10 % instead of a redraw, or one per 100 units when the total
  * is unknown.
  */
-import { formatElapsed, type Progress, progress, type ProgressOptions } from "../spinner.ts";
+import {
+  formatElapsed,
+  type Progress,
+  progress,
+  type ProgressOptions,
+  stepLine,
+} from "../spinner.ts";
 import { tailFile } from "../process.ts";
 
 /** The package a `go build -v` / `go install -v` output line names, or null. */
@@ -257,7 +263,11 @@ export async function goBuildWithProgress(
   opts: ProgressOptions = {},
 ): Promise<number> {
   const size = await goBuildSize(build.list.pkg, build.list.flags, build.list);
-  const p = progress(`${label}: ${expectation(size, usual)}`, {
+  const said = `${label}: ${expectation(size, usual)}`;
+  const tty = opts.tty ?? Deno.stderr.isTerminal();
+  // On a terminal the expectation stays on its own line, so the redrawn line (label, bar) fits.
+  if (tty) stepLine(label, expectation(size, usual), opts, "…");
+  const p = progress(tty ? label : said, {
     ...opts,
     // The bar replaces the periodic "still working" lines in a log.
     quietEveryMs: Number.POSITIVE_INFINITY,
