@@ -11,7 +11,7 @@ import {
   type Attributes,
   type Context,
   context,
-  type Histogram as OtelHistogram,
+  type HrTime,
   INVALID_SPANID,
   INVALID_TRACEID,
   type Meter,
@@ -23,6 +23,7 @@ import {
   trace,
   TraceFlags,
   type Tracer,
+  ValueType,
 } from "@opentelemetry/api";
 import {
   HTTP_REQUEST_METHOD_VALUE_CONNECT,
@@ -40,6 +41,8 @@ import type { Context as HonoContext, Hono, MiddlewareHandler, NotFoundHandler }
 import { matchedRoutes } from "hono/route";
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
+import type { MetricSource } from "./prom_bridge.ts";
+import { AggregationTemporality, DataPointType, type MetricData } from "@opentelemetry/sdk-metrics";
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 export const UNMATCHED = "unmatched";
@@ -279,13 +282,97 @@ class ObservedSums {
   }
 }
 
+/**
+ * An explicit-bucket histogram per attribute set, read at export as a
+ * MetricSource: the same cumulative data points the SDK's Histogram exports,
+ * without its attribute hashing (sorting and stringifying the attributes) on
+ * every request. Bounded like the SDK: past CARDINALITY_LIMIT sets, one
+ * overflow set.
+ */
+export class DurationHistogram implements MetricSource {
+  private readonly points = new Map<
+    string,
+    { attrs: Attributes; counts: number[]; sum: number; min: number; max: number; n: number }
+  >();
+
+  constructor(
+    readonly scope: MetricSource["scope"],
+    private readonly name: string,
+    private readonly description: string,
+    private readonly boundaries: readonly number[],
+  ) {}
+
+  record(key: string, make: () => Attributes, value: number): void {
+    let p = this.points.get(key);
+    if (!p) {
+      if (this.points.size >= CARDINALITY_LIMIT) {
+        key = "\u0000overflow";
+        p = this.points.get(key);
+      }
+      if (!p) {
+        p = {
+          attrs: key === "\u0000overflow" ? OVERFLOW : make(),
+          counts: new Array(this.boundaries.length + 1).fill(0),
+          sum: 0,
+          min: Infinity,
+          max: -Infinity,
+          n: 0,
+        };
+        this.points.set(key, p);
+      }
+    }
+    // OTel buckets are upper-inclusive: (b[i-1], b[i]].
+    let i = 0;
+    while (i < this.boundaries.length && value > this.boundaries[i]) i++;
+    p.counts[i]++;
+    p.sum += value;
+    p.n++;
+    if (value < p.min) p.min = value;
+    if (value > p.max) p.max = value;
+  }
+
+  collect(startTime: HrTime, endTime: HrTime): MetricData[] {
+    if (this.points.size === 0) return [];
+    return [{
+      descriptor: {
+        name: this.name,
+        description: this.description,
+        unit: "s",
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: [...this.points.values()].map((p) => ({
+        startTime,
+        endTime,
+        attributes: p.attrs,
+        value: {
+          buckets: { boundaries: [...this.boundaries], counts: [...p.counts] },
+          sum: p.sum,
+          count: p.n,
+          min: p.min,
+          max: p.max,
+        },
+      })),
+    }];
+  }
+}
+
 interface OtelHttpInstruments {
-  duration: OtelHistogram;
+  duration: DurationHistogram;
   active: ObservedSums;
   requests: ObservedSums;
 }
 
-function otelInstruments(meter: Meter): OtelHttpInstruments {
+/** What observe needs from an OTel setup (apps/otel_setup.ts Observability). */
+export interface OtelMetricsTarget {
+  meter: Meter;
+  scope: MetricSource["scope"];
+  exportSource(source: MetricSource): void;
+}
+
+function otelInstruments(target: OtelMetricsTarget): OtelHttpInstruments {
+  const { meter } = target;
   const active = new ObservedSums();
   const requests = new ObservedSums();
   meter.createObservableUpDownCounter("http.server.active_requests", {
@@ -297,21 +384,21 @@ function otelInstruments(meter: Meter): OtelHttpInstruments {
     description: "HTTP server requests.",
     unit: "{request}",
   }).addCallback((r) => requests.observe(r));
-  return {
-    duration: meter.createHistogram("http.server.request.duration", {
-      description: "Duration of HTTP server requests.",
-      unit: "s",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    }),
-    active,
-    requests,
-  };
+  const duration = new DurationHistogram(
+    target.scope,
+    "http.server.request.duration",
+    "Duration of HTTP server requests.",
+    DURATION_BUCKETS,
+  );
+  target.exportSource(duration);
+  return { duration, active, requests };
 }
 
 export interface ObserveOptions {
   metrics: HttpMetrics;
   tracer?: Tracer;
-  meter?: Meter;
+  /** The semantic-convention OTLP metrics (http.server.*) go here when given. */
+  otel?: OtelMetricsTarget;
   /**
    * Writes the access log line ("request completed") for each traced
    * request. Opt-in (ACCESS_LOG=on, apps/logger.ts accessLogWanted): every
@@ -399,10 +486,8 @@ export function urlParts(raw: string): UrlParts {
 
 export function observe(opts: ObserveOptions): MiddlewareHandler {
   const { metrics, tracer, accessLog: logger, onResponse } = opts;
-  const otel = opts.meter ? otelInstruments(opts.meter) : undefined;
+  const otel = opts.otel ? otelInstruments(opts.otel) : undefined;
   const quiet = opts.quietPaths ?? new Set<string>();
-  // Attribute objects for the OTel histogram, one per (method, route, status, scheme).
-  const durationAttrs = new Map<string, Attributes>();
 
   return async (c, next) => {
     const start = performance.now();
@@ -482,18 +567,14 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
 
       if (otel) {
         const key = method + " " + endpoint + " " + statusText + " " + url.scheme;
-        let attrs = durationAttrs.get(key);
-        if (!attrs) {
-          attrs = {
-            "http.request.method": method,
-            "http.route": endpoint,
-            "http.response.status_code": status,
-            "url.scheme": url.scheme,
-          };
-          if (durationAttrs.size < CARDINALITY_LIMIT) durationAttrs.set(key, attrs);
-        }
-        otel.duration.record(seconds, attrs);
-        otel.requests.add(key, () => attrs, 1);
+        const attrs = () => ({
+          "http.request.method": method,
+          "http.route": endpoint,
+          "http.response.status_code": status,
+          "url.scheme": url.scheme,
+        });
+        otel.duration.record(key, attrs, seconds);
+        otel.requests.add(key, attrs, 1);
       }
 
       if (span) {

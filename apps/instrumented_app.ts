@@ -170,7 +170,7 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
       observe({
         metrics: httpMetrics,
         tracer: obs.tracer,
-        meter: obs.meter,
+        otel: obs,
         accessLog: opts.accessLog ? logger : undefined,
         quietPaths: new Set(["/metrics"]),
         // Customer-facing issues are judged on what the customer saw.

@@ -61,7 +61,7 @@ import { LogExporter } from "./log_export.ts";
 import { ProtoSpanExporter } from "./otlp_http.ts";
 import { QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
-import { ExemplarMetricExporter, PromClientProducer } from "./prom_bridge.ts";
+import { ExemplarMetricExporter, type MetricSource, PromClientProducer } from "./prom_bridge.ts";
 import type { Registry } from "prom-client";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
@@ -94,6 +94,10 @@ export interface Observability {
   meter: Meter;
   /** Pushes a prom-client registry's families over OTLP too (the metric contract in both worlds). */
   exportRegistry(registry: Registry): void;
+  /** Pushes metric data kept outside the SDK's instruments (prom_bridge.ts MetricSource). */
+  exportSource(source: MetricSource): void;
+  /** The instrumentation scope of this setup's meter (what exportSource data should carry). */
+  scope: { name: string; version?: string };
   resource: Resource;
   /** Where OTLP goes (after normalization, userinfo redacted: for display), e.g. http://localhost:4318. */
   endpoint: string;
@@ -496,6 +500,8 @@ export interface MetricsSetup {
   meter: Meter;
   /** Pushes a prom-client registry's families over OTLP with every export (prom_bridge.ts). */
   exportRegistry(registry: Registry): void;
+  /** Pushes a MetricSource's data with every export (prom_bridge.ts). */
+  exportSource(source: MetricSource): void;
 }
 
 /** The metrics half of the SDK: the periodic OTLP reader, fed by the prom-client bridge too. */
@@ -540,6 +546,7 @@ function metricsSetup(
     provider,
     meter: provider.getMeter(opts.serviceName, opts.serviceVersion),
     exportRegistry: (registry) => bridge.add(registry),
+    exportSource: (source) => bridge.addSource(source),
   };
 }
 
@@ -614,6 +621,8 @@ export function initializeObservability(opts: ObservabilityOptions): Observabili
     tracer: tracing.tracer,
     meter: metrics.meter,
     exportRegistry: metrics.exportRegistry,
+    exportSource: metrics.exportSource,
+    scope: { name: opts.serviceName, version: opts.serviceVersion },
     resource,
     endpoint: redactUrl(normalizeOtlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT, () => {})),
     async flush() {

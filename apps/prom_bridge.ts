@@ -49,14 +49,30 @@ type PromMetric = MetricObjectWithValues<MetricValueWithName<string>>;
 /** The scope the bridged metrics carry (visible as otel_scope_name on 8889). */
 export const BRIDGE_SCOPE = { name: "obskit-prom-client-bridge", version: "1" };
 
+/**
+ * Metric data kept outside the SDK's instruments (apps/http_observability.ts
+ * keeps the semantic-convention request histogram this way: the SDK's
+ * histogram hashes the attribute set on every record), read at export.
+ */
+export interface MetricSource {
+  scope: { name: string; version?: string };
+  collect(startTime: HrTime, endTime: HrTime): MetricData[];
+}
+
 export class PromClientProducer implements MetricProducer {
   private readonly registries: Registry[] = [];
+  private readonly sources: MetricSource[] = [];
   /** Cumulative sums start when the process's registries started counting. */
   private readonly startTime: HrTime = millisToHrTime(Date.now());
 
   /** Adds a registry whose families are exported with every collection. */
   add(registry: Registry): void {
     if (!this.registries.includes(registry)) this.registries.push(registry);
+  }
+
+  /** Adds a source whose data is exported with every collection, under its own scope. */
+  addSource(source: MetricSource): void {
+    if (!this.sources.includes(source)) this.sources.push(source);
   }
 
   async collect(): Promise<CollectionResult> {
@@ -76,12 +92,22 @@ export class PromClientProducer implements MetricProducer {
         if (data) metrics.push(data);
       }
     }
+    const scopeMetrics: { scope: MetricSource["scope"]; metrics: MetricData[] }[] = [
+      { scope: BRIDGE_SCOPE, metrics },
+    ];
+    for (const source of this.sources) {
+      try {
+        scopeMetrics.push({
+          scope: source.scope,
+          metrics: source.collect(this.startTime, endTime),
+        });
+      } catch (err) {
+        errors.push(err);
+      }
+    }
     return {
       // The reader keeps the SDK's resource; only the scope metrics of a producer are used.
-      resourceMetrics: {
-        resource: undefined as never,
-        scopeMetrics: [{ scope: BRIDGE_SCOPE, metrics }],
-      },
+      resourceMetrics: { resource: undefined as never, scopeMetrics },
       errors,
     };
   }
