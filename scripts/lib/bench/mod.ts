@@ -1207,7 +1207,15 @@ export function formatMarkdown(r: BenchResult): string {
       } ms vs bare, p50 ${signed(l.added.vsOff.p50Ms, 3)} ms / p99 ${
         signed(l.added.vsOff.p99Ms, 3)
       } ms vs off${
-        l.generatorKeptUp ? "" : " (oha fell short of the rate or saw failures in some run)"
+        l.generatorKeptUp
+          ? ""
+          : ` (short of the rate or with failures: ${
+            l.runs.filter((x) => x.rps < 0.98 * l.rate || x.failures > 0)
+              .map((x) =>
+                `${x.variant} round ${x.round + 1} ${Math.round(x.rps)}/s, ${x.failures} failed`
+              )
+              .join("; ")
+          })`
       }; generator ${l.generator}.`,
     );
   }
