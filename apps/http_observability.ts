@@ -159,6 +159,34 @@ export function allowedMethods(app: Hono, path: string): { methods: string[]; ro
   return { methods: [...allowed].sort((a, b) => methodOrder(a) - methodOrder(b)), route };
 }
 
+const utf8 = new TextEncoder();
+const NON_ASCII = /[\u0080-\uffff]/;
+/** Body sizes of the responses jsonResponse built, so the middleware never reads a header back. */
+const knownSizes = new WeakMap<Response, number>();
+
+/**
+ * A JSON response built directly (not through Hono's c.json, which merges
+ * header objects entry by entry), with Content-Length set from the body and
+ * remembered for http_response_size_bytes.
+ */
+export function jsonResponse(
+  value: unknown,
+  status = 200,
+  headers?: Record<string, string>,
+): Response {
+  const body = JSON.stringify(value);
+  // UTF-8 byte length; ASCII text (nearly every answer) needs no encoding.
+  const size = NON_ASCII.test(body) ? utf8.encode(body).byteLength : body.length;
+  const res = new Response(body, {
+    status,
+    headers: headers
+      ? { "content-type": "application/json", "content-length": String(size), ...headers }
+      : { "content-type": "application/json", "content-length": String(size) },
+  });
+  knownSizes.set(res, size);
+  return res;
+}
+
 /** Route templates of requests answered 405, so their series name the route, not "unmatched". */
 const notAllowedRoute = new WeakMap<Request, string>();
 
@@ -561,7 +589,8 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
         });
       } else metrics.duration.observe({ labels, value: seconds });
       if (metrics.responseSize) {
-        const length = Number(c.res.headers.get("content-length") ?? NaN);
+        const length = knownSizes.get(c.res) ??
+          Number(c.res.headers.get("content-length") ?? NaN);
         if (Number.isFinite(length)) metrics.responseSize.observe(labels, length);
       }
 

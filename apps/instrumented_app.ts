@@ -10,11 +10,11 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
-import { type Context, Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   createHttpMetrics,
+  jsonResponse,
   notFoundOrNotAllowed,
   observe,
   rejectMalformedHost,
@@ -74,33 +74,6 @@ const CACHE_CAPACITY = 80;
 function tokensEqual(a: string, b: string): boolean {
   const digest = (t: string) => createHash("sha256").update(t).digest();
   return timingSafeEqual(digest(a), digest(b));
-}
-
-const utf8 = new TextEncoder();
-const NON_ASCII = /[\u0080-\uffff]/;
-
-/** UTF-8 byte length; ASCII text (nearly every answer) needs no encoding. */
-function utf8Length(text: string): number {
-  return NON_ASCII.test(text) ? utf8.encode(text).byteLength : text.length;
-}
-
-/**
- * c.json() without a Content-Length header leaves the size unknown until
- * Deno.serve writes it; setting it here lets the middleware observe
- * http_response_size_bytes for every JSON answer.
- */
-function json(
-  c: Context,
-  value: unknown,
-  status: ContentfulStatusCode = 200,
-  headers: Record<string, string> = {},
-): Response {
-  const body = JSON.stringify(value);
-  return c.body(body, status, {
-    "content-type": "application/json",
-    "content-length": String(utf8Length(body)),
-    ...headers,
-  });
 }
 
 export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): InstrumentedApp {
@@ -185,13 +158,12 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
   // After observe, so the 400 for a malformed Host is counted like any response.
   app.use("*", rejectMalformedHost);
 
-  app.get("/health", (c) => json(c, { status: "healthy", service: serviceName }));
+  app.get("/health", () => jsonResponse({ status: "healthy", service: serviceName }));
 
   app.get("/api/data", async (c) => {
     const delay = parseDelay(c.req.queries("delay"));
     if ("error" in delay) {
-      return json(
-        c,
+      return jsonResponse(
         { error: "invalid query parameter", parameter: "delay", detail: delay.error },
         400,
       );
@@ -237,13 +209,13 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
       "app.order.value": item.price,
     });
     logger.info("data served", { item_id: item.id, delay_seconds: delay.seconds });
-    return json(c, { data: item, delay_seconds: delay.seconds });
+    return jsonResponse({ data: item, delay_seconds: delay.seconds });
   });
 
   app.get("/api/admin", (c) => {
     const auth = c.req.header("authorization");
     if (!auth) {
-      return json(c, { error: "authentication required" }, 401, {
+      return jsonResponse({ error: "authentication required" }, 401, {
         "www-authenticate": 'Bearer realm="obskit"',
       });
     }
@@ -251,9 +223,9 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     if (!opts.adminToken || !tokensEqual(token, opts.adminToken)) {
       // The token itself is never logged.
       logger.warn("admin access denied", { reason: "not an admin token" });
-      return json(c, { error: "forbidden" }, 403);
+      return jsonResponse({ error: "forbidden" }, 403);
     }
-    return json(c, { status: "ok", role: "admin" });
+    return jsonResponse({ status: "ok", role: "admin" });
   });
 
   app.get("/error", async () => {
@@ -271,15 +243,15 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
   });
 
   app.notFound(
-    notFoundOrNotAllowed(app, (c) => json(c, { error: "not found", path: c.req.path }, 404)),
+    notFoundOrNotAllowed(app, (c) => jsonResponse({ error: "not found", path: c.req.path }, 404)),
   );
 
-  app.onError((err, c) => {
+  app.onError((err) => {
     const span = trace.getActiveSpan();
     span?.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
     if (instrumented) revenue.inc({ outcome: "lost" }, orderValue(0));
     logger.error("request failed", { error: err.name, detail: err.message });
-    return json(c, {
+    return jsonResponse({
       error: "internal server error",
       detail: err.message,
       trace_id: span?.spanContext().traceId,
