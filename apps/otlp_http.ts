@@ -5,7 +5,7 @@
  */
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
-import { encodeSpans } from "./otlp_proto.ts";
+import { encodeSpansInSlices } from "./otlp_proto.ts";
 
 export const PROTOBUF = "application/x-protobuf";
 
@@ -37,6 +37,11 @@ export async function postOtlp(
   }
 }
 
+/** A turn of the event loop (a macrotask: pending requests are served before it resolves). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** An export error that carries the HTTP status, as the SDK's OTLPExporterError does. */
 class HttpExportError extends Error {
   constructor(message: string, readonly code?: number) {
@@ -60,22 +65,18 @@ export class ProtoSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    let body: Uint8Array<ArrayBuffer>;
-    try {
-      body = encodeSpans(spans);
-    } catch (err) {
-      done({ code: ExportResultCode.FAILED, error: err as Error });
-      return;
-    }
-    postOtlp(this.opts.url, body, this.headers, this.opts.timeoutMs).then((result) => {
-      if (result.ok) done({ code: ExportResultCode.SUCCESS });
-      else {
-        done({
-          code: ExportResultCode.FAILED,
-          error: new HttpExportError(result.message, result.status),
-        });
-      }
-    });
+    this.send(spans).then(done, (err) => done({ code: ExportResultCode.FAILED, error: err }));
+  }
+
+  private async send(spans: ReadableSpan[]): Promise<ExportResult> {
+    // Encoded in slices with a macrotask between them: requests keep being served meanwhile.
+    const body = await encodeSpansInSlices(spans, nextTask);
+    const result = await postOtlp(this.opts.url, body, this.headers, this.opts.timeoutMs);
+    if (result.ok) return { code: ExportResultCode.SUCCESS };
+    return {
+      code: ExportResultCode.FAILED,
+      error: new HttpExportError(result.message, result.status),
+    };
   }
 
   forceFlush(): Promise<void> {

@@ -284,12 +284,11 @@ function writeScope(w: ProtoWriter, name: string, version: string | undefined): 
 
 const writer = new ProtoWriter();
 
-/** ExportTraceServiceRequest for `spans`, grouped by resource and scope as OTLP wants. */
-export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuffer> {
-  const w = writer;
-  w.pos = 0;
-  // Group: resource -> scope key -> spans (a batch nearly always has one resource, one scope).
-  const byResource = new Map<Resource, Map<string, ReadableSpan[]>>();
+/** Spans by resource, then by scope (a batch nearly always has one of each). */
+type SpanGroups = Map<Resource, Map<string, ReadableSpan[]>>;
+
+function groupSpans(spans: readonly ReadableSpan[]): SpanGroups {
+  const byResource: SpanGroups = new Map();
   for (const span of spans) {
     let scopes = byResource.get(span.resource);
     if (!scopes) byResource.set(span.resource, scopes = new Map());
@@ -300,7 +299,22 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuf
     if (!list) scopes.set(key, list = []);
     list.push(span);
   }
-  for (const [resource, scopes] of byResource) {
+  return byResource;
+}
+
+/** The `spans` fields of a ScopeSpans message for `list` (to be placed inside one). */
+function encodeSpanFields(list: readonly ReadableSpan[]): Uint8Array {
+  const w = writer;
+  w.pos = 0;
+  for (const span of list) writeSpan(w, span);
+  return w.finish();
+}
+
+/** ExportTraceServiceRequest around already encoded span fields. */
+function assembleSpans(groups: SpanGroups, fields: Map<ReadableSpan[], Uint8Array[]>) {
+  const w = writer;
+  w.pos = 0;
+  for (const [resource, scopes] of groups) {
     // ExportTraceServiceRequest.resource_spans = 1
     w.tag(1, WIRE_LEN);
     const rs = w.begin();
@@ -311,7 +325,7 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuf
       const ss = w.begin();
       const scope = list[0].instrumentationScope;
       writeScope(w, scope.name, scope.version);
-      for (const span of list) writeSpan(w, span);
+      for (const bytes of fields.get(list) ?? []) w.raw(bytes);
       if (scope.schemaUrl) {
         w.tag(3, WIRE_LEN);
         w.string(scope.schemaUrl);
@@ -325,6 +339,45 @@ export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuf
     w.end(rs);
   }
   return w.finish();
+}
+
+/** ExportTraceServiceRequest for `spans`, grouped by resource and scope as OTLP wants. */
+export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuffer> {
+  const groups = groupSpans(spans);
+  const fields = new Map<ReadableSpan[], Uint8Array[]>();
+  for (const scopes of groups.values()) {
+    for (const list of scopes.values()) fields.set(list, [encodeSpanFields(list)]);
+  }
+  return assembleSpans(groups, fields);
+}
+
+/** Spans encoded per slice before the event loop gets a turn (about 0.1 ms of work). */
+export const SPANS_PER_SLICE = 32;
+
+/**
+ * encodeSpans, a slice of spans at a time with `pause()` between slices, so
+ * a 512-span batch never holds the event loop (and the requests waiting on
+ * it) for the whole encoding. Same bytes as encodeSpans.
+ */
+export async function encodeSpansInSlices(
+  spans: readonly ReadableSpan[],
+  pause: () => Promise<void>,
+  perSlice = SPANS_PER_SLICE,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const groups = groupSpans(spans);
+  const fields = new Map<ReadableSpan[], Uint8Array[]>();
+  for (const scopes of groups.values()) {
+    for (const list of scopes.values()) {
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < list.length; i += perSlice) {
+        // Each slice is finished (copied out of the shared writer) before the pause.
+        parts.push(encodeSpanFields(list.slice(i, i + perSlice)));
+        await pause();
+      }
+      fields.set(list, parts);
+    }
+  }
+  return assembleSpans(groups, fields);
 }
 
 function writeSpan(w: ProtoWriter, span: ReadableSpan): void {

@@ -14,7 +14,12 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
-import { encodeLogEntries, encodeSpans, ProtoWriter } from "../apps/otlp_proto.ts";
+import {
+  encodeLogEntries,
+  encodeSpans,
+  encodeSpansInSlices,
+  ProtoWriter,
+} from "../apps/otlp_proto.ts";
 import { buildResource } from "../apps/otel_setup.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { findTool, missing } from "./support.ts";
@@ -115,6 +120,19 @@ function sampleSpans() {
   root.end();
   return exporter.getFinishedSpans();
 }
+
+Deno.test("slices give the same bytes as one pass, with a pause between every slice", async () => {
+  const one = sampleSpans();
+  // One resource and scope: the same two spans many times over.
+  const spans = Array.from({ length: 40 }, () => one).flat();
+  let pauses = 0;
+  const sliced = await encodeSpansInSlices(spans, () => {
+    pauses++;
+    return Promise.resolve();
+  }, 7);
+  assert.deepEqual(sliced, encodeSpans(spans));
+  assert.equal(pauses, Math.ceil(spans.length / 7));
+});
 
 Deno.test({
   name: "real collector: our protobuf decodes to what the SDK's own JSON decodes to",
