@@ -104,6 +104,73 @@ Deno.test({
 });
 
 Deno.test({
+  name: "load: 5,000/s for 3 s against a trivial server: within 1 %, nothing dropped",
+  ...loopback,
+  async fn() {
+    const srv = testServer(() => new Response("ok"));
+    try {
+      const r = await runLoad({
+        target: srv.url,
+        rate: 5000,
+        durationMs: 3000,
+        mix: pathsMix(["/"]),
+        signal: AbortSignal.timeout(15_000),
+      });
+      assert.equal(r.interrupted, false);
+      assert.equal(r.scheduled, 15_000);
+      assert.equal(r.dropped, 0, formatReport(r));
+      assert.equal(r.sent, 15_000);
+      assert.equal(r.errors, 0, formatReport(r));
+      assert.equal(srv.arrivals.length, 15_000);
+      within(r.achievedRate, 5000, 0.01, "achieved rate (client)");
+      within(srv.arrivalRate(), 5000, 0.01, "arrival rate (server)");
+    } finally {
+      await srv.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "load: a server that stops answering for 500 ms shows as latency, not as a lower rate",
+  ...loopback,
+  async fn() {
+    // Every response due between 1.0 s and 1.5 s after the first request waits
+    // until 1.5 s: a server-side stall (a GC pause, a lock).
+    let first = 0;
+    const srv = testServer(async () => {
+      const now = performance.now();
+      first ||= now;
+      const t = now - first;
+      if (t >= 1000 && t < 1500) await sleep(1500 - t);
+      return new Response("ok");
+    });
+    try {
+      const r = await runLoad({
+        target: srv.url,
+        rate: 1000,
+        durationMs: 3000,
+        concurrency: 2000,
+        mix: pathsMix(["/"]),
+        signal: AbortSignal.timeout(15_000),
+      });
+      assert.equal(r.sent, 3000);
+      assert.equal(r.dropped, 0);
+      assert.equal(r.completed, 3000);
+      within(r.achievedRate, 1000, 0.01, "achieved rate");
+      within(srv.arrivalRate(), 1000, 0.01, "arrival rate at a stalling server");
+      const l = r.latencyMs!;
+      // Latency counts from when each request was due: the one due at 1.0 s
+      // waited ~500 ms, and about 1 in 6 requests waited for the stall.
+      assert.ok(l.max >= 450 && l.max < 1000, `max ${l.max} ms`);
+      assert.ok(l.p95 >= 300, `p95 ${l.p95} ms: the stall must show in the percentiles`);
+      assert.ok(l.p50 < 50, `p50 ${l.p50} ms`);
+    } finally {
+      await srv.close();
+    }
+  },
+});
+
+Deno.test({
   name: "load: a server that stalls 2 s does not lower the offered rate",
   ...loopback,
   async fn() {

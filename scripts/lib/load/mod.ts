@@ -367,7 +367,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       const path = mix(fed + 1);
       let url = urlOf.get(path);
       if (url === undefined) {
-        url = requestUrl(base, path).href;
+        const u = requestUrl(base, path);
+        url = u.pathname + u.search;
         // A mix of unique paths must not grow this without bound.
         if (urlOf.size > 10_000) urlOf.clear();
         urlOf.set(path, url);
@@ -484,6 +485,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
           workers: n,
           intervalMs,
           total,
+          origin: base.origin,
           startAt,
           concurrency: cap,
           timeoutMs,

@@ -11,6 +11,7 @@
 // and the latencies it measured since the last flush, which the main thread
 // records in its one HDR histogram.
 /// <reference lib="deno.worker" />
+import { Http1Conn, NoResponse, requestBytes } from "./http1.ts";
 
 /** The main thread's messages to a Worker. */
 export type ToWorker = StartMessage | UrlsMessage | { type: "stop" } | { type: "flush" };
@@ -23,6 +24,8 @@ export interface StartMessage {
   intervalMs: number;
   /** Requests in the whole (global) schedule. */
   total: number;
+  /** The target's origin; requests are `GET target` on it. */
+  origin: string;
   /** The schedule's start, as performance.timeOrigin + performance.now() (epoch ms). */
   startAt: number;
   /** This Worker's share of the cap on requests in flight. */
@@ -34,7 +37,7 @@ export interface StartMessage {
   flushMs: number;
 }
 
-/** URLs of this Worker's next requests, in order. */
+/** Request targets (path and query) of this Worker's next requests, in order. */
 export interface UrlsMessage {
   type: "urls";
   urls: string[];
@@ -71,11 +74,15 @@ export interface FlushMessage {
   reply: boolean;
 }
 
-/** A request's timer group: requests sent within one slot share a timeout controller. */
-interface Slot {
-  ctl: AbortController;
-  timer: ReturnType<typeof setTimeout>;
-  open: number;
+/** A request in flight, as the timeout sweep and a stop see it. */
+interface InFlight {
+  /** ms after the start. */
+  deadline: number;
+  conn: Http1Conn | undefined;
+  cancelled: "timeout" | "stop" | undefined;
+  /** Rejects a connect in progress. */
+  onCancel: ((why: string) => void) | undefined;
+  cancel(why: "timeout" | "stop"): void;
 }
 
 /** The longest latency the histogram tracks (1 h in µs); it also fits in a Uint32. */
@@ -84,7 +91,6 @@ const MAX_US = 3_600_000_000;
 function run(cfg: StartMessage): void {
   const t0 = cfg.startAt - performance.timeOrigin;
   const elapsed = () => performance.now() - t0;
-  const headers = cfg.headers;
   const { worker: w, workers: n, intervalMs } = cfg;
   // Requests w, w + n, ... below total.
   const mine = cfg.total > w ? Math.ceil((cfg.total - w) / n) : 0;
@@ -123,36 +129,36 @@ function run(cfg: StartMessage): void {
   onFlush = () => flush(finished, true);
   const flusher = setInterval(() => flush(false), cfg.flushMs);
 
-  // Timeouts: one AbortSignal.timeout per request keeps a timer and a signal
-  // alive for the whole timeout (10 s x 10,000/s = 100,000 live objects, which
-  // made every scavenge copy them: 15-30 ms pauses). Requests sent within the
-  // same slot share one controller that aborts `timeoutMs` after the slot's
-  // end, so a request times out after between timeoutMs and timeoutMs + slotMs;
-  // the timer is cleared as soon as the slot's last request is settled.
-  const slotMs = Math.max(1, Math.min(10, cfg.timeoutMs / 10));
-  const slots = new Map<number, Slot>();
-  let currentSlotKey = -1;
-  let currentSlot: Slot | undefined;
-  const slotFor = (now: number): [number, Slot] => {
-    const key = Math.floor(now / slotMs);
-    if (key === currentSlotKey && currentSlot) return [key, currentSlot];
-    const ctl = new AbortController();
-    const timer = setTimeout(
-      () => ctl.abort(new DOMException("request timed out", "TimeoutError")),
-      Math.max(0, (key + 1) * slotMs + cfg.timeoutMs - now),
-    );
-    const slot = { ctl, timer, open: 0 };
-    slots.set(key, slot);
-    currentSlotKey = key;
-    currentSlot = slot;
-    return [key, slot];
-  };
-  const release = (key: number, slot: Slot) => {
-    if (--slot.open === 0 && key !== currentSlotKey) {
-      clearTimeout(slot.timer);
-      slots.delete(key);
+  // Connections: at most one request in flight on each (no pipelining), so
+  // this Worker's share of the cap also bounds its connections.
+  const base = new URL(cfg.origin);
+  const idle: Http1Conn[] = [];
+  const requests = new Map<string, Uint8Array>();
+  const requestFor = (target: string) => {
+    let bytes = requests.get(target);
+    if (bytes === undefined) {
+      bytes = requestBytes(base.host, target, cfg.headers);
+      // A mix of unique paths must not grow this without bound.
+      if (requests.size > 10_000) requests.clear();
+      requests.set(target, bytes);
     }
+    return bytes;
   };
+
+  // Timeouts: requests are sent in due order with one timeout, so the busy set
+  // (insertion-ordered) is also in deadline order and a sweep stops at the
+  // first request not yet due to time out. One timer for all of them: an
+  // AbortSignal.timeout per request kept 10 s x 10,000/s = 100,000 timers and
+  // signals alive, and every scavenge copied them (15-30 ms pauses).
+  const busy = new Set<InFlight>();
+  const sweepMs = Math.max(1, Math.min(10, cfg.timeoutMs / 10));
+  const sweeper = setInterval(() => {
+    const now = elapsed();
+    for (const r of busy) {
+      if (r.deadline > now) break;
+      r.cancel("timeout");
+    }
+  }, sweepMs);
 
   let stopped = false;
   let scheduleOver = false;
@@ -160,25 +166,75 @@ function run(cfg: StartMessage): void {
     if (!scheduleOver || c.inFlight > 0 || finished) return;
     finished = true;
     clearInterval(flusher);
-    for (const s of slots.values()) clearTimeout(s.timer);
-    slots.clear();
+    clearInterval(sweeper);
+    for (const conn of idle.splice(0)) conn.close();
     flush(true);
   };
 
-  const fire = async (url: string, dueAt: number, key: number, slot: Slot) => {
+  /** One attempt's connection: from the idle pool, or a new one (a connect can be cancelled). */
+  const connect = (r: InFlight): Promise<Http1Conn> => {
+    const conn = idle.pop();
+    if (conn) return Promise.resolve(conn);
+    return new Promise<Http1Conn>((resolve, reject) => {
+      r.onCancel = (why) => reject(new Error(why));
+      Http1Conn.open(base).then((conn) => {
+        r.onCancel = undefined;
+        if (r.cancelled) {
+          conn.close();
+          reject(new Error(r.cancelled));
+        } else resolve(conn);
+      }, reject);
+    });
+  };
+
+  const fire = async (target: string, dueAt: number, sentAt: number) => {
+    const request = requestFor(target);
+    const r: InFlight = {
+      deadline: sentAt + cfg.timeoutMs,
+      conn: undefined,
+      cancelled: undefined,
+      onCancel: undefined,
+      cancel(why) {
+        if (this.cancelled) return;
+        this.cancelled = why;
+        busy.delete(this);
+        this.conn?.close();
+        this.onCancel?.(why);
+      },
+    };
+    busy.add(r);
     try {
-      const res = await fetch(url, { signal: slot.ctl.signal, redirect: "manual", headers });
-      await res.arrayBuffer();
+      let status: number;
+      for (let attempt = 0;; attempt++) {
+        const conn = await connect(r);
+        if (r.cancelled) {
+          conn.close();
+          throw new Error(r.cancelled);
+        }
+        r.conn = conn;
+        const reused = conn.uses > 0;
+        try {
+          status = await conn.exchange(request);
+        } catch (err) {
+          // A kept-alive connection the server closed meanwhile: once more on a
+          // new one (what browsers and fetch do for an idempotent GET).
+          if (err instanceof NoResponse && reused && attempt === 0 && !r.cancelled) continue;
+          throw err;
+        }
+        if (conn.reusable && !stopped) idle.push(conn);
+        else conn.close();
+        break;
+      }
       const us = Math.max(1, Math.round((elapsed() - dueAt) * 1000));
       record(Math.min(us, MAX_US));
       c.completed++;
-      count(String(res.status));
-      if (res.status >= 400) c.errors++;
-    } catch (err) {
-      if (stopped) {
+      count(String(status));
+      if (status >= 400) c.errors++;
+    } catch {
+      if (stopped || r.cancelled === "stop") {
         c.aborted++;
         count("aborted");
-      } else if ((err as Error).name === "TimeoutError") {
+      } else if (r.cancelled === "timeout") {
         c.errors++;
         count("timeout");
       } else {
@@ -186,15 +242,15 @@ function run(cfg: StartMessage): void {
         count("network-error");
       }
     } finally {
+      busy.delete(r);
       c.inFlight--;
-      release(key, slot);
       maybeFinish();
     }
   };
 
   onStop = () => {
     stopped = true;
-    for (const s of slots.values()) s.ctl.abort();
+    for (const r of busy) r.cancel("stop");
     wakeUp();
   };
 
@@ -226,9 +282,7 @@ function run(cfg: StartMessage): void {
         c.sent++;
         c.inFlight++;
         c.lastSendAt = sentAt;
-        const [key, slot] = slotFor(sentAt);
-        slot.open++;
-        fire(url, dueAt, key, slot);
+        fire(url, dueAt, sentAt);
       }
       if (k < mine && queue.length === 0 && !stopped) {
         await waitForUrls();
@@ -238,14 +292,6 @@ function run(cfg: StartMessage): void {
       }
     }
     scheduleOver = true;
-    // The current slot stays armed while its requests are in flight; it is
-    // not reused, so release it like the others.
-    const cur = currentSlot;
-    currentSlotKey = -1;
-    if (cur && cur.open === 0) {
-      clearTimeout(cur.timer);
-      for (const [key, s] of slots) if (s === cur) slots.delete(key);
-    }
     maybeFinish();
   })();
 }
