@@ -58,8 +58,8 @@ import { redactUrl } from "../scripts/lib/redact.ts";
 import { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
 import { logWarning, setKitService, setLogForwarder } from "./logger.ts";
 import { LogExporter } from "./log_export.ts";
-import { ProtoSpanExporter } from "./otlp_http.ts";
-import { QueuedSpanExporter } from "./telemetry_delivery.ts";
+import { ProtoSpanProcessor } from "./proto_span_processor.ts";
+import { type DeliveryQueue, QueuedSpanExporter } from "./telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
 import { ExemplarMetricExporter, type MetricSource, PromClientProducer } from "./prom_bridge.ts";
 import type { Registry } from "prom-client";
@@ -428,48 +428,69 @@ export function tracesProtocol(
   return "http/protobuf";
 }
 
+/** What a setup's span delivery reports (failed attempts, the last error) and flushes. */
+export type SpanDelivery = Pick<
+  DeliveryQueue<unknown>,
+  "failures" | "lastError" | "forceFlush" | "queued"
+>;
+
 export interface TracingSetup {
   provider: TracerProvider;
   tracer: Tracer;
-  exporter: QueuedSpanExporter;
+  exporter: SpanDelivery;
 }
 
 /** The tracing half of the SDK: sampler, limits, ids, and the bounded batch processor. */
-function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: QueuedSpanExporter } {
+function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: SpanDelivery } {
   const env = opts.env ?? processEnv();
   const endpoint = normalizeOtlpEndpoint(
     env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? undefined : env.OTEL_EXPORTER_OTLP_ENDPOINT,
   );
   const timeoutMillis = opts.exportTimeoutMs ?? numberEnv(env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000);
   const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint}/v1/traces`;
-  // OTLP/HTTP protobuf (the spec's default), written by otlp_proto.ts; http/json is the SDK's
-  // own exporter (README "Performance" says what each costs).
-  const inner = opts.spanExporter ??
-    (tracesProtocol(env) === "http/json"
-      ? new OTLPTraceExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") })
-      : new ProtoSpanExporter({
-        url,
-        timeoutMs: timeoutMillis,
-        headers: otlpHeaders(env, "TRACES"),
-      }));
-  // Batches queue here and are sent (and retried) off the request path; bounded in spans.
-  const exporter = new QueuedSpanExporter(inner, {
+  const queue = {
     maxQueuedSpans: numberEnv(env.OBSKIT_EXPORT_QUEUE_SPANS, DEFAULT_EXPORT_QUEUE_SPANS),
     sendTimeoutMs: timeoutMillis + 1000,
-    onFailure: (message) => warnExportProblem(`${message} (spans kept and retried)`),
-  });
-  // The simple processor (tests) hands each span straight to the exporter, so it is seen at once.
-  const processor: SpanProcessor = opts.simpleSpanProcessor
-    ? new SimpleSpanProcessor({ exporter: inner })
-    : new BatchSpanProcessor({
-      exporter,
-      // Bounded: spans beyond this are dropped, and counted (batchDropCounter).
-      maxQueueSize: numberEnv(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
-      maxExportBatchSize: numberEnv(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
-      scheduledDelayMillis: numberEnv(env.OTEL_BSP_SCHEDULE_DELAY, 1000),
-      exportTimeoutMillis: timeoutMillis,
-      selfObsMeterProvider: batchDropCounter,
+    onFailure: (message: string) => warnExportProblem(`${message} (spans kept and retried)`),
+  };
+  const batching = {
+    // Bounded: spans beyond this are dropped, and counted.
+    maxQueueSize: numberEnv(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+    maxExportBatchSize: numberEnv(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+    scheduledDelayMillis: numberEnv(env.OTEL_BSP_SCHEDULE_DELAY, 1000),
+  };
+  let exporter: SpanDelivery;
+  let processor: SpanProcessor;
+  if (!opts.spanExporter && tracesProtocol(env) === "http/protobuf") {
+    // The default, OTLP/HTTP protobuf (the spec's): spans become bytes a task after they end
+    // (proto_span_processor.ts says why not the SDK's BatchSpanProcessor).
+    const protoProcessor = new ProtoSpanProcessor({
+      ...queue,
+      ...batching,
+      url,
+      timeoutMs: timeoutMillis,
+      headers: otlpHeaders(env, "TRACES"),
     });
+    exporter = protoProcessor.queue;
+    processor = protoProcessor;
+  } else {
+    // http/json (the SDK's exporter), or a test's in-memory exporter.
+    const inner = opts.spanExporter ??
+      new OTLPTraceExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") });
+    // Batches queue here and are sent (and retried) off the request path; bounded in spans.
+    const queued = new QueuedSpanExporter(inner, queue);
+    exporter = queued;
+    // The simple processor (tests) hands each span straight to the exporter, seen at once.
+    processor = opts.simpleSpanProcessor
+      ? new SimpleSpanProcessor({ exporter: inner })
+      : new BatchSpanProcessor({
+        exporter: queued,
+        ...batching,
+        exportTimeoutMillis: timeoutMillis,
+        // The batch processor's own queue_full drops, counted too.
+        selfObsMeterProvider: batchDropCounter,
+      });
+  }
   return {
     exporter,
     spanProcessors: [processor],
@@ -489,7 +510,7 @@ export function setupTracing(opts: ObservabilityOptions, resource?: Resource): T
 function tracingSetup(
   opts: ObservabilityOptions,
   tracerProvider: TracerProvider | undefined,
-  exporter: QueuedSpanExporter,
+  exporter: SpanDelivery,
 ): TracingSetup {
   const provider = tracerProvider ?? DISABLED_TRACER_PROVIDER;
   return { provider, tracer: provider.getTracer(opts.serviceName, opts.serviceVersion), exporter };

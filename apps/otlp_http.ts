@@ -1,11 +1,8 @@
 /**
  * OTLP over HTTP with protobuf bodies (the OTLP spec's default protocol):
- * one POST helper for spans and log lines, and the span exporter the apps
- * use by default. Bodies come from apps/otlp_proto.ts.
+ * one POST helper for span batches and log lines. Bodies come from
+ * apps/otlp_proto.ts.
  */
-import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
-import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
-import { encodeSpansInSlices } from "./otlp_proto.ts";
 
 export const PROTOBUF = "application/x-protobuf";
 
@@ -37,53 +34,9 @@ export async function postOtlp(
   }
 }
 
-/** A turn of the event loop (a macrotask: pending requests are served before it resolves). */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 /** An export error that carries the HTTP status, as the SDK's OTLPExporterError does. */
-class HttpExportError extends Error {
+export class HttpExportError extends Error {
   constructor(message: string, readonly code?: number) {
     super(message);
-  }
-}
-
-export interface ProtoSpanExporterOptions {
-  /** The collector's traces URL, e.g. http://localhost:4318/v1/traces. */
-  url: string;
-  headers?: Record<string, string>;
-  timeoutMs: number;
-}
-
-/** Spans as OTLP/HTTP protobuf, encoded by apps/otlp_proto.ts. */
-export class ProtoSpanExporter implements SpanExporter {
-  private readonly headers: Record<string, string>;
-
-  constructor(private readonly opts: ProtoSpanExporterOptions) {
-    this.headers = { ...opts.headers, "content-type": PROTOBUF };
-  }
-
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    this.send(spans).then(done, (err) => done({ code: ExportResultCode.FAILED, error: err }));
-  }
-
-  private async send(spans: ReadableSpan[]): Promise<ExportResult> {
-    // Encoded in slices with a macrotask between them: requests keep being served meanwhile.
-    const body = await encodeSpansInSlices(spans, nextTask);
-    const result = await postOtlp(this.opts.url, body, this.headers, this.opts.timeoutMs);
-    if (result.ok) return { code: ExportResultCode.SUCCESS };
-    return {
-      code: ExportResultCode.FAILED,
-      error: new HttpExportError(result.message, result.status),
-    };
-  }
-
-  forceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  shutdown(): Promise<void> {
-    return Promise.resolve();
   }
 }

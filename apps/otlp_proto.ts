@@ -282,102 +282,55 @@ function writeScope(w: ProtoWriter, name: string, version: string | undefined): 
 
 // ------------------------------------------------------------------ traces
 
+/** The writer requests are assembled in (used synchronously, so one is enough). */
 const writer = new ProtoWriter();
 
-/** Spans by resource, then by scope (a batch nearly always has one of each). */
-type SpanGroups = Map<Resource, Map<string, ReadableSpan[]>>;
+type Scope = ReadableSpan["instrumentationScope"];
 
-function groupSpans(spans: readonly ReadableSpan[]): SpanGroups {
-  const byResource: SpanGroups = new Map();
-  for (const span of spans) {
-    let scopes = byResource.get(span.resource);
-    if (!scopes) byResource.set(span.resource, scopes = new Map());
-    const scope = span.instrumentationScope;
-    const key = scope.name + "\u0000" + (scope.version ?? "") + "\u0000" +
-      (scope.schemaUrl ?? "");
-    let list = scopes.get(key);
-    if (!list) scopes.set(key, list = []);
-    list.push(span);
-  }
-  return byResource;
-}
-
-/** The `spans` fields of a ScopeSpans message for `list` (to be placed inside one). */
-function encodeSpanFields(list: readonly ReadableSpan[]): Uint8Array {
-  const w = writer;
-  w.pos = 0;
-  for (const span of list) writeSpan(w, span);
-  return w.finish();
-}
-
-/** ExportTraceServiceRequest around already encoded span fields. */
-function assembleSpans(groups: SpanGroups, fields: Map<ReadableSpan[], Uint8Array[]>) {
-  const w = writer;
-  w.pos = 0;
-  for (const [resource, scopes] of groups) {
-    // ExportTraceServiceRequest.resource_spans = 1
-    w.tag(1, WIRE_LEN);
-    const rs = w.begin();
-    writeResource(w, 1, resource);
-    for (const list of scopes.values()) {
-      // ResourceSpans.scope_spans = 2
-      w.tag(2, WIRE_LEN);
-      const ss = w.begin();
-      const scope = list[0].instrumentationScope;
-      writeScope(w, scope.name, scope.version);
-      for (const bytes of fields.get(list) ?? []) w.raw(bytes);
-      if (scope.schemaUrl) {
-        w.tag(3, WIRE_LEN);
-        w.string(scope.schemaUrl);
-      }
-      w.end(ss);
-    }
-    if (resource.schemaUrl) {
+/** One ResourceSpans message: the resource, then each scope with its encoded span fields. */
+function writeResourceSpans(
+  w: ProtoWriter,
+  resource: Resource,
+  scopes: Iterable<[Scope, Uint8Array[]]>,
+): void {
+  // ExportTraceServiceRequest.resource_spans = 1
+  w.tag(1, WIRE_LEN);
+  const rs = w.begin();
+  writeResource(w, 1, resource);
+  for (const [scope, parts] of scopes) {
+    // ResourceSpans.scope_spans = 2
+    w.tag(2, WIRE_LEN);
+    const ss = w.begin();
+    writeScope(w, scope.name, scope.version);
+    for (const bytes of parts) w.raw(bytes);
+    if (scope.schemaUrl) {
       w.tag(3, WIRE_LEN);
-      w.string(resource.schemaUrl);
+      w.string(scope.schemaUrl);
     }
-    w.end(rs);
+    w.end(ss);
   }
+  if (resource.schemaUrl) {
+    w.tag(3, WIRE_LEN);
+    w.string(resource.schemaUrl);
+  }
+  w.end(rs);
+}
+
+/** Appends one span's `spans` field to `w` (a batch built span by span). */
+export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
+  writeSpan(w, span);
+}
+
+/** ExportTraceServiceRequest for one resource and scope around span fields from appendSpan. */
+export function spanRequest(
+  resource: Resource,
+  scope: Scope,
+  fields: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const w = writer;
+  w.pos = 0;
+  writeResourceSpans(w, resource, [[scope, [fields]]]);
   return w.finish();
-}
-
-/** ExportTraceServiceRequest for `spans`, grouped by resource and scope as OTLP wants. */
-export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuffer> {
-  const groups = groupSpans(spans);
-  const fields = new Map<ReadableSpan[], Uint8Array[]>();
-  for (const scopes of groups.values()) {
-    for (const list of scopes.values()) fields.set(list, [encodeSpanFields(list)]);
-  }
-  return assembleSpans(groups, fields);
-}
-
-/** Spans encoded per slice before the event loop gets a turn (about 0.1 ms of work). */
-export const SPANS_PER_SLICE = 32;
-
-/**
- * encodeSpans, a slice of spans at a time with `pause()` between slices, so
- * a 512-span batch never holds the event loop (and the requests waiting on
- * it) for the whole encoding. Same bytes as encodeSpans.
- */
-export async function encodeSpansInSlices(
-  spans: readonly ReadableSpan[],
-  pause: () => Promise<void>,
-  perSlice = SPANS_PER_SLICE,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const groups = groupSpans(spans);
-  const fields = new Map<ReadableSpan[], Uint8Array[]>();
-  for (const scopes of groups.values()) {
-    for (const list of scopes.values()) {
-      const parts: Uint8Array[] = [];
-      for (let i = 0; i < list.length; i += perSlice) {
-        // Each slice is finished (copied out of the shared writer) before the pause.
-        parts.push(encodeSpanFields(list.slice(i, i + perSlice)));
-        await pause();
-      }
-      fields.set(list, parts);
-    }
-  }
-  return assembleSpans(groups, fields);
 }
 
 function writeSpan(w: ProtoWriter, span: ReadableSpan): void {

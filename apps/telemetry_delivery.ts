@@ -95,11 +95,17 @@ function isPermanent(error: Error | undefined): boolean {
   return typeof code === "number" && code >= 400 && !RETRYABLE_STATUS.has(code);
 }
 
-export class QueuedSpanExporter implements SpanExporter {
-  /** Failed export attempts by this exporter (the push demo reports them). */
+/**
+ * The delivery queue itself, for any kind of batch: `send` delivers one
+ * (resolving with the export result), `count` says how many spans it holds.
+ * Batches leave in order, one at a time, off the caller's task.
+ */
+export class DeliveryQueue<B> {
+  /** Failed export attempts by this queue (the push demo reports them). */
   failures = 0;
   lastError?: string;
-  private readonly batches: ReadableSpan[][] = [];
+  private readonly batches: B[] = [];
+  private readonly counts: number[] = [];
   private queuedSpans = 0;
   private sending = false;
   private retryTimer?: ReturnType<typeof setTimeout>;
@@ -110,7 +116,11 @@ export class QueuedSpanExporter implements SpanExporter {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
 
-  constructor(private readonly inner: SpanExporter, private readonly opts: QueueOptions) {
+  constructor(
+    private readonly deliver: (batch: B, done: (result: ExportResult) => void) => void,
+    private readonly count: (batch: B) => number,
+    private readonly opts: QueueOptions,
+  ) {
     this.initialBackoffMs = opts.initialBackoffMs ?? 250;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
   }
@@ -120,22 +130,23 @@ export class QueuedSpanExporter implements SpanExporter {
     return this.queuedSpans;
   }
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+  /** Queues a batch (or counts it as dropped when it does not fit); never waits. */
+  push(batch: B): void {
+    const n = this.count(batch);
     if (this.stopped) {
-      countDropped("traces", "shutdown", spans.length);
-    } else if (this.queuedSpans + spans.length > this.opts.maxQueuedSpans) {
-      countDropped("traces", "queue_full", spans.length);
+      countDropped("traces", "shutdown", n);
+    } else if (this.queuedSpans + n > this.opts.maxQueuedSpans) {
+      countDropped("traces", "queue_full", n);
     } else {
-      this.batches.push(spans);
-      this.queuedSpans += spans.length;
+      this.batches.push(batch);
+      this.counts.push(n);
+      this.queuedSpans += n;
       // Sent from a later task: the caller (a request's span.end()) returns at once.
       if (!this.sending && this.retryTimer === undefined) {
         this.sending = true;
         setTimeout(() => this.drain(), 0);
       }
     }
-    // Accepted (or counted): the batch processor's own queue never waits on the network.
-    done({ code: ExportResultCode.SUCCESS });
   }
 
   private async drain(): Promise<void> {
@@ -176,12 +187,13 @@ export class QueuedSpanExporter implements SpanExporter {
   }
 
   private take(): number {
-    const batch = this.batches.shift() ?? [];
-    this.queuedSpans -= batch.length;
-    return batch.length;
+    this.batches.shift();
+    const n = this.counts.shift() ?? 0;
+    this.queuedSpans -= n;
+    return n;
   }
 
-  private send(batch: ReadableSpan[]): Promise<ExportResult> {
+  private send(batch: B): Promise<ExportResult> {
     return new Promise((resolve) => {
       const timeoutMs = this.opts.sendTimeoutMs ?? 30_000;
       const timer = setTimeout(
@@ -193,7 +205,7 @@ export class QueuedSpanExporter implements SpanExporter {
         resolve(result);
       };
       try {
-        this.inner.export(batch, finish);
+        this.deliver(batch, finish);
       } catch (err) {
         finish({ code: ExportResultCode.FAILED, error: err as Error });
       }
@@ -229,7 +241,48 @@ export class QueuedSpanExporter implements SpanExporter {
     this.retryTimer = undefined;
     countDropped("traces", "shutdown", this.queuedSpans);
     this.batches.length = 0;
+    this.counts.length = 0;
     this.queuedSpans = 0;
+  }
+}
+
+/** The delivery queue as the SDK's SpanExporter, in front of another exporter. */
+export class QueuedSpanExporter implements SpanExporter {
+  private readonly queue: DeliveryQueue<ReadableSpan[]>;
+
+  constructor(private readonly inner: SpanExporter, opts: QueueOptions) {
+    this.queue = new DeliveryQueue<ReadableSpan[]>(
+      (batch, done) => inner.export(batch, done),
+      (batch) => batch.length,
+      opts,
+    );
+  }
+
+  get failures(): number {
+    return this.queue.failures;
+  }
+
+  get lastError(): string | undefined {
+    return this.queue.lastError;
+  }
+
+  /** Spans waiting for delivery. */
+  get queued(): number {
+    return this.queue.queued;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.queue.push(spans);
+    // Accepted (or counted): the batch processor's own queue never waits on the network.
+    done({ code: ExportResultCode.SUCCESS });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.queue.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.queue.shutdown();
     await this.inner.shutdown();
   }
 }

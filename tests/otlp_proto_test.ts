@@ -14,12 +14,9 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
-import {
-  encodeLogEntries,
-  encodeSpans,
-  encodeSpansInSlices,
-  ProtoWriter,
-} from "../apps/otlp_proto.ts";
+import { encodeLogEntries, ProtoWriter } from "../apps/otlp_proto.ts";
+import { ProtoSpanProcessor } from "../apps/proto_span_processor.ts";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import { buildResource } from "../apps/otel_setup.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { findTool, missing } from "./support.ts";
@@ -66,14 +63,14 @@ Deno.test("a long string widens its length prefix and keeps the bytes after it i
 });
 
 /** Spans with every kind of field the encoder writes. */
-function sampleSpans() {
+function sampleSpans(extra: SpanProcessor[] = []) {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
     resource: buildResource({
       serviceName: "proto-test",
       env: { OTEL_RESOURCE_ATTRIBUTES: "k8s.pod.name=p-1" },
     }),
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    spanProcessors: [new SimpleSpanProcessor({ exporter }), ...extra],
   });
   const tracer = provider.getTracer("obskit-test", "1.2.3");
   const root = tracer.startSpan("GET /api/data", {
@@ -118,20 +115,38 @@ function sampleSpans() {
   child.setStatus({ code: SpanStatusCode.OK });
   child.end();
   root.end();
-  return exporter.getFinishedSpans();
+  return { spans: exporter.getFinishedSpans(), provider };
 }
 
-Deno.test("slices give the same bytes as one pass, with a pause between every slice", async () => {
-  const one = sampleSpans();
-  // One resource and scope: the same two spans many times over.
-  const spans = Array.from({ length: 40 }, () => one).flat();
-  let pauses = 0;
-  const sliced = await encodeSpansInSlices(spans, () => {
-    pauses++;
-    return Promise.resolve();
-  }, 7);
-  assert.deepEqual(sliced, encodeSpans(spans));
-  assert.equal(pauses, Math.ceil(spans.length / 7));
+Deno.test({
+  name: "span.end() never encodes or sends: spans become bytes in a later task, then are sent",
+  permissions: { net: true },
+  async fn() {
+    const bodies: number[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      bodies.push((await req.arrayBuffer()).byteLength);
+      return new Response("{}");
+    });
+    const processor = new ProtoSpanProcessor({
+      url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+      timeoutMs: 5000,
+      maxQueueSize: 2048,
+      maxExportBatchSize: 8,
+      scheduledDelayMillis: 60_000,
+      maxQueuedSpans: 8192,
+    });
+    const provider = new TracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer("t");
+    // 20 spans: two full batches of 8 and 4 waiting, all ended in one synchronous run.
+    for (let i = 0; i < 20; i++) tracer.startSpan(`s${i}`).end();
+    assert.equal(processor.queue.queued, 0, "nothing encoded or sealed inside span.end()");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(bodies.length, 2, "the two full batches were sent from later tasks");
+    await provider.forceFlush();
+    assert.equal(bodies.length, 3, "forceFlush sends the partial batch");
+    await provider.shutdown();
+    await server.shutdown();
+  },
 });
 
 Deno.test({
@@ -200,13 +215,28 @@ service:
     };
     try {
       await waitForHttp(`http://127.0.0.1:${health}/`, 20_000);
-      const spans = sampleSpans();
+      // The same spans two ways: the app's processor (protobuf, to the collector) and the
+      // SDK's own OTLP/JSON serializer.
+      const processor = new ProtoSpanProcessor({
+        url: `http://127.0.0.1:${otlp}/v1/traces`,
+        timeoutMs: 5000,
+        maxQueueSize: 2048,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 60_000,
+        maxQueuedSpans: 8192,
+      });
+      const { spans, provider } = sampleSpans([processor]);
+      await provider.forceFlush();
+      for (let i = 0; i < 100 && received.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(received.length, 1, "the processor's batch was re-exported");
+      const viaProto = JSON.parse(received[0].body);
       const viaJson = await post(
         "/v1/traces",
         "application/json",
         JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
       );
-      const viaProto = await post("/v1/traces", "application/x-protobuf", encodeSpans(spans));
       assert.deepEqual(viaProto, viaJson);
       assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
 

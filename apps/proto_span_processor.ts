@@ -1,0 +1,158 @@
+/**
+ * The span processor the apps use for OTLP/HTTP protobuf (the default): a
+ * batch processor that keeps bytes, not span objects.
+ *
+ * The SDK's BatchSpanProcessor holds every finished span (an object graph of
+ * attributes, events and times) until a batch of 512 is sent. Under load
+ * those spans survive the young-generation collections that run meanwhile,
+ * and each scavenge copies them: measured at 3,000 requests/s, 4.4 ms pauses
+ * against 0.4 ms for the app without telemetry, which was most of the p99
+ * the instrumentation added. Here a finished span waits only for the next
+ * task (never encoded inside the request that ended it), is then written as
+ * protobuf into the open batch's buffer and dropped, so nothing per span
+ * outlives the millisecond. A batch is sealed at 512 spans, 1 MiB, or a
+ * second after its first span, and handed to the delivery queue
+ * (telemetry_delivery.ts), which sends and retries it off the request path.
+ *
+ * Bounded: at most `maxQueueSize` spans wait for the encoding task; past
+ * that they are dropped and counted (app_telemetry_dropped_total
+ * {signal="traces",reason="queue_full"}), as are batches the delivery queue
+ * cannot hold.
+ */
+import { type Context, TraceFlags } from "@opentelemetry/api";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import type { Resource } from "@opentelemetry/resources";
+import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import { HttpExportError, postOtlp, PROTOBUF } from "./otlp_http.ts";
+import { appendSpan, ProtoWriter, spanRequest } from "./otlp_proto.ts";
+import { DeliveryQueue, type QueueOptions } from "./telemetry_delivery.ts";
+import { countDropped } from "./telemetry_loss.ts";
+
+export interface ProtoSpanProcessorOptions extends QueueOptions {
+  /** The collector's traces URL, e.g. http://localhost:4318/v1/traces. */
+  url: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  /** Spans waiting to be encoded (OTEL_BSP_MAX_QUEUE_SIZE). */
+  maxQueueSize: number;
+  /** Spans per request (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
+  maxExportBatchSize: number;
+  /** A batch is sent at the latest this long after its first span (OTEL_BSP_SCHEDULE_DELAY). */
+  scheduledDelayMillis: number;
+}
+
+/** A sealed batch: the request body and how many spans it carries. */
+interface EncodedBatch {
+  body: Uint8Array<ArrayBuffer>;
+  spans: number;
+}
+
+/** Past this many bytes of span fields a batch is sealed (well under any request limit). */
+const MAX_BATCH_BYTES = 1024 * 1024;
+/** Spans encoded per task before the event loop gets a turn. */
+const SPANS_PER_TASK = 64;
+
+export class ProtoSpanProcessor implements SpanProcessor {
+  /** Finished spans waiting for the encoding task. */
+  private pending: ReadableSpan[] = [];
+  private encodeScheduled = false;
+  /** The open batch: span fields, their count, and the resource and scope they share. */
+  private readonly fields = new ProtoWriter();
+  private count = 0;
+  private resource?: Resource;
+  private scope?: ReadableSpan["instrumentationScope"];
+  private sealTimer?: ReturnType<typeof setTimeout>;
+  private stopped = false;
+  readonly queue: DeliveryQueue<EncodedBatch>;
+
+  constructor(private readonly opts: ProtoSpanProcessorOptions) {
+    const headers = { ...opts.headers, "content-type": PROTOBUF };
+    this.queue = new DeliveryQueue<EncodedBatch>(
+      (batch, done) => {
+        postOtlp(opts.url, batch.body, headers, opts.timeoutMs).then((result) =>
+          done(
+            result.ok ? { code: ExportResultCode.SUCCESS } : {
+              code: ExportResultCode.FAILED,
+              error: new HttpExportError(result.message, result.status),
+            } satisfies ExportResult,
+          )
+        );
+      },
+      (batch) => batch.spans,
+      opts,
+    );
+  }
+
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.stopped || !(span.spanContext().traceFlags & TraceFlags.SAMPLED)) return;
+    if (this.pending.length >= this.opts.maxQueueSize) {
+      countDropped("traces", "queue_full", 1);
+      return;
+    }
+    this.pending.push(span);
+    if (!this.encodeScheduled) {
+      this.encodeScheduled = true;
+      // A later task, never the request's own: span.end() only pushes.
+      setTimeout(() => this.encodePending(), 0);
+    }
+  }
+
+  /** Encodes waiting spans into the open batch, a few at a time. */
+  private encodePending(): void {
+    const take = this.pending.length <= SPANS_PER_TASK
+      ? this.pending.splice(0)
+      : this.pending.splice(0, SPANS_PER_TASK);
+    for (const span of take) this.add(span);
+    if (this.pending.length > 0) setTimeout(() => this.encodePending(), 0);
+    else this.encodeScheduled = false;
+  }
+
+  private add(span: ReadableSpan): void {
+    if (
+      this.count > 0 &&
+      (span.resource !== this.resource || span.instrumentationScope !== this.scope)
+    ) {
+      this.seal();
+    }
+    if (this.count === 0) {
+      this.resource = span.resource;
+      this.scope = span.instrumentationScope;
+      this.sealTimer = setTimeout(() => this.seal(), this.opts.scheduledDelayMillis);
+      // A waiting batch must not keep a finished process alive (shutdown seals it).
+      Deno.unrefTimer(this.sealTimer as unknown as number);
+    }
+    appendSpan(this.fields, span);
+    this.count++;
+    if (this.count >= this.opts.maxExportBatchSize || this.fields.pos >= MAX_BATCH_BYTES) {
+      this.seal();
+    }
+  }
+
+  /** Closes the open batch and hands it to the delivery queue. */
+  private seal(): void {
+    if (this.sealTimer !== undefined) clearTimeout(this.sealTimer);
+    this.sealTimer = undefined;
+    if (this.count === 0) return;
+    const body = spanRequest(this.resource!, this.scope!, this.fields.finish());
+    this.queue.push({ body, spans: this.count });
+    this.count = 0;
+    this.resource = undefined;
+    this.scope = undefined;
+  }
+
+  /** Encodes and seals everything now, then waits for the delivery queue to try it. */
+  async forceFlush(): Promise<void> {
+    const waiting = this.pending.splice(0);
+    for (const span of waiting) this.add(span);
+    this.seal();
+    await this.queue.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.stopped = true;
+    await this.queue.shutdown();
+  }
+}
