@@ -6,7 +6,6 @@
 import { durationFlag, intFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import {
   chapterMix,
-  DEFAULT_CONCURRENCY,
   formatProgress,
   formatReport,
   type LoadProgress,
@@ -47,9 +46,9 @@ const spec = {
     },
     concurrency: {
       type: "string" as const,
-      description: "cap on requests in flight; requests due beyond it are dropped and counted",
+      description:
+        "cap on requests in flight; requests due beyond it are dropped and counted (default: 256, or 100 ms of requests at --rate when more)",
       valueName: "n",
-      default: String(DEFAULT_CONCURRENCY),
     },
     workers: {
       type: "string" as const,
@@ -98,7 +97,7 @@ interface Flags {
   rate: string;
   duration: string;
   "max-requests"?: string;
-  concurrency: string;
+  concurrency?: string;
   workers?: string;
   timeout: string;
   path?: string[];
@@ -122,7 +121,9 @@ runMain(async () => {
   const maxRequests = flags["max-requests"] === undefined
     ? undefined
     : intFlag("max-requests", flags["max-requests"], 1, Number.MAX_SAFE_INTEGER);
-  const concurrency = intFlag("concurrency", flags.concurrency, 1, 100_000);
+  const concurrency = flags.concurrency === undefined
+    ? undefined
+    : intFlag("concurrency", flags.concurrency, 1, 100_000);
   const workers = flags.workers === undefined
     ? undefined
     : intFlag("workers", flags.workers, 1, 64);

@@ -341,6 +341,110 @@ Deno.test({
   },
 });
 
+/**
+ * A loopback server speaking raw HTTP/1.x, answering each path with the bytes
+ * in `responses` (and closing the connection after the ones in `closeAfter`):
+ * the shapes of response Deno.serve never sends.
+ */
+function rawServer(responses: Record<string, string>, closeAfter: Set<string>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const conns = new Set<Deno.Conn>();
+  const serveConn = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(8192);
+    let text = "";
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) return;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        let end;
+        while ((end = text.indexOf("\r\n\r\n")) >= 0) {
+          const path = text.slice(0, end).split(" ")[1];
+          text = text.slice(end + 4);
+          const bytes = new TextEncoder().encode(responses[path] ?? "HTTP/1.1 404 NF\r\n\r\n");
+          // In pieces, so that heads and bodies straddle reads.
+          for (let i = 0; i < bytes.length; i += 7000) {
+            await conn.write(bytes.subarray(i, i + 7000));
+          }
+          if (closeAfter.has(path)) return;
+        }
+      }
+    } catch {
+      // the client went away
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+  (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.add(conn);
+      serveConn(conn);
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    accepted: () => accepted,
+    close() {
+      listener.close();
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "load: the HTTP/1.1 client reads Content-Length, chunked, close-delimited and 1xx responses, reuses connections",
+  ...loopback,
+  async fn() {
+    const big = "x".repeat(300_000);
+    const srv = rawServer({
+      "/cl": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+      "/chunked":
+        "HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n" +
+        "0\r\nx-trailer: 1\r\n\r\n",
+      "/big": `HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n${big}`,
+      "/hints": "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" +
+        "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n",
+      "/until-close": "HTTP/1.0 200 OK\r\n\r\nthe body runs to the end",
+      "/empty": "HTTP/1.1 204 No Content\r\n\r\n",
+      // Closed right after a keep-alive answer: the next request on that
+      // connection finds it gone and must be sent again on a new one.
+      "/then-gone": "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+      "/garbage": "SSH-2.0-not-http\r\n\r\n",
+    }, new Set(["/until-close", "/then-gone", "/garbage"]));
+    try {
+      const paths = ["/cl", "/chunked", "/big", "/hints", "/until-close", "/empty", "/then-gone"];
+      const r = await runLoad({
+        target: srv.url,
+        rate: 200,
+        durationMs: 60_000,
+        maxRequests: paths.length * 20,
+        mix: pathsMix(paths),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(r.interrupted, false);
+      assert.deepEqual(r.statusCounts, { "200": 80, "201": 20, "202": 20, "204": 20 });
+      assert.equal(r.errors, 0);
+      // Keep-alive: one connection per closing answer, and few others.
+      assert.ok(srv.accepted() <= 40 + 10, `accepted ${srv.accepted()} connections`);
+      const bad = await runLoad({
+        target: srv.url,
+        rate: 50,
+        durationMs: 100,
+        mix: pathsMix(["/garbage"]),
+      });
+      assert.deepEqual(bad.statusCounts, { "network-error": 5 });
+    } finally {
+      srv.close();
+    }
+  },
+});
+
 Deno.test({
   name: "load: an unreachable target counts network errors",
   ...loopback,

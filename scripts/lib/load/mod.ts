@@ -112,7 +112,10 @@ export interface LoadOptions {
   durationMs: number;
   /** Stop scheduling after this many requests (sent or dropped). */
   maxRequests?: number;
-  /** At most this many requests in flight; due requests beyond it are dropped. */
+  /**
+   * At most this many requests in flight (default: defaultConcurrency(rate));
+   * due requests beyond it are dropped. Split evenly over the Workers.
+   */
   concurrency?: number;
   /** Per-request timeout in ms (default 10 000). */
   timeoutMs?: number;
@@ -234,7 +237,7 @@ function validate(opts: LoadOptions): void {
   ) {
     throw new UsageError(`--max-requests must be a positive whole number`);
   }
-  const c = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  const c = opts.concurrency ?? defaultConcurrency(opts.rate);
   if (!(Number.isInteger(c) && c > 0)) {
     throw new UsageError(`--concurrency must be a positive whole number`);
   }
@@ -243,7 +246,18 @@ function validate(opts: LoadOptions): void {
   }
 }
 
+/** The least default cap on requests in flight. */
 export const DEFAULT_CONCURRENCY = 256;
+
+/**
+ * The default cap on requests in flight: 256, or 100 ms of requests at `rate`
+ * when that is more. A fixed 256 is 25 ms at 10,000/s: a server (or a machine
+ * shared with other work) that pauses that long would turn into drops, where
+ * the open model wants the pause measured as latency.
+ */
+export function defaultConcurrency(rate: number): number {
+  return Math.max(DEFAULT_CONCURRENCY, Math.ceil(rate / 10));
+}
 
 function newHistogram(): hdr.Histogram {
   // Microseconds from 1 µs to 1 h with 3 significant digits.
@@ -347,7 +361,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   validate(opts);
   const base = parseTarget(opts.target, opts.allowRemote ?? false);
   const mix = opts.mix ?? chapterMix;
-  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  const concurrency = opts.concurrency ?? defaultConcurrency(opts.rate);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const lateMs = opts.lateThresholdMs ?? 25;
   const intervalMs = 1000 / opts.rate;
