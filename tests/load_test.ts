@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { UsageError } from "../scripts/lib/cli.ts";
+import { MissingPrerequisite, UsageError } from "../scripts/lib/cli.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import {
@@ -442,6 +442,17 @@ Deno.test({
     } finally {
       srv.close();
     }
+  },
+});
+
+Deno.test({
+  name: "load: without read access to its Worker module the engine says what to grant",
+  permissions: { net: true, read: false, run: false, write: false },
+  async fn() {
+    await assert.rejects(
+      runLoad({ target: "http://127.0.0.1:9", rate: 10, durationMs: 100 }),
+      (e: Error) => e instanceof MissingPrerequisite && /--allow-read=\./.test(e.message),
+    );
   },
 });
 

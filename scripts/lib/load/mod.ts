@@ -12,6 +12,12 @@
  * event loop got round to sending it), which corrects for coordinated
  * omission, and is recorded in an HDR histogram (npm `hdr-histogram-js`,
  * its pure-JS build) in microseconds.
+ *
+ * The schedule runs in Workers (worker.ts), which send over plain keep-alive
+ * sockets (http1.ts): one event loop with fetch paused 20-80 ms at 10,000/s
+ * and dropped what came due meanwhile. Workers load module files, so the
+ * process needs read access to this folder (`deno task load` has
+ * --allow-read=.).
  */
 import * as hdr from "hdr-histogram-js";
 import { MissingPrerequisite, UsageError } from "../cli.ts";
@@ -277,8 +283,10 @@ function round(n: number, digits = 3): number {
 
 /**
  * Requests per second one Worker is given before another is added (up to the
- * number of CPUs). One Deno event loop holds about 6,000/s of fetch against a
- * trivial server on this kind of machine; beyond that its own pauses make it late.
+ * number of CPUs). On the 2-core machine against a trivial server, one Worker
+ * held 10,000/s but dropped 0.5 % at 12,000/s, two held 12,000/s; a second
+ * Worker from 4,000/s on keeps each one's garbage-collection pauses short of
+ * the cap.
  */
 export const RATE_PER_WORKER = 4000;
 
@@ -323,7 +331,11 @@ interface Spawned {
   ready: Promise<void>;
 }
 
-function spawnWorkers(n: number, onMessage: (w: number, m: FromWorker) => void): Spawned {
+function spawnWorkers(
+  n: number,
+  onMessage: (w: number, m: FromWorker) => void,
+  onError: (w: number, err: Error) => void,
+): Spawned {
   const workers: Worker[] = [];
   const readies: Promise<void>[] = [];
   for (let w = 0; w < n; w++) {
@@ -338,7 +350,9 @@ function spawnWorkers(n: number, onMessage: (w: number, m: FromWorker) => void):
         worker.onerror = (e) => {
           // Handled here: the error must not also end the whole process.
           e.preventDefault();
-          reject(new Error(`load worker ${w}: ${e.message}`));
+          const err = new Error(`load worker ${w}: ${e.message}`);
+          reject(err);
+          onError(w, err);
         };
       }),
     );
@@ -404,6 +418,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
 
   let interrupted = false;
   let started = false;
+  let workerError: Error | undefined;
   let stopAt = 0;
   let startAt = performance.timeOrigin + performance.now();
   const elapsed = () => performance.timeOrigin + performance.now() - startAt;
@@ -420,9 +435,18 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   };
 
   checkWorkerReadable();
-  const { workers, ready } = spawnWorkers(n, onWorkerMessage);
+  const onWorkerError = (w: number, err: Error) => {
+    // A Worker that failed sends nothing more: stop the others, count it as
+    // done so the run ends, and report the error.
+    workerError ??= err;
+    if (started) post({ type: "stop" });
+    if (!done[w]) {
+      done[w] = true;
+      if (++doneCount === n) allDone();
+    }
+  };
+  const { workers, ready } = spawnWorkers(n, onWorkerMessage, onWorkerError);
   const post = (msg: ToWorker) => workers.forEach((w) => w.postMessage(msg));
-  let workerError: Error | undefined;
   const stopAll = () => {
     if (started) post({ type: "stop" });
   };
