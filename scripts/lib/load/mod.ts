@@ -423,7 +423,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   let startAt = performance.timeOrigin + performance.now();
   const elapsed = () => performance.timeOrigin + performance.now() - startAt;
 
+  let connectedCount = 0;
+  let allConnected = () => {};
+  const connected = new Promise<void>((resolve) => allConnected = resolve);
   const onWorkerMessage = (w: number, m: FromWorker) => {
+    if (m.type === "connected" && ++connectedCount === n) allConnected();
     if (m.type !== "flush") return;
     latest[w] = m.counts;
     for (const us of m.latenciesUs) hist.recordValue(us);
@@ -510,6 +514,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     return t;
   };
 
+  if (!interrupted) {
+    // About 10 ms of each Worker's requests, so the start is not a connection storm.
+    const count = Math.ceil(opts.rate / n / 100);
+    workers.forEach((worker, w) => {
+      const cap = Math.floor(concurrency / n) + (w < concurrency % n ? 1 : 0);
+      worker.postMessage(
+        {
+          type: "connect",
+          origin: base.origin,
+          count: Math.max(1, Math.min(count, cap, 256)),
+          withinMs: Math.min(1000, timeoutMs),
+        } satisfies ToWorker,
+      );
+    });
+    await connected;
+  }
   if (!interrupted) {
     started = true;
     startAt = performance.timeOrigin + performance.now() + START_DELAY_MS;

@@ -14,7 +14,26 @@
 import { Http1Conn, NoResponse, requestBytes } from "./http1.ts";
 
 /** The main thread's messages to a Worker. */
-export type ToWorker = StartMessage | UrlsMessage | { type: "stop" } | { type: "flush" };
+export type ToWorker =
+  | ConnectMessage
+  | StartMessage
+  | UrlsMessage
+  | { type: "stop" }
+  | { type: "flush" };
+
+/**
+ * Open `count` connections before the start: without them the first
+ * requests each opened one, the server's latency grew with the connection
+ * storm, more connections were opened, and the first half second dropped
+ * hundreds of requests at 10,000/s. Failures are ignored (the requests will
+ * report them); a slow connect is not waited for beyond `withinMs`.
+ */
+export interface ConnectMessage {
+  type: "connect";
+  origin: string;
+  count: number;
+  withinMs: number;
+}
 
 export interface StartMessage {
   type: "start";
@@ -44,7 +63,7 @@ export interface UrlsMessage {
 }
 
 /** A Worker's messages to the main thread. */
-export type FromWorker = { type: "ready" } | FlushMessage;
+export type FromWorker = { type: "ready" } | { type: "connected" } | FlushMessage;
 
 export interface WorkerCounts {
   /** Highest global request index whose due time came, plus one (0 before the first). */
@@ -80,10 +99,18 @@ interface InFlight {
   deadline: number;
   conn: Http1Conn | undefined;
   cancelled: "timeout" | "stop" | undefined;
-  /** Rejects a connect in progress. */
+  /** Takes it out of the line for a connection. */
   onCancel: ((why: string) => void) | undefined;
   cancel(why: "timeout" | "stop"): void;
 }
+
+interface Waiter {
+  resolve(conn: Http1Conn): void;
+  reject(err: Error): void;
+}
+
+/** Connects in progress at once, per Worker (see the pool in run). */
+const MAX_CONNECTING = 4;
 
 /** The longest latency the histogram tracks (1 h in µs); it also fits in a Uint32. */
 const MAX_US = 3_600_000_000;
@@ -132,7 +159,6 @@ function run(cfg: StartMessage): void {
   // Connections: at most one request in flight on each (no pipelining), so
   // this Worker's share of the cap also bounds its connections.
   const base = new URL(cfg.origin);
-  const idle: Http1Conn[] = [];
   const requests = new Map<string, Uint8Array>();
   const requestFor = (target: string) => {
     let bytes = requests.get(target);
@@ -171,19 +197,59 @@ function run(cfg: StartMessage): void {
     flush(true);
   };
 
-  /** One attempt's connection: from the idle pool, or a new one (a connect can be cancelled). */
-  const connect = (r: InFlight): Promise<Http1Conn> => {
+  // The pool: a request takes an idle connection, or waits in line for one to
+  // be released or opened, with at most MAX_CONNECTING connects at a time.
+  // Opening a connection for every request that found none turned a short
+  // pause of the server into hundreds of new connections, which slowed it
+  // further: at the start of runs at 10,000/s, 1,000 in flight and 300 ms.
+  // The wait is part of the latency (measured from the due time) like any.
+  const waiters: Waiter[] = [];
+  let connecting = 0;
+  const grow = () => {
+    while (connecting < MAX_CONNECTING && waiters.length > connecting && !stopped) {
+      connecting++;
+      Http1Conn.open(base).then((conn) => {
+        connecting--;
+        release(conn);
+      }, (err) => {
+        connecting--;
+        // The first in line gets the error: with nothing listening every
+        // request reports its own network error, as with fetch.
+        waiters.shift()?.reject(err);
+        grow();
+      });
+    }
+  };
+  const release = (conn: Http1Conn) => {
+    if (!conn.reusable || stopped) conn.close();
+    else {
+      const next = waiters.shift();
+      if (next) next.resolve(conn);
+      else idle.push(conn);
+    }
+    grow();
+  };
+  const acquire = (r: InFlight): Promise<Http1Conn> => {
     const conn = idle.pop();
     if (conn) return Promise.resolve(conn);
     return new Promise<Http1Conn>((resolve, reject) => {
-      r.onCancel = (why) => reject(new Error(why));
-      Http1Conn.open(base).then((conn) => {
-        r.onCancel = undefined;
-        if (r.cancelled) {
-          conn.close();
-          reject(new Error(r.cancelled));
-        } else resolve(conn);
-      }, reject);
+      const waiter: Waiter = {
+        resolve(conn) {
+          r.onCancel = undefined;
+          resolve(conn);
+        },
+        reject(err) {
+          r.onCancel = undefined;
+          reject(err);
+        },
+      };
+      r.onCancel = (why) => {
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(why));
+      };
+      waiters.push(waiter);
+      grow();
     });
   };
 
@@ -206,23 +272,19 @@ function run(cfg: StartMessage): void {
     try {
       let status: number;
       for (let attempt = 0;; attempt++) {
-        const conn = await connect(r);
-        if (r.cancelled) {
-          conn.close();
-          throw new Error(r.cancelled);
-        }
+        const conn = await acquire(r);
         r.conn = conn;
         const reused = conn.uses > 0;
         try {
           status = await conn.exchange(request);
         } catch (err) {
+          grow();
           // A kept-alive connection the server closed meanwhile: once more on a
           // new one (what browsers and fetch do for an idempotent GET).
           if (err instanceof NoResponse && reused && attempt === 0 && !r.cancelled) continue;
           throw err;
         }
-        if (conn.reusable && !stopped) idle.push(conn);
-        else conn.close();
+        release(conn);
         break;
       }
       const us = Math.max(1, Math.round((elapsed() - dueAt) * 1000));
@@ -296,6 +358,24 @@ function run(cfg: StartMessage): void {
   })();
 }
 
+/** Kept-alive connections not in use. */
+const idle: Http1Conn[] = [];
+
+async function preconnect(m: ConnectMessage): Promise<void> {
+  const url = new URL(m.origin);
+  const opening = Array.from(
+    { length: m.count },
+    () => Http1Conn.open(url).then((conn) => idle.push(conn), () => {}),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(opening),
+    new Promise((resolve) => timer = setTimeout(resolve, m.withinMs)),
+  ]);
+  clearTimeout(timer);
+  self.postMessage({ type: "connected" } satisfies FromWorker);
+}
+
 // The URLs of this Worker's requests, in order, as they arrive (the first
 // before "start").
 const queue: string[][] = [];
@@ -338,6 +418,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   if (m.type === "urls") {
     if (m.urls.length > 0) queue.push(m.urls);
     wakeUp();
+  } else if (m.type === "connect") {
+    preconnect(m);
   } else if (m.type === "start") {
     run(m);
   } else if (m.type === "flush") {
