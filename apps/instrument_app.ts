@@ -4,9 +4,9 @@
  *   deno task run-app [--port 8000] [--host 0.0.0.0] [--instrumentation on|off]
  */
 import { intFlag, parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
-import { createInstrumentedApp } from "./instrumented_app.ts";
-import { accessLogWanted, createLogger } from "./logger.ts";
-import { resolvePort, runUntilSignal, startServer } from "./server.ts";
+import { createInstrumentedApp } from "./lib/platform_app.ts";
+import { accessLogWanted, createLogger } from "./lib/logger.ts";
+import { resolvePort, runUntilSignal, startServer } from "./lib/server.ts";
 
 const spec = {
   name: "run-app",

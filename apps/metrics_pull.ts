@@ -5,9 +5,9 @@
  *   deno task run-pull [--port 5000] [--host 0.0.0.0]
  */
 import { intFlag, parseFlags, runMain } from "../scripts/lib/cli.ts";
-import { accessLogWanted, createLogger } from "./logger.ts";
-import { createMetricsPullApp } from "./metrics_pull_app.ts";
-import { resolvePort, runUntilSignal, startServer } from "./server.ts";
+import { accessLogWanted, createLogger } from "./lib/logger.ts";
+import { createMetricsPullApp } from "./lib/pull_app.ts";
+import { resolvePort, runUntilSignal, startServer } from "./lib/server.ts";
 
 const spec = {
   name: "run-pull",

@@ -53,15 +53,19 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
-import { errorMessage } from "./http_observability.ts";
+import { errorMessage } from "./lib/http_observability.ts";
 import { redactUrl } from "../scripts/lib/redact.ts";
-import { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
-import { logWarning, setKitService, setLogForwarder } from "./logger.ts";
-import { LogExporter } from "./log_export.ts";
-import { ProtoSpanProcessor } from "./proto_span_processor.ts";
-import { type DeliveryQueue, QueuedSpanExporter } from "./telemetry_delivery.ts";
-import { countDropped, countExportFailure } from "./telemetry_loss.ts";
-import { ExemplarMetricExporter, type MetricSource, PromClientProducer } from "./prom_bridge.ts";
+import { normalizeOtlpEndpoint } from "./lib/otlp_endpoint.ts";
+import { logWarning, setKitService, setLogForwarder } from "./lib/logger.ts";
+import { LogExporter } from "./lib/log_export.ts";
+import { ProtoSpanProcessor } from "./lib/proto_span_processor.ts";
+import { type DeliveryQueue, QueuedSpanExporter } from "./lib/telemetry_delivery.ts";
+import { countDropped, countExportFailure } from "./lib/telemetry_loss.ts";
+import {
+  ExemplarMetricExporter,
+  type MetricSource,
+  PromClientProducer,
+} from "./lib/prom_bridge.ts";
 import type { Registry } from "prom-client";
 
 /** Not yet stable in the semconv package's main entry; the names are the spec's. */
@@ -125,7 +129,7 @@ function processEnv(): Record<string, string | undefined> {
   });
 }
 
-export { normalizeOtlpEndpoint } from "./otlp_endpoint.ts";
+export { normalizeOtlpEndpoint } from "./lib/otlp_endpoint.ts";
 
 /**
  * Builds the resource. Precedence, lowest first: built-in defaults, then
@@ -715,5 +719,5 @@ function numberEnv(raw: string | undefined, fallback: number): number {
   return raw !== undefined && raw !== "" && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
-export { traced, tracedSync } from "./http_observability.ts";
+export { traced, tracedSync } from "./lib/http_observability.ts";
 export { trace };

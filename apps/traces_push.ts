@@ -5,14 +5,14 @@
  */
 import { parseFlags, runMain, UsageError } from "../scripts/lib/cli.ts";
 import { redactUrl } from "../scripts/lib/redact.ts";
-import { flushLogs } from "./logger.ts";
+import { flushLogs } from "./lib/logger.ts";
 import {
   buildResource,
   normalizeOtlpEndpoint,
   setupLogExport,
   setupTracing,
 } from "./otel_setup.ts";
-import { processUserRequest, TRACE_DEMO_SERVICE, VALID_ACTIONS } from "./trace_demo.ts";
+import { processUserRequest, TRACE_DEMO_SERVICE, VALID_ACTIONS } from "./lib/push_demo.ts";
 
 const spec = {
   name: "run-push",

@@ -11,11 +11,11 @@
  */
 import { strict as assert } from "node:assert";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
-import { createInstrumentedApp } from "../apps/instrumented_app.ts";
-import { createLogger, setLogSink } from "../apps/logger.ts";
+import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
+import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import { initializeObservability } from "../apps/otel_setup.ts";
-import { PromClientProducer, serializeMetricsWithExemplars } from "../apps/prom_bridge.ts";
-import { startServer } from "../apps/server.ts";
+import { PromClientProducer, serializeMetricsWithExemplars } from "../apps/lib/prom_bridge.ts";
+import { startServer } from "../apps/lib/server.ts";
 import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
 import { startApp } from "../scripts/lib/stack/stack_apps.ts";
 import { checkExemplarTrace } from "../scripts/lib/verify/mod.ts";

@@ -10,11 +10,11 @@
  */
 import { strict as assert } from "node:assert";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
-import { createInstrumentedApp } from "../apps/instrumented_app.ts";
-import { createLogger, setLogSink } from "../apps/logger.ts";
-import { createMetricsPullApp } from "../apps/metrics_pull_app.ts";
+import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
+import { createLogger, setLogSink } from "../apps/lib/logger.ts";
+import { createMetricsPullApp } from "../apps/lib/pull_app.ts";
 import { initializeObservability } from "../apps/otel_setup.ts";
-import { startServer } from "../apps/server.ts";
+import { startServer } from "../apps/lib/server.ts";
 
 const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;
 

@@ -1,6 +1,6 @@
 /**
  * The semantic-convention request histogram kept outside the SDK
- * (apps/http_observability.ts DurationHistogram) exports the same data
+ * (apps/lib/http_observability.ts DurationHistogram) exports the same data
  * points as the SDK's own Histogram fed the same values.
  */
 import { strict as assert } from "node:assert";
@@ -10,7 +10,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { DURATION_BUCKETS, DurationHistogram } from "../apps/http_observability.ts";
+import { DURATION_BUCKETS, DurationHistogram } from "../apps/lib/http_observability.ts";
 
 Deno.test("DurationHistogram: the same points as the SDK's Histogram for the same values", async () => {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);

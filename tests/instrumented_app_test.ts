@@ -4,10 +4,10 @@
  */
 import { strict as assert } from "node:assert";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
-import { createInstrumentedApp, parseDelay } from "../apps/instrumented_app.ts";
-import { createLogger, setLogSink } from "../apps/logger.ts";
+import { createInstrumentedApp, parseDelay } from "../apps/lib/platform_app.ts";
+import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import { initializeObservability } from "../apps/otel_setup.ts";
-import { startServer } from "../apps/server.ts";
+import { startServer } from "../apps/lib/server.ts";
 
 const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;
 

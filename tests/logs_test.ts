@@ -6,8 +6,8 @@
  * correlation rows pass; bad input is one line and exit 2.
  */
 import { strict as assert } from "node:assert";
-import { encodeLogRequest, type LogEntry, LogExporter } from "../apps/log_export.ts";
-import { createLogger, setLogForwarder, setLogSink } from "../apps/logger.ts";
+import { encodeLogRequest, type LogEntry, LogExporter } from "../apps/lib/log_export.ts";
+import { createLogger, setLogForwarder, setLogSink } from "../apps/lib/logger.ts";
 import { trace, TraceFlags } from "@opentelemetry/api";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor/mod.ts";
@@ -16,7 +16,7 @@ import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
 import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
 import { checkCorrelation } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing } from "./support.ts";
-import { droppedCount } from "../apps/telemetry_loss.ts";
+import { droppedCount } from "../apps/lib/telemetry_loss.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 

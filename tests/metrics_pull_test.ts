@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { DURATION_BUCKETS } from "../apps/http_observability.ts";
-import { createMetricsPullApp } from "../apps/metrics_pull_app.ts";
-import { setLogSink } from "../apps/logger.ts";
+import { DURATION_BUCKETS } from "../apps/lib/http_observability.ts";
+import { createMetricsPullApp } from "../apps/lib/pull_app.ts";
+import { setLogSink } from "../apps/lib/logger.ts";
 
 // app.request() runs the Hono app in-process: no socket, no network permission.
 const unit = { permissions: { net: false, run: false, write: false } } as const;

@@ -1,5 +1,5 @@
 /**
- * The hand-written OTLP protobuf encoder (apps/otlp_proto.ts) against the
+ * The hand-written OTLP protobuf encoder (apps/lib/otlp_proto.ts) against the
  * reference: the real collector decodes our protobuf and the SDK's own
  * OTLP/JSON of the same spans (and log lines), re-exports both as JSON, and
  * the two must be identical.
@@ -14,8 +14,8 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
-import { encodeLogEntries, ProtoWriter } from "../apps/otlp_proto.ts";
-import { ProtoSpanProcessor } from "../apps/proto_span_processor.ts";
+import { encodeLogEntries, ProtoWriter } from "../apps/lib/otlp_proto.ts";
+import { ProtoSpanProcessor } from "../apps/lib/proto_span_processor.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import { buildResource } from "../apps/otel_setup.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";

@@ -6,9 +6,9 @@
  */
 import { strict as assert } from "node:assert";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { DURATION_BUCKETS } from "../apps/http_observability.ts";
+import { DURATION_BUCKETS } from "../apps/lib/http_observability.ts";
 import { setupMetrics } from "../apps/otel_setup.ts";
-import { convert, PromClientProducer } from "../apps/prom_bridge.ts";
+import { convert, PromClientProducer } from "../apps/lib/prom_bridge.ts";
 import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { findTool, missing } from "./support.ts";
 import type { HistogramMetricData, SumMetricData } from "@opentelemetry/sdk-metrics";

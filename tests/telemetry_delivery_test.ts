@@ -6,17 +6,17 @@ import { strict as assert } from "node:assert";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
-import { createInstrumentedApp } from "../apps/instrumented_app.ts";
-import { createLogger, setLogSink } from "../apps/logger.ts";
+import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
+import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import {
   DEFAULT_ATTRIBUTE_VALUE_LENGTH,
   initializeObservability,
   setupTracing,
   spanLimitsFromEnv,
 } from "../apps/otel_setup.ts";
-import { startServer } from "../apps/server.ts";
-import { QueuedSpanExporter } from "../apps/telemetry_delivery.ts";
-import { droppedCount } from "../apps/telemetry_loss.ts";
+import { startServer } from "../apps/lib/server.ts";
+import { QueuedSpanExporter } from "../apps/lib/telemetry_delivery.ts";
+import { droppedCount } from "../apps/lib/telemetry_loss.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 const integration = { permissions: { net: true, env: true, read: true, sys: true } } as const;

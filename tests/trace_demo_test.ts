@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { setupTracing } from "../apps/otel_setup.ts";
-import { processUserRequest, TRACE_DEMO_SERVICE } from "../apps/trace_demo.ts";
+import { processUserRequest, TRACE_DEMO_SERVICE } from "../apps/lib/push_demo.ts";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
 

@@ -781,8 +781,8 @@ export function countSeries(text: string): number {
 export async function runScrape(
   opts: Pick<BenchOptions, "series" | "log">,
 ): Promise<ScrapeCaseResult> {
-  const { createInstrumentedApp } = await import("../../../apps/instrumented_app.ts");
-  const { setLogSink } = await import("../../../apps/logger.ts");
+  const { createInstrumentedApp } = await import("../../../apps/lib/platform_app.ts");
+  const { setLogSink } = await import("../../../apps/lib/logger.ts");
   const prevSink = setLogSink({ write() {} });
   const { app, registry } = createInstrumentedApp({ serviceName: "bench-scrape" });
   // The http families carry (method, endpoint, status): a counter series plus a

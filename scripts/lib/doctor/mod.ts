@@ -6,7 +6,7 @@
  * port-forwarded cluster services (the book's ports).
  */
 import { lookup } from "node:dns/promises";
-import { normalizeOtlpEndpoint } from "../../../apps/otlp_endpoint.ts";
+import { normalizeOtlpEndpoint } from "../../../apps/lib/otlp_endpoint.ts";
 import { isListening } from "../net.ts";
 import { referencedMetrics } from "../promql.ts";
 import { tailFile } from "../process.ts";
@@ -83,7 +83,7 @@ export async function stoppedComponents(): Promise<DoctorLine[]> {
 
 /** The OTLP endpoint the apps use, normalized as the apps do (gRPC 4317 → HTTP 4318). */
 /**
- * Where the apps will send OTLP for this value (their own rule, apps/otlp_endpoint.ts);
+ * Where the apps will send OTLP for this value (their own rule, apps/lib/otlp_endpoint.ts);
  * unset, the stack's OTLP/HTTP port.
  */
 export function normalizeEndpoint(raw: string | undefined, httpPort = 4318): URL {

@@ -612,7 +612,7 @@ export async function checkTraces(
         expected,
         found: shape.detail,
         status: shape.ok ? "ok" : "fail",
-        fix: shape.ok ? undefined : "the trace's structure is wrong: see apps/trace_demo.ts",
+        fix: shape.ok ? undefined : "the trace's structure is wrong: see apps/lib/push_demo.ts",
       });
     }
   } catch (err) {

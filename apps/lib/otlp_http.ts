@@ -1,7 +1,7 @@
 /**
  * OTLP over HTTP with protobuf bodies (the OTLP spec's default protocol):
  * one POST helper for span batches and log lines. Bodies come from
- * apps/otlp_proto.ts.
+ * apps/lib/otlp_proto.ts.
  */
 
 export const PROTOBUF = "application/x-protobuf";

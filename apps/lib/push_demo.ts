@@ -12,7 +12,7 @@
  */
 import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { createLogger } from "./logger.ts";
-import { traced } from "./otel_setup.ts";
+import { traced } from "../otel_setup.ts";
 
 export const TRACE_DEMO_SERVICE = "trace-demo-service";
 export const VALID_ACTIONS = ["create", "read", "update", "delete"] as const;

@@ -22,7 +22,7 @@ import {
   tracedSync,
 } from "./http_observability.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import type { Observability } from "./otel_setup.ts";
+import type { Observability } from "../otel_setup.ts";
 import { OPENMETRICS_TYPE, openMetricsText, wantsOpenMetrics } from "./prom_bridge.ts";
 import { registerTelemetryLossMetrics } from "./telemetry_delivery.ts";
 

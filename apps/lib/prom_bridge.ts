@@ -50,7 +50,7 @@ type PromMetric = MetricObjectWithValues<MetricValueWithName<string>>;
 export const BRIDGE_SCOPE = { name: "obskit-prom-client-bridge", version: "1" };
 
 /**
- * Metric data kept outside the SDK's instruments (apps/http_observability.ts
+ * Metric data kept outside the SDK's instruments (apps/lib/http_observability.ts
  * keeps the semantic-convention request histogram this way: the SDK's
  * histogram hashes the attribute set on every record), read at export.
  */

@@ -3,7 +3,7 @@
  * by the apps and `doctor` (which reports what the apps will do), and free
  * of the SDK so a script can load it cheaply.
  */
-import { redactUrl } from "../scripts/lib/redact.ts";
+import { redactUrl } from "../../scripts/lib/redact.ts";
 import { logWarning } from "./logger.ts";
 
 export const DEFAULT_OTLP_HTTP = "http://localhost:4318";

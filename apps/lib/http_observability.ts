@@ -73,7 +73,7 @@ export function createHttpMetrics(
     buckets: DURATION_BUCKETS,
     enableExemplars: opts.exemplars === true,
     // prom-client refuses exemplars on a registry whose default format is
-    // the 0.0.4 text; ours serves both formats (instrumented_app.ts /metrics),
+    // the 0.0.4 text; ours serves both formats (platform_app.ts /metrics),
     // so the histogram is registered directly.
     registers: opts.exemplars ? [] : registers,
   });
@@ -429,7 +429,7 @@ export interface ObserveOptions {
   otel?: OtelMetricsTarget;
   /**
    * Writes the access log line ("request completed") for each traced
-   * request. Opt-in (ACCESS_LOG=on, apps/logger.ts accessLogWanted): every
+   * request. Opt-in (ACCESS_LOG=on, apps/lib/logger.ts accessLogWanted): every
    * field is on the server span and in the metrics, and the line cost more
    * than the rest of the request's logging (README "Performance").
    */

@@ -9,7 +9,7 @@
  * port-forwarded collector, a pod, the one-shot push demo that the stack
  * does not start), and it costs the request path one array push: the
  * logger hands over the record's parts (no JSON round trip), and they are
- * written as OTLP protobuf (apps/otlp_proto.ts) once a second in a batch,
+ * written as OTLP protobuf (apps/lib/otlp_proto.ts) once a second in a batch,
  * off the request. Not the SDK's LoggerProvider: it builds and validates a
  * LogRecord object per line on the request path, for the same bytes.
  *
