@@ -3,8 +3,8 @@
 // schedule: request i is due at `i * intervalMs` after a start instant that all
 // Workers share (an epoch time: performance.timeOrigin + performance.now() agrees
 // across Workers to well under a millisecond). Each Worker has its own event loop,
-// and so its own fetch connection pool and I/O, so a stall in one (GC, a burst of
-// responses) neither delays the others nor the main thread.
+// and so its own connections (http1.ts) and I/O, so a stall in one (GC, a burst
+// of responses) neither delays the others nor the main thread.
 //
 // The main thread sends the request URLs ahead of time (a traffic mix is a
 // function and cannot cross into a Worker); the Worker sends back its counters
