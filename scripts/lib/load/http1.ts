@@ -168,7 +168,8 @@ export class Http1Conn {
   }
 
   async #readBody(head: Head): Promise<void> {
-    if (head.close) this.reusable = false;
+    // After a 101 the connection speaks another protocol: never reuse it.
+    if (head.close || head.status === 101) this.reusable = false;
     if (head.status === 204 || head.status === 304 || head.status === 101) return;
     if (head.chunked) {
       for (;;) {
