@@ -176,11 +176,19 @@ export class ProtoWriter {
     this.pos += extra;
   }
 
-  /** Already encoded bytes, copied as they are. */
+  /** Already encoded bytes, copied as they are (short ones by hand: cheaper than a set() call). */
   raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const n = bytes.length;
+    this.ensure(n);
+    if (n > 64) {
+      this.buf.set(bytes, this.pos);
+      this.pos += n;
+      return;
+    }
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = bytes[i];
+    this.pos = p;
   }
 
   /** The bytes written so far (a copy: the writer is reused). */
@@ -234,6 +242,45 @@ function anyValue(w: ProtoWriter, value: unknown): void {
   }
 }
 
+/**
+ * Encoded KeyValue messages by key, then by value: most attributes repeat
+ * from span to span (`http.request.method` = `GET`, `http.route` =
+ * `/api/data`, `server.port` = 8000), and copying their bytes is several
+ * times cheaper than writing them again. Bounded: a key holds at most
+ * MAX_VALUES_PER_KEY values and the cache MAX_KEYS keys, each cleared
+ * when full, so values a client controls (a path, a User-Agent) cannot
+ * grow it; they only fall back to writing.
+ */
+const keyValueCache = new Map<string, Map<string | number | boolean, Uint8Array>>();
+const MAX_KEYS = 256;
+const MAX_VALUES_PER_KEY = 256;
+/** Longer string values are written, not cached. */
+const MAX_CACHED_CHARS = 256;
+const scratch = new ProtoWriter();
+
+function keyValueBytes(key: string, value: string | number | boolean): Uint8Array {
+  let byValue = keyValueCache.get(key);
+  if (!byValue) {
+    if (keyValueCache.size >= MAX_KEYS) keyValueCache.clear();
+    byValue = new Map();
+    keyValueCache.set(key, byValue);
+  }
+  let bytes = byValue.get(value);
+  if (!bytes) {
+    if (byValue.size >= MAX_VALUES_PER_KEY) byValue.clear();
+    scratch.pos = 0;
+    scratch.tag(1, WIRE_LEN);
+    scratch.string(key);
+    scratch.tag(2, WIRE_LEN);
+    const v = scratch.begin();
+    anyValue(scratch, value);
+    scratch.end(v);
+    bytes = scratch.finish();
+    byValue.set(value, bytes);
+  }
+  return bytes;
+}
+
 /** Writes each attribute as a KeyValue in field `field`. */
 function attributes(w: ProtoWriter, field: number, attrs: Attributes | undefined): void {
   if (!attrs) return;
@@ -241,6 +288,16 @@ function attributes(w: ProtoWriter, field: number, attrs: Attributes | undefined
     const value: AttributeValue | undefined = attrs[key];
     if (value === undefined || value === null) continue;
     w.tag(field, WIRE_LEN);
+    const t = typeof value;
+    if (
+      t === "number" || t === "boolean" ||
+      (t === "string" && (value as string).length <= MAX_CACHED_CHARS)
+    ) {
+      const bytes = keyValueBytes(key, value as string | number | boolean);
+      w.varint(bytes.length);
+      w.raw(bytes);
+      continue;
+    }
     const kv = w.begin();
     w.tag(1, WIRE_LEN);
     w.string(key);
