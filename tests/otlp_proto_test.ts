@@ -18,8 +18,8 @@ import { encodeLogEntries, ProtoWriter } from "../apps/lib/otlp_proto.ts";
 import { ProtoSpanProcessor } from "../apps/lib/proto_span_processor.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import { buildResource } from "../apps/otel_setup.ts";
-import { freePort, waitForHttp } from "../scripts/lib/net.ts";
-import { findTool, missing } from "./support.ts";
+import { freePort } from "../scripts/lib/net.ts";
+import { missing, withCollector } from "./support.ts";
 
 Deno.test("hrTime is written as exact fixed64 nanoseconds", () => {
   const cases: [number, number][] = [
@@ -156,7 +156,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const [otlp, capture, health] = [freePort(), freePort(), freePort()];
+    const [otlp, capture] = [freePort(), freePort()];
     const received: { path: string; body: string }[] = [];
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: capture, onListen() {} },
@@ -165,11 +165,7 @@ Deno.test({
         return new Response("{}", { headers: { "content-type": "application/json" } });
       },
     );
-    const dir = await Deno.makeTempDir({ prefix: "obskit-proto-" });
-    const config = `${dir}/config.yaml`;
-    await Deno.writeTextFile(
-      config,
-      `receivers:
+    const config = `receivers:
   otlp:
     protocols:
       http:
@@ -181,24 +177,14 @@ exporters:
     compression: none
     retry_on_failure: {enabled: false}
     sending_queue: {enabled: false}
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:${health}
 service:
-  extensions: [health_check]
   telemetry:
     metrics:
       level: none
   pipelines:
     traces: {receivers: [otlp], exporters: [otlphttp]}
     logs: {receivers: [otlp], exporters: [otlphttp]}
-`,
-    );
-    const child = new Deno.Command(findTool("otelcol-obskit")!, {
-      args: ["--config", config],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+`;
     const post = async (path: string, type: string, body: Uint8Array<ArrayBuffer>) => {
       const before = received.length;
       const res = await fetch(`http://127.0.0.1:${otlp}${path}`, {
@@ -214,73 +200,74 @@ service:
       return JSON.parse(received[before].body);
     };
     try {
-      await waitForHttp(`http://127.0.0.1:${health}/`, 20_000);
-      // The same spans two ways: the app's processor (protobuf, to the collector) and the
-      // SDK's own OTLP/JSON serializer.
-      const processor = new ProtoSpanProcessor({
-        url: `http://127.0.0.1:${otlp}/v1/traces`,
-        timeoutMs: 5000,
-        maxQueueSize: 2048,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: 60_000,
-        maxQueuedSpans: 8192,
-      });
-      const { spans, provider } = sampleSpans([processor]);
-      await provider.forceFlush();
-      for (let i = 0; i < 100 && received.length === 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.equal(received.length, 1, "the processor's batch was re-exported");
-      const viaProto = JSON.parse(received[0].body);
-      const viaJson = await post(
-        "/v1/traces",
-        "application/json",
-        JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
-      );
-      assert.deepEqual(viaProto, viaJson);
-      assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
+      await withCollector(config, async () => {
+        // The same spans two ways: the app's processor (protobuf, to the collector) and the
+        // SDK's own OTLP/JSON serializer.
+        const processor = new ProtoSpanProcessor({
+          url: `http://127.0.0.1:${otlp}/v1/traces`,
+          timeoutMs: 5000,
+          maxQueueSize: 2048,
+          maxExportBatchSize: 512,
+          scheduledDelayMillis: 60_000,
+          maxQueuedSpans: 8192,
+        });
+        const { spans, provider } = sampleSpans([processor]);
+        await provider.forceFlush();
+        for (let i = 0; i < 100 && received.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(received.length, 1, "the processor's batch was re-exported");
+        const viaProto = JSON.parse(received[0].body);
+        const viaJson = await post(
+          "/v1/traces",
+          "application/json",
+          JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
+        );
+        assert.deepEqual(viaProto, viaJson);
+        assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
 
-      const resource = buildResource({ serviceName: "proto-test", env: {} });
-      const line = {
-        timeMs: 1_780_000_000_123,
-        level: "WARN",
-        message: "admin access denied",
-        traceId: "0af7651916cd43dd8448eb211c80319c",
-        spanId: "b7ad6b7169203331",
-        fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
-      };
-      // The SDK's JSON of the record the logger means (what log_export sent before).
-      const time = millisToHrTime(line.timeMs);
-      const reference = JsonLogsSerializer.serializeRequest([{
-        hrTime: time,
-        hrTimeObserved: time,
-        severityNumber: 13,
-        severityText: "WARN",
-        body: line.message,
-        attributes: line.fields,
-        droppedAttributesCount: 0,
-        spanContext: { traceId: line.traceId, spanId: line.spanId, traceFlags: TraceFlags.SAMPLED },
-        resource,
-        instrumentationScope: { name: "obskit-logger", version: "1" },
-        // deno-lint-ignore no-explicit-any
-      } as any])!;
-      const logsViaJson = await post(
-        "/v1/logs",
-        "application/json",
-        reference as Uint8Array<ArrayBuffer>,
-      );
-      const logsViaProto = await post(
-        "/v1/logs",
-        "application/x-protobuf",
-        encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
-      );
-      assert.deepEqual(logsViaProto, logsViaJson);
+        const resource = buildResource({ serviceName: "proto-test", env: {} });
+        const line = {
+          timeMs: 1_780_000_000_123,
+          level: "WARN",
+          message: "admin access denied",
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          spanId: "b7ad6b7169203331",
+          fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
+        };
+        // The SDK's JSON of the record the logger means (what log_export sent before).
+        const time = millisToHrTime(line.timeMs);
+        const reference = JsonLogsSerializer.serializeRequest([{
+          hrTime: time,
+          hrTimeObserved: time,
+          severityNumber: 13,
+          severityText: "WARN",
+          body: line.message,
+          attributes: line.fields,
+          droppedAttributesCount: 0,
+          spanContext: {
+            traceId: line.traceId,
+            spanId: line.spanId,
+            traceFlags: TraceFlags.SAMPLED,
+          },
+          resource,
+          instrumentationScope: { name: "obskit-logger", version: "1" },
+          // deno-lint-ignore no-explicit-any
+        } as any])!;
+        const logsViaJson = await post(
+          "/v1/logs",
+          "application/json",
+          reference as Uint8Array<ArrayBuffer>,
+        );
+        const logsViaProto = await post(
+          "/v1/logs",
+          "application/x-protobuf",
+          encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
+        );
+        assert.deepEqual(logsViaProto, logsViaJson);
+      });
     } finally {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel();
       await server.shutdown();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

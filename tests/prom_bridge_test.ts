@@ -9,8 +9,8 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { DURATION_BUCKETS } from "../apps/lib/http_observability.ts";
 import { setupMetrics } from "../apps/otel_setup.ts";
 import { convert, PromClientProducer } from "../apps/lib/prom_bridge.ts";
-import { freePort, waitForHttp } from "../scripts/lib/net.ts";
-import { findTool, missing } from "./support.ts";
+import { freePort } from "../scripts/lib/net.ts";
+import { missing, withCollector } from "./support.ts";
 import type { HistogramMetricData, SumMetricData } from "@opentelemetry/sdk-metrics";
 
 const unit = { permissions: { net: false, run: false, write: false } } as const;
@@ -82,13 +82,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const [otlp, exporter, health, telemetry] = [freePort(), freePort(), freePort(), freePort()];
-    const dir = await Deno.makeTempDir({ prefix: "obskit-bridge-" });
-    const config = `${dir}/config.yaml`;
+    const [otlp, exporter, telemetry] = [freePort(), freePort(), freePort()];
     // The shipped exporter settings that matter here (prometheus exporter, no suffix options).
-    await Deno.writeTextFile(
-      config,
-      `receivers:
+    const config = `receivers:
   otlp:
     protocols:
       http:
@@ -98,11 +94,7 @@ exporters:
     endpoint: 127.0.0.1:${exporter}
     send_timestamps: false
     metric_expiration: 5m
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:${health}
 service:
-  extensions: [health_check]
   telemetry:
     metrics:
       readers:
@@ -115,15 +107,8 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [prometheus]
-`,
-    );
-    const child = new Deno.Command(findTool("otelcol-obskit")!, {
-      args: ["--config", config],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    try {
-      await waitForHttp(`http://127.0.0.1:${health}/`, 20_000);
+`;
+    await withCollector(config, async () => {
       const metrics = setupMetrics({
         serviceName: "bridge-test",
         metricExportIntervalMs: 60_000,
@@ -151,11 +136,6 @@ service:
       assert.match(text, /^http_request_duration_seconds_bucket\{.*le="0\.025".*\} 2$/m);
       assert.match(text, /^http_request_duration_seconds_count\{.*\} 4$/m);
       assert.match(text, /^http_active_connections\{.*job="bridge-test".*\} 2$/m);
-    } finally {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { freePort, waitForHttp } from "../scripts/lib/net.ts";
 import { repoPath, toolsDir } from "../scripts/lib/paths.ts";
 import { stackDown } from "../scripts/lib/stack/mod.ts";
 
@@ -145,5 +146,37 @@ export async function inPrivateState<T>(
         }`,
       );
     }
+  }
+}
+
+/**
+ * Runs the real collector with `config` (YAML; `health_check` is added on a
+ * free port and waited for), then `fn`; stops it and removes its folder.
+ */
+export async function withCollector<T>(config: string, fn: () => Promise<T>): Promise<T> {
+  const health = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "obskit-collector-" });
+  const file = join(dir, "config.yaml");
+  // The health extension goes in front of the service's own settings.
+  await Deno.writeTextFile(
+    file,
+    config.replace(
+      /^service:\n/m,
+      `extensions:\n  health_check:\n    endpoint: 127.0.0.1:${health}\nservice:\n  extensions: [health_check]\n`,
+    ),
+  );
+  const child = new Deno.Command(findTool("otelcol-obskit")!, {
+    args: ["--config", file],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await waitForHttp(`http://127.0.0.1:${health}/`, 20_000);
+    return await fn();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
   }
 }

@@ -281,28 +281,44 @@ const CARDINALITY_LIMIT = 2000;
 const OVERFLOW: Attributes = { "otel.metric.overflow": true };
 const NO_ATTRIBUTES = (): Attributes => ({});
 
+const OVERFLOW_KEY = "\u0000overflow";
+
+/**
+ * The entry for `key` in `map`, made by `init` with the key's attributes
+ * (`make`) the first time; past CARDINALITY_LIMIT attribute sets, the one
+ * overflow entry (attribute `otel.metric.overflow`), as the SDK does.
+ */
+function boundedEntry<T>(
+  map: Map<string, T>,
+  key: string,
+  make: () => Attributes,
+  init: (attrs: Attributes) => T,
+): T {
+  let entry = map.get(key);
+  if (entry) return entry;
+  if (map.size >= CARDINALITY_LIMIT) {
+    key = OVERFLOW_KEY;
+    entry = map.get(key);
+    if (entry) return entry;
+  }
+  entry = init(key === OVERFLOW_KEY ? OVERFLOW : make());
+  map.set(key, entry);
+  return entry;
+}
+
 /**
  * A cumulative value per attribute set, reported by an observable
  * instrument's callback: the same data points a synchronous Counter /
  * UpDownCounter with cumulative temporality exports, without the SDK's
  * attribute hashing and storage lookup on every request.
  */
+const newSum = (attrs: Attributes) => ({ attrs, value: 0 });
+
 class ObservedSums {
   private readonly sums = new Map<string, { attrs: Attributes; value: number }>();
 
   add(key: string, make: () => Attributes, delta: number): void {
-    let entry = this.sums.get(key);
-    if (!entry) {
-      if (this.sums.size >= CARDINALITY_LIMIT) {
-        key = "\u0000overflow";
-        entry = this.sums.get(key);
-      }
-      if (!entry) {
-        entry = { attrs: key === "\u0000overflow" ? OVERFLOW : make(), value: 0 };
-        this.sums.set(key, entry);
-      }
-    }
-    entry.value += delta;
+    boundedEntry(this.sums, key, make, newSum).value += delta;
   }
 
   observe(result: ObservableResult): void {
@@ -330,25 +346,18 @@ export class DurationHistogram implements MetricSource {
     private readonly boundaries: readonly number[],
   ) {}
 
+  /** A new attribute set's point (one function, made once: no closure per record). */
+  private readonly newPoint = (attrs: Attributes) => ({
+    attrs,
+    counts: new Array<number>(this.boundaries.length + 1).fill(0),
+    sum: 0,
+    min: Infinity,
+    max: -Infinity,
+    n: 0,
+  });
+
   record(key: string, make: () => Attributes, value: number): void {
-    let p = this.points.get(key);
-    if (!p) {
-      if (this.points.size >= CARDINALITY_LIMIT) {
-        key = "\u0000overflow";
-        p = this.points.get(key);
-      }
-      if (!p) {
-        p = {
-          attrs: key === "\u0000overflow" ? OVERFLOW : make(),
-          counts: new Array(this.boundaries.length + 1).fill(0),
-          sum: 0,
-          min: Infinity,
-          max: -Infinity,
-          n: 0,
-        };
-        this.points.set(key, p);
-      }
-    }
+    const p = boundedEntry(this.points, key, make, this.newPoint);
     // OTel buckets are upper-inclusive: (b[i-1], b[i]].
     let i = 0;
     while (i < this.boundaries.length && value > this.boundaries[i]) i++;

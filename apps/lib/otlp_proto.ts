@@ -199,6 +199,20 @@ export class ProtoWriter {
   }
 }
 
+/** A uint field, left out when 0 or undefined (protobuf's default). */
+function varintField(w: ProtoWriter, field: number, value: number | undefined): void {
+  if (!value) return;
+  w.tag(field, WIRE_VARINT);
+  w.varint(value);
+}
+
+/** A string field, left out when empty or undefined (protobuf's default). */
+function stringField(w: ProtoWriter, field: number, value: string | undefined): void {
+  if (!value) return;
+  w.tag(field, WIRE_LEN);
+  w.string(value);
+}
+
 function hexValue(c: number): number {
   // '0'-'9', 'a'-'f', 'A'-'F'
   return c <= 57 ? c - 48 : (c | 32) - 87;
@@ -330,10 +344,7 @@ function writeScope(w: ProtoWriter, name: string, version: string | undefined): 
   const s = w.begin();
   w.tag(1, WIRE_LEN);
   w.string(name);
-  if (version) {
-    w.tag(2, WIRE_LEN);
-    w.string(version);
-  }
+  stringField(w, 2, version);
   w.end(s);
 }
 
@@ -360,16 +371,10 @@ function writeResourceSpans(
     const ss = w.begin();
     writeScope(w, scope.name, scope.version);
     for (const bytes of parts) w.raw(bytes);
-    if (scope.schemaUrl) {
-      w.tag(3, WIRE_LEN);
-      w.string(scope.schemaUrl);
-    }
+    stringField(w, 3, scope.schemaUrl);
     w.end(ss);
   }
-  if (resource.schemaUrl) {
-    w.tag(3, WIRE_LEN);
-    w.string(resource.schemaUrl);
-  }
+  stringField(w, 3, resource.schemaUrl);
   w.end(rs);
 }
 
@@ -400,10 +405,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.tag(2, WIRE_LEN);
   w.hexBytes(ctx.spanId);
   const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, WIRE_LEN);
-    w.string(traceState);
-  }
+  stringField(w, 3, traceState);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, WIRE_LEN);
@@ -419,10 +421,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.tag(8, WIRE_FIXED64);
   w.hrTime(span.endTime);
   attributes(w, 9, span.attributes);
-  if (span.droppedAttributesCount) {
-    w.tag(10, WIRE_VARINT);
-    w.varint(span.droppedAttributesCount);
-  }
+  varintField(w, 10, span.droppedAttributesCount);
   for (const event of span.events) {
     w.tag(11, WIRE_LEN);
     const e = w.begin();
@@ -431,16 +430,10 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
     w.tag(2, WIRE_LEN);
     w.string(event.name);
     attributes(w, 3, event.attributes);
-    if (event.droppedAttributesCount) {
-      w.tag(4, WIRE_VARINT);
-      w.varint(event.droppedAttributesCount);
-    }
+    varintField(w, 4, event.droppedAttributesCount);
     w.end(e);
   }
-  if (span.droppedEventsCount) {
-    w.tag(12, WIRE_VARINT);
-    w.varint(span.droppedEventsCount);
-  }
+  varintField(w, 12, span.droppedEventsCount);
   for (const link of span.links) {
     w.tag(13, WIRE_LEN);
     const l = w.begin();
@@ -449,35 +442,20 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
     w.tag(2, WIRE_LEN);
     w.hexBytes(link.context.spanId);
     const linkState = link.context.traceState?.serialize();
-    if (linkState) {
-      w.tag(3, WIRE_LEN);
-      w.string(linkState);
-    }
+    stringField(w, 3, linkState);
     attributes(w, 4, link.attributes);
-    if (link.droppedAttributesCount) {
-      w.tag(5, WIRE_VARINT);
-      w.varint(link.droppedAttributesCount);
-    }
+    varintField(w, 5, link.droppedAttributesCount);
     w.tag(6, WIRE_FIXED32);
     w.fixed32(spanFlags(link.context, false));
     w.end(l);
   }
-  if (span.droppedLinksCount) {
-    w.tag(14, WIRE_VARINT);
-    w.varint(span.droppedLinksCount);
-  }
+  varintField(w, 14, span.droppedLinksCount);
   if (span.status.code || span.status.message) {
     // Status: message 2, code 3.
     w.tag(15, WIRE_LEN);
     const st = w.begin();
-    if (span.status.message) {
-      w.tag(2, WIRE_LEN);
-      w.string(span.status.message);
-    }
-    if (span.status.code) {
-      w.tag(3, WIRE_VARINT);
-      w.varint(span.status.code);
-    }
+    stringField(w, 2, span.status.message);
+    varintField(w, 3, span.status.code);
     w.end(st);
   }
   w.tag(16, WIRE_FIXED32);
