@@ -109,7 +109,7 @@ const spec = {
       type: "string" as const,
       description: "rate at which the load generator's accuracy is checked",
       valueName: "N",
-      default: "2000",
+      default: "10000",
     },
     "startup-runs": {
       type: "string" as const,

@@ -687,7 +687,7 @@ async function runLoadgenCase(
     );
   }
   // wrk cannot hold a rate (Debian has no wrk2): its latency with one connection
-  // (never more than one request in flight, as at 2,000/s) is the comparison.
+  // (never more than one request in flight) is the comparison.
   const w = await runWrk({
     url: off.url + opts.path,
     connections: 1,
