@@ -23,7 +23,12 @@ const spec = {
       valueName: "ADDR",
     },
   },
-  epilog: "Endpoints: GET /health, /api/items, /metrics",
+  epilog: `Endpoints: GET /health, /api/items, /metrics
+
+Environment:
+  OTEL_EXPORTER_OTLP_ENDPOINT  collector for the endpoints' traces (default http://localhost:4318)
+  LOG_LEVEL                    DEBUG, INFO (default), WARN, ERROR
+  ACCESS_LOG                   on: one "request completed" line per request (default off)`,
 };
 
 if (import.meta.main) {
