@@ -30,7 +30,6 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -44,6 +43,7 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  type ReadableSpan,
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
@@ -294,6 +294,50 @@ function startSdk(
   };
 }
 
+/**
+ * The SDK's OTLP/HTTP JSON exporter (OTEL_EXPORTER_OTLP_PROTOCOL=http/json),
+ * loaded on its first export: the default protobuf path never loads it, nor
+ * the `protobufjs` its package brings (whose install script makes Deno print
+ * an "Ignored build scripts" box the first time it is downloaded).
+ */
+const JSON_EXPORTER = "@opentelemetry/exporter-trace-otlp-http";
+type JsonExporterModule = typeof import("@opentelemetry/exporter-trace-otlp-http");
+
+class JsonSpanExporter implements SpanExporter {
+  private inner?: Promise<SpanExporter>;
+  constructor(
+    private readonly config: {
+      url: string;
+      timeoutMillis: number;
+      headers: Record<string, string>;
+    },
+  ) {}
+
+  private load(): Promise<SpanExporter> {
+    // A specifier in a variable: Deno leaves it out of the app's module graph until used.
+    const specifier = JSON_EXPORTER;
+    this.inner ??= (import(specifier) as Promise<JsonExporterModule>).then((m) =>
+      new m.OTLPTraceExporter(this.config)
+    );
+    return this.inner;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.load().then(
+      (e) => e.export(spans, done),
+      (err) => done({ code: ExportResultCode.FAILED, error: err as Error }),
+    );
+  }
+
+  async forceFlush(): Promise<void> {
+    if (this.inner) await (await this.inner).forceFlush?.();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.inner) await (await this.inner).shutdown();
+  }
+}
+
 /** What an app holds when OTEL_SDK_DISABLED=true: a tracer that records nothing. */
 const DISABLED_TRACER_PROVIDER = {
   getTracer: (name: string, version?: string) => trace.getTracer(name, version),
@@ -480,7 +524,7 @@ function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: SpanDe
   } else {
     // http/json (the SDK's exporter), or a test's in-memory exporter.
     const inner = opts.spanExporter ??
-      new OTLPTraceExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") });
+      new JsonSpanExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") });
     // Batches queue here and are sent (and retried) off the request path; bounded in spans.
     const queued = new QueuedSpanExporter(inner, queue);
     exporter = queued;

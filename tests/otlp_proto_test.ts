@@ -7,17 +7,36 @@
 import assert from "node:assert/strict";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
 import { TraceState } from "@opentelemetry/core";
-import { JsonLogsSerializer, JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import {
+  JsonLogsSerializer,
+  JsonMetricsSerializer,
+  JsonTraceSerializer,
+} from "@opentelemetry/otlp-transformer";
 import { millisToHrTime } from "@opentelemetry/core";
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
-import { encodeLogEntries, ProtoWriter } from "../apps/lib/otlp_proto.ts";
+import {
+  encodeLogEntries,
+  encodeMetrics,
+  type PointExemplar,
+  ProtoWriter,
+} from "../apps/lib/otlp_proto.ts";
+import { PromClientProducer } from "../apps/lib/prom_bridge.ts";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ValueType } from "@opentelemetry/api";
+import {
+  AggregationTemporality,
+  MeterProvider,
+  MetricReader,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
+import type { Resource } from "@opentelemetry/resources";
 import { ProtoSpanProcessor } from "../apps/lib/proto_span_processor.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { buildResource } from "../apps/otel_setup.ts";
+import { buildResource, setupTracing } from "../apps/otel_setup.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { missing, withCollector } from "./support.ts";
 
@@ -149,6 +168,50 @@ Deno.test({
   },
 });
 
+/** A reader that collects on demand (the apps' periodic reader does the same at its interval). */
+class OnDemandReader extends MetricReader {
+  protected onForceFlush() {
+    return Promise.resolve();
+  }
+  protected onShutdown() {
+    return Promise.resolve();
+  }
+}
+
+/** One collection with every kind of point the apps export. */
+async function sampleMetrics(resource: Resource): Promise<ResourceMetrics> {
+  const registry = new Registry();
+  const registers = [registry];
+  new Counter({ name: "c_total", help: "a counter", labelNames: ["k"], registers }).inc(
+    { k: "a" },
+    3,
+  );
+  new Gauge({ name: "g", help: "a gauge", registers }).set(-2.5);
+  const h = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "latency",
+    labelNames: ["method"],
+    buckets: [0.01, 0.1, 1],
+    registers,
+  });
+  for (const v of [0.005, 0.05, 0.5, 5]) h.observe({ method: "GET" }, v);
+  const bridge = new PromClientProducer();
+  bridge.add(registry);
+  const reader = new OnDemandReader({
+    aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+    metricProducers: [bridge],
+  });
+  const provider = new MeterProvider({ resource, readers: [reader] });
+  const meter = provider.getMeter("obskit-test", "2");
+  meter.createCounter("ints", { valueType: ValueType.INT }).add(7, { "http.route": "/x" });
+  meter.createUpDownCounter("updown", { valueType: ValueType.INT }).add(-4);
+  meter.createHistogram("sdk.histogram", { unit: "s" }).record(0.3, { ok: true });
+  meter.createObservableGauge("temp", { unit: "Cel" }).addCallback((r) => r.observe(21.5));
+  const { resourceMetrics } = await reader.collect();
+  await provider.shutdown();
+  return resourceMetrics;
+}
+
 Deno.test({
   name: "real collector: our protobuf decodes to what the SDK's own JSON decodes to",
   ignore: missing("otelcol-obskit"),
@@ -184,6 +247,7 @@ service:
   pipelines:
     traces: {receivers: [otlp], exporters: [otlphttp]}
     logs: {receivers: [otlp], exporters: [otlphttp]}
+    metrics: {receivers: [otlp], exporters: [otlphttp]}
 `;
     const post = async (path: string, type: string, body: Uint8Array<ArrayBuffer>) => {
       const before = received.length;
@@ -265,9 +329,75 @@ service:
           encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
         );
         assert.deepEqual(logsViaProto, logsViaJson);
+
+        // Metrics: the SDK's own instruments and the prom-client bridge's families in one
+        // collection, as the apps' reader gathers them.
+        const rm = await sampleMetrics(resource);
+        const metricsViaJson = await post(
+          "/v1/metrics",
+          "application/json",
+          JsonMetricsSerializer.serializeRequest(rm) as Uint8Array<ArrayBuffer>,
+        );
+        const metricsViaProto = await post(
+          "/v1/metrics",
+          "application/x-protobuf",
+          encodeMetrics(rm),
+        );
+        assert.deepEqual(metricsViaProto, metricsViaJson);
+        // Exemplars (the SDK's JSON has none): a bucket's trace id comes through.
+        const histogram = rm.scopeMetrics.flatMap((sm) => sm.metrics).find((m) =>
+          m.descriptor.name === "http_request_duration_seconds"
+        )!;
+        (histogram.dataPoints[0] as { exemplars?: PointExemplar[] }).exemplars = [{
+          timeMs: 1_780_000_000_250,
+          value: 0.042,
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          spanId: "b7ad6b7169203331",
+        }];
+        const withExemplar = await post("/v1/metrics", "application/x-protobuf", encodeMetrics(rm));
+        const points = withExemplar.resourceMetrics[0].scopeMetrics.flatMap((
+          sm: { metrics: { name: string; histogram?: { dataPoints: unknown[] } }[] },
+        ) => sm.metrics).find((m: { name: string }) => m.name === "http_request_duration_seconds")
+          .histogram.dataPoints;
+        assert.deepEqual(points[0].exemplars, [{
+          timeUnixNano: "1780000000250000000",
+          asDouble: 0.042,
+          spanId: "b7ad6b7169203331",
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+        }]);
       });
     } finally {
       await server.shutdown();
     }
+  },
+});
+
+Deno.test({
+  name: "OTEL_EXPORTER_OTLP_PROTOCOL=http/json: spans leave as the SDK's OTLP/JSON (loaded on use)",
+  permissions: { net: true, env: true, read: true, sys: true },
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const seen: { type: string | null; body: string }[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      seen.push({ type: req.headers.get("content-type"), body: await req.text() });
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    });
+    const tracing = setupTracing({
+      serviceName: "json-path",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      },
+    });
+    tracing.tracer.startSpan("json span").end();
+    await tracing.provider.forceFlush();
+    await tracing.exporter.forceFlush();
+    await tracing.provider.shutdown();
+    await server.shutdown();
+    assert.equal(seen.length, 1);
+    assert.match(seen[0].type ?? "", /application\/json/);
+    const name = JSON.parse(seen[0].body).resourceSpans[0].scopeSpans[0].spans[0].name;
+    assert.equal(name, "json span");
   },
 });

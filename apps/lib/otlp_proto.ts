@@ -15,9 +15,21 @@
  * Field numbers: opentelemetry-proto v1 (trace/v1/trace.proto,
  * logs/v1/logs.proto, common/v1/common.proto, resource/v1/resource.proto).
  */
-import type { Attributes, AttributeValue, HrTime, SpanContext } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  type SpanContext,
+  ValueType,
+} from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import {
+  AggregationTemporality,
+  DataPointType,
+  type MetricData,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -553,5 +565,153 @@ export function encodeLogEntries(
   }
   w.end(sl);
   w.end(rl);
+  return w.finish();
+}
+
+// ------------------------------------------------------------------ metrics
+
+/** An exemplar on a histogram point: a sampled request's trace, as prom-client keeps it. */
+export interface PointExemplar {
+  timeMs: number;
+  value: number;
+  traceId: string;
+  spanId: string;
+}
+
+/** AggregationTemporality in the proto: DELTA 1, CUMULATIVE 2. */
+function temporality(t: AggregationTemporality): number {
+  return t === AggregationTemporality.DELTA ? 1 : 2;
+}
+
+function msToHrTime(ms: number): HrTime {
+  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+}
+
+function writeExemplar(w: ProtoWriter, field: number, e: PointExemplar): void {
+  // Exemplar: time_unix_nano 2, as_double 3, span_id 4, trace_id 5.
+  w.tag(field, WIRE_LEN);
+  const x = w.begin();
+  w.tag(2, WIRE_FIXED64);
+  w.hrTime(msToHrTime(e.timeMs));
+  w.tag(3, WIRE_FIXED64);
+  w.double(e.value);
+  w.tag(4, WIRE_LEN);
+  w.hexBytes(e.spanId);
+  w.tag(5, WIRE_LEN);
+  w.hexBytes(e.traceId);
+  w.end(x);
+}
+
+function writeMetric(w: ProtoWriter, m: MetricData): void {
+  // ScopeMetrics.metrics = 2; Metric: name 1, description 2, unit 3, gauge 5, sum 7, histogram 9.
+  w.tag(2, WIRE_LEN);
+  const mm = w.begin();
+  stringField(w, 1, m.descriptor.name);
+  stringField(w, 2, m.descriptor.description);
+  stringField(w, 3, m.descriptor.unit);
+  const isInt = m.descriptor.valueType === ValueType.INT;
+  if (m.dataPointType === DataPointType.HISTOGRAM) {
+    w.tag(9, WIRE_LEN);
+    const h = w.begin();
+    for (const p of m.dataPoints) {
+      // HistogramDataPoint: start 2, time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7,
+      // exemplars 8, attributes 9, min 11, max 12.
+      w.tag(1, WIRE_LEN);
+      const d = w.begin();
+      w.tag(2, WIRE_FIXED64);
+      w.hrTime(p.startTime);
+      w.tag(3, WIRE_FIXED64);
+      w.hrTime(p.endTime);
+      w.tag(4, WIRE_FIXED64);
+      w.fixed32(p.value.count);
+      w.fixed32(Math.floor(p.value.count / TWO_32));
+      if (p.value.sum !== undefined) {
+        w.tag(5, WIRE_FIXED64);
+        w.double(p.value.sum);
+      }
+      w.tag(6, WIRE_LEN);
+      w.varint(p.value.buckets.counts.length * 8);
+      for (const c of p.value.buckets.counts) {
+        w.fixed32(c);
+        w.fixed32(Math.floor(c / TWO_32));
+      }
+      w.tag(7, WIRE_LEN);
+      w.varint(p.value.buckets.boundaries.length * 8);
+      for (const b of p.value.buckets.boundaries) w.double(b);
+      for (const e of (p as { exemplars?: PointExemplar[] }).exemplars ?? []) {
+        writeExemplar(w, 8, e);
+      }
+      attributes(w, 9, p.attributes);
+      if (p.value.min !== undefined && Number.isFinite(p.value.min)) {
+        w.tag(11, WIRE_FIXED64);
+        w.double(p.value.min);
+      }
+      if (p.value.max !== undefined && Number.isFinite(p.value.max)) {
+        w.tag(12, WIRE_FIXED64);
+        w.double(p.value.max);
+      }
+      w.end(d);
+    }
+    w.tag(2, WIRE_VARINT);
+    w.varint(temporality(m.aggregationTemporality));
+    w.end(h);
+  } else if (
+    m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.GAUGE
+  ) {
+    const sum = m.dataPointType === DataPointType.SUM;
+    w.tag(sum ? 7 : 5, WIRE_LEN);
+    const g = w.begin();
+    for (const p of m.dataPoints) {
+      // NumberDataPoint: start 2, time 3, as_double 4, as_int 6 (sfixed64), attributes 7.
+      w.tag(1, WIRE_LEN);
+      const d = w.begin();
+      w.tag(2, WIRE_FIXED64);
+      w.hrTime(p.startTime);
+      w.tag(3, WIRE_FIXED64);
+      w.hrTime(p.endTime);
+      if (isInt) {
+        w.tag(6, WIRE_FIXED64);
+        const v = Math.trunc(p.value);
+        // Two's complement, low word first.
+        const hi = Math.floor(v / TWO_32);
+        w.fixed32(v - hi * TWO_32);
+        w.fixed32(hi);
+      } else {
+        w.tag(4, WIRE_FIXED64);
+        w.double(p.value);
+      }
+      attributes(w, 7, p.attributes);
+      w.end(d);
+    }
+    if (sum) {
+      w.tag(2, WIRE_VARINT);
+      w.varint(temporality(m.aggregationTemporality));
+      w.tag(3, WIRE_VARINT);
+      w.varint(m.isMonotonic ? 1 : 0);
+    }
+    w.end(g);
+  }
+  // Exponential histograms are not produced by this kit's readers.
+  w.end(mm);
+}
+
+/** ExportMetricsServiceRequest for one collection (histogram exemplars included). */
+export function encodeMetrics(rm: ResourceMetrics): Uint8Array<ArrayBuffer> {
+  const w = writer;
+  w.pos = 0;
+  w.tag(1, WIRE_LEN); // resource_metrics
+  const r = w.begin();
+  writeResource(w, 1, rm.resource);
+  for (const sm of rm.scopeMetrics) {
+    if (sm.metrics.length === 0) continue;
+    w.tag(2, WIRE_LEN); // scope_metrics
+    const s = w.begin();
+    writeScope(w, sm.scope.name, sm.scope.version);
+    for (const m of sm.metrics) writeMetric(w, m);
+    stringField(w, 3, sm.scope.schemaUrl);
+    w.end(s);
+  }
+  stringField(w, 3, rm.resource.schemaUrl);
+  w.end(r);
   return w.finish();
 }

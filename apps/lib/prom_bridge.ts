@@ -18,10 +18,11 @@
  *
  * Exemplars: the latency histogram keeps, per bucket, the trace and span id
  * of the latest sampled request (prom-client). The OTel JS SDK's metric data
- * and OTLP transformer have no exemplars, so the bridge's histogram points
- * carry them as `exemplars` and `serializeMetricsWithExemplars` adds them to
- * the SDK's own OTLP/JSON; the collector's prometheus exporter then serves
- * them in OpenMetrics (enable_open_metrics), where Prometheus stores them.
+ * has no exemplars, so the bridge's histogram points carry them as
+ * `exemplars` and the exporter writes them into the OTLP protobuf
+ * (otlp_proto.ts encodeMetrics); the collector's prometheus exporter then
+ * serves them in OpenMetrics (enable_open_metrics), where Prometheus stores
+ * them.
  */
 import { type Attributes, type HrTime, ValueType } from "@opentelemetry/api";
 import { hrTime, millisToHrTime } from "@opentelemetry/core";
@@ -35,7 +36,8 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
-import { JsonMetricsSerializer } from "@opentelemetry/otlp-transformer";
+import { HttpExportError, postOtlp, PROTOBUF } from "./otlp_http.ts";
+import { encodeMetrics, type PointExemplar } from "./otlp_proto.ts";
 import {
   type Metric,
   type MetricObjectWithValues,
@@ -178,7 +180,7 @@ function histogramPoints(family: PromMetric, startTime: HrTime, endTime: HrTime)
     buckets: [number, number][];
     sum: number;
     count: number;
-    exemplars?: OtlpExemplar[];
+    exemplars?: PointExemplar[];
   }
   const series = new Map<string, Acc>();
   for (const v of family.values) {
@@ -194,8 +196,8 @@ function histogramPoints(family: PromMetric, startTime: HrTime, endTime: HrTime)
       const e = (v as { exemplar?: PromExemplar }).exemplar;
       if (e && typeof e.labelSet?.trace_id === "string") {
         (acc.exemplars ??= []).push({
-          timeUnixNano: String(Math.round(e.timestamp * 1e3)) + "000000",
-          asDouble: e.value,
+          timeMs: Math.round(e.timestamp * 1e3),
+          value: e.value,
           traceId: e.labelSet.trace_id,
           spanId: String(e.labelSet.span_id ?? ""),
         });
@@ -228,43 +230,6 @@ interface PromExemplar {
   labelSet: Record<string, string | number>;
   value: number;
   timestamp: number;
-}
-
-/** An OTLP/JSON exemplar (ids in hex, as OTLP/JSON writes them). */
-export interface OtlpExemplar {
-  timeUnixNano: string;
-  asDouble: number;
-  traceId: string;
-  spanId: string;
-}
-
-const utf8 = new TextDecoder();
-const toUtf8 = new TextEncoder();
-
-/**
- * The SDK's OTLP/JSON for `rm`, plus the exemplars the bridge's histogram
- * points carry (the transformer keeps the order of scopes, metrics and
- * points, so they are matched by position). Runs at the export interval.
- */
-export function serializeMetricsWithExemplars(rm: ResourceMetrics): Uint8Array {
-  const bytes = JsonMetricsSerializer.serializeRequest(rm)!;
-  const withExemplars = (m: MetricData) =>
-    m.dataPointType === DataPointType.HISTOGRAM &&
-    m.dataPoints.some((p) => (p as { exemplars?: unknown[] }).exemplars?.length);
-  if (!rm.scopeMetrics.some((sm) => sm.metrics.some(withExemplars))) return bytes;
-  const request = JSON.parse(utf8.decode(bytes));
-  const scopes = request.resourceMetrics?.[0]?.scopeMetrics ?? [];
-  rm.scopeMetrics.forEach((sm, i) =>
-    sm.metrics.forEach((m, j) => {
-      if (!withExemplars(m)) return;
-      const points = scopes[i]?.metrics?.[j]?.histogram?.dataPoints ?? [];
-      m.dataPoints.forEach((p, k) => {
-        const exemplars = (p as { exemplars?: OtlpExemplar[] }).exemplars;
-        if (exemplars?.length && points[k]) points[k].exemplars = exemplars;
-      });
-    })
-  );
-  return toUtf8.encode(JSON.stringify(request));
 }
 
 export const OPENMETRICS_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
@@ -319,6 +284,7 @@ export function openMetricsText(registry: Registry): Promise<string> {
  * exemplars (the SDK's OTLPMetricExporter drops them). One POST per export
  * interval; a failure is reported and the next export carries the totals.
  */
+/** The collection as OTLP/HTTP protobuf, exemplars included (otlp_proto.ts encodeMetrics). */
 export class ExemplarMetricExporter implements PushMetricExporter {
   private readonly headers: Record<string, string>;
   constructor(
@@ -326,31 +292,25 @@ export class ExemplarMetricExporter implements PushMetricExporter {
     private readonly timeoutMs: number,
     headers: Record<string, string> = {},
   ) {
-    this.headers = { ...headers, "content-type": "application/json" };
+    this.headers = { ...headers, "content-type": PROTOBUF };
   }
 
   export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
     let body: Uint8Array<ArrayBuffer>;
     try {
-      body = serializeMetricsWithExemplars(metrics) as Uint8Array<ArrayBuffer>;
+      body = encodeMetrics(metrics);
     } catch (err) {
       done({ code: ExportResultCode.FAILED, error: err as Error });
       return;
     }
-    fetch(this.url, {
-      method: "POST",
-      headers: this.headers,
-      body,
-      signal: AbortSignal.timeout(this.timeoutMs),
-    }).then(async (res) => {
-      await res.body?.cancel();
+    postOtlp(this.url, body, this.headers, this.timeoutMs).then((result) =>
       done(
-        res.ok ? { code: ExportResultCode.SUCCESS } : {
+        result.ok ? { code: ExportResultCode.SUCCESS } : {
           code: ExportResultCode.FAILED,
-          error: new Error(`metrics export: HTTP ${res.status}`),
+          error: new HttpExportError(`metrics export: ${result.message}`, result.status),
         },
-      );
-    }, (err) => done({ code: ExportResultCode.FAILED, error: err as Error }));
+      )
+    );
   }
 
   forceFlush(): Promise<void> {
