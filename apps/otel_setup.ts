@@ -310,10 +310,12 @@ class JsonSpanExporter implements SpanExporter {
       url: string;
       timeoutMillis: number;
       headers: Record<string, string>;
+      concurrencyLimit: number;
     },
   ) {}
 
-  private load(): Promise<SpanExporter> {
+  /** Starts loading the module now (at setup, outside any request). */
+  load(): Promise<SpanExporter> {
     // A specifier in a variable: Deno leaves it out of the app's module graph until used.
     const specifier = JSON_EXPORTER;
     this.inner ??= (import(specifier) as Promise<JsonExporterModule>).then((m) =>
@@ -523,8 +525,17 @@ function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: SpanDe
     processor = protoProcessor;
   } else {
     // http/json (the SDK's exporter), or a test's in-memory exporter.
-    const inner = opts.spanExporter ??
-      new JsonSpanExporter({ url, timeoutMillis, headers: otlpHeaders(env, "TRACES") });
+    let inner = opts.spanExporter;
+    if (!inner) {
+      const json = new JsonSpanExporter({
+        url,
+        timeoutMillis,
+        headers: otlpHeaders(env, "TRACES"),
+        concurrencyLimit: 4,
+      });
+      json.load().catch(() => {}); // a failed load fails each export, which is counted
+      inner = json;
+    }
     // Batches queue here and are sent (and retried) off the request path; bounded in spans.
     const queued = new QueuedSpanExporter(inner, queue);
     exporter = queued;

@@ -36,7 +36,10 @@ import {
 import type { Resource } from "@opentelemetry/resources";
 import { ProtoSpanProcessor } from "../apps/lib/proto_span_processor.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { buildResource, setupTracing } from "../apps/otel_setup.ts";
+import { buildResource, initializeObservability, setupTracing } from "../apps/otel_setup.ts";
+import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
+import { createLogger, setLogSink } from "../apps/lib/logger.ts";
+import { startServer } from "../apps/lib/server.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { missing, withCollector } from "./support.ts";
 
@@ -399,5 +402,58 @@ Deno.test({
     assert.match(seen[0].type ?? "", /application\/json/);
     const name = JSON.parse(seen[0].body).resourceSpans[0].scopeSpans[0].spans[0].name;
     assert.equal(name, "json span");
+  },
+});
+
+Deno.test({
+  name: "http/json under load: every request's spans reach the collector (exporter built at setup)",
+  permissions: { net: true, env: true, read: true, sys: true },
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    let spans = 0;
+    const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const body = JSON.parse(await req.text());
+      for (const rs of body.resourceSpans) {
+        for (const ss of rs.scopeSpans) {
+          spans += ss.spans.filter((s: { kind: number }) => s.kind === 2).length;
+        }
+      }
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    });
+    const obs = initializeObservability({
+      serviceName: "json-load",
+      logs: false,
+      metrics: false,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "64",
+      },
+    });
+    const prev = setLogSink({ write() {} });
+    const { app } = createInstrumentedApp({
+      observability: obs,
+      logger: createLogger("json-load"),
+    });
+    const server = startServer(app, { port: 0, hostname: "127.0.0.1" });
+    const total = 2000;
+    try {
+      let next = 0;
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (next < total) {
+          next++;
+          await (await fetch(`${server.url}/api/data`)).body?.cancel();
+        }
+      }));
+      await obs.flush();
+      for (let i = 0; i < 100 && spans < total; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(spans, total, "one server span per request arrived");
+    } finally {
+      await server.stop();
+      await obs.shutdown();
+      setLogSink(prev);
+      await collector.shutdown();
+    }
   },
 });
