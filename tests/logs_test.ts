@@ -246,3 +246,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "log export: a full batch leaves at once, not at the next second (no overflow at high rates)",
+  permissions: { net: true, env: true, read: true },
+  async fn() {
+    const posts: number[] = [];
+    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      posts.push((await req.arrayBuffer()).byteLength);
+      return new Response("{}");
+    });
+    const exporter = new LogExporter({
+      url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
+      resource: buildResource({ serviceName: "early", env: {} }),
+    });
+    try {
+      for (let i = 0; i < 600; i++) {
+        exporter.push({ timeMs: Date.now(), level: "INFO", message: `line ${i}` }, 60);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(posts.length >= 2, `${posts.length} requests within 300 ms (the timer is 1 s)`);
+      await exporter.flush();
+    } finally {
+      await srv.shutdown();
+    }
+  },
+});

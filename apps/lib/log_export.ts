@@ -66,6 +66,10 @@ export class LogExporter {
   private pendingSizes: number[] = [];
   private pendingChars = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** A flush scheduled because a batch filled up. */
+  private early: ReturnType<typeof setTimeout> | undefined;
+  /** False after a failed send, until one succeeds (then full batches wait for the timer). */
+  private delivering = true;
   /** The one flush in flight, if any (a slow collector must not pile flushes up). */
   private sending: Promise<void> | undefined;
   private readonly headers: Record<string, string>;
@@ -83,6 +87,15 @@ export class LogExporter {
     this.pending.push(entry);
     this.pendingSizes.push(chars);
     this.pendingChars += chars;
+    if (this.pending.length >= MAX_BATCH && this.delivering && !this.sending && !this.early) {
+      // A full batch leaves now (from a later task), not at the next tick of the timer: at
+      // thousands of lines a second a timer alone lets the queue overflow. Not while the
+      // collector is failing: then the timer paces the retries.
+      this.early = setTimeout(() => {
+        this.early = undefined;
+        void this.flush();
+      }, 0);
+    }
     if (this.timer === undefined) {
       // A waiting batch must not keep a finished process alive (shutdown flushes it).
       this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
@@ -146,6 +159,7 @@ export class LogExporter {
       this.headers,
       this.opts.timeoutMs ?? 10_000,
     );
+    this.delivering = result.ok;
     if (result.ok) return true;
     countExportFailure("logs");
     if (result.status === undefined || RETRYABLE_STATUS.has(result.status)) {
