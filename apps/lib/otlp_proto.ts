@@ -602,6 +602,24 @@ function writeExemplar(w: ProtoWriter, field: number, e: PointExemplar): void {
   w.end(x);
 }
 
+/** A 64-bit fixed field's value from a safe integer (two's complement when negative), low word first. */
+function uint64(w: ProtoWriter, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  w.fixed32(v - hi * TWO_32);
+  w.fixed32(hi);
+}
+
+/** Starts a data point (field 1 of Gauge, Sum, Histogram) with its start and end times (2, 3). */
+function beginPoint(w: ProtoWriter, start: HrTime, end: HrTime): number {
+  w.tag(1, WIRE_LEN);
+  const d = w.begin();
+  w.tag(2, WIRE_FIXED64);
+  w.hrTime(start);
+  w.tag(3, WIRE_FIXED64);
+  w.hrTime(end);
+  return d;
+}
+
 function writeMetric(w: ProtoWriter, m: MetricData): void {
   // ScopeMetrics.metrics = 2; Metric: name 1, description 2, unit 3, gauge 5, sum 7, histogram 9.
   w.tag(2, WIRE_LEN);
@@ -616,25 +634,16 @@ function writeMetric(w: ProtoWriter, m: MetricData): void {
     for (const p of m.dataPoints) {
       // HistogramDataPoint: start 2, time 3, count 4, sum 5, bucket_counts 6, explicit_bounds 7,
       // exemplars 8, attributes 9, min 11, max 12.
-      w.tag(1, WIRE_LEN);
-      const d = w.begin();
-      w.tag(2, WIRE_FIXED64);
-      w.hrTime(p.startTime);
-      w.tag(3, WIRE_FIXED64);
-      w.hrTime(p.endTime);
+      const d = beginPoint(w, p.startTime, p.endTime);
       w.tag(4, WIRE_FIXED64);
-      w.fixed32(p.value.count);
-      w.fixed32(Math.floor(p.value.count / TWO_32));
+      uint64(w, p.value.count);
       if (p.value.sum !== undefined) {
         w.tag(5, WIRE_FIXED64);
         w.double(p.value.sum);
       }
       w.tag(6, WIRE_LEN);
       w.varint(p.value.buckets.counts.length * 8);
-      for (const c of p.value.buckets.counts) {
-        w.fixed32(c);
-        w.fixed32(Math.floor(c / TWO_32));
-      }
+      for (const c of p.value.buckets.counts) uint64(w, c);
       w.tag(7, WIRE_LEN);
       w.varint(p.value.buckets.boundaries.length * 8);
       for (const b of p.value.buckets.boundaries) w.double(b);
@@ -663,19 +672,10 @@ function writeMetric(w: ProtoWriter, m: MetricData): void {
     const g = w.begin();
     for (const p of m.dataPoints) {
       // NumberDataPoint: start 2, time 3, as_double 4, as_int 6 (sfixed64), attributes 7.
-      w.tag(1, WIRE_LEN);
-      const d = w.begin();
-      w.tag(2, WIRE_FIXED64);
-      w.hrTime(p.startTime);
-      w.tag(3, WIRE_FIXED64);
-      w.hrTime(p.endTime);
+      const d = beginPoint(w, p.startTime, p.endTime);
       if (isInt) {
         w.tag(6, WIRE_FIXED64);
-        const v = Math.trunc(p.value);
-        // Two's complement, low word first.
-        const hi = Math.floor(v / TWO_32);
-        w.fixed32(v - hi * TWO_32);
-        w.fixed32(hi);
+        uint64(w, Math.trunc(p.value));
       } else {
         w.tag(4, WIRE_FIXED64);
         w.double(p.value);

@@ -22,6 +22,7 @@
 import * as hdr from "hdr-histogram-js";
 import { MissingPrerequisite, UsageError } from "../cli.ts";
 import type { FromWorker, ToWorker, WorkerCounts } from "./worker.ts";
+import { zeroCounts } from "./counts.ts";
 
 /** Picks the path (with query) of the i-th request, counting from 1. */
 export type TrafficMix = (n: number) => string;
@@ -482,19 +483,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   }
 
   const sum = () => {
-    const t = {
-      scheduled: 0,
-      sent: 0,
-      dropped: 0,
-      late: 0,
-      maxLagMs: 0,
-      completed: 0,
-      errors: 0,
-      aborted: 0,
-      inFlight: 0,
-      lastSendAt: 0,
-      statusCounts: {} as Record<string, number>,
-    };
+    const t = zeroCounts();
     for (const c of latest) {
       if (!c) continue;
       t.scheduled = Math.max(t.scheduled, c.scheduled);

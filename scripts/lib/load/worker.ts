@@ -12,6 +12,7 @@
 // records in its one HDR histogram.
 /// <reference lib="deno.worker" />
 import { Http1Conn, NoResponse, requestBytes } from "./http1.ts";
+import { type WorkerCounts, zeroCounts } from "./counts.ts";
 
 /** The main thread's messages to a Worker. */
 export type ToWorker =
@@ -65,21 +66,8 @@ export interface UrlsMessage {
 /** A Worker's messages to the main thread. */
 export type FromWorker = { type: "ready" } | { type: "connected" } | FlushMessage;
 
-export interface WorkerCounts {
-  /** Highest global request index whose due time came, plus one (0 before the first). */
-  scheduled: number;
-  sent: number;
-  dropped: number;
-  late: number;
-  maxLagMs: number;
-  completed: number;
-  errors: number;
-  aborted: number;
-  inFlight: number;
-  /** When the last request was actually sent, ms after the start. */
-  lastSendAt: number;
-  statusCounts: Record<string, number>;
-}
+/** A Worker's cumulative counts (load/counts.ts: shared with the main thread, which sums them). */
+export type { WorkerCounts } from "./counts.ts";
 
 export interface FlushMessage {
   type: "flush";
@@ -122,19 +110,7 @@ function run(cfg: StartMessage): void {
   // Requests w, w + n, ... below total.
   const mine = cfg.total > w ? Math.ceil((cfg.total - w) / n) : 0;
 
-  const c: WorkerCounts = {
-    scheduled: 0,
-    sent: 0,
-    dropped: 0,
-    late: 0,
-    maxLagMs: 0,
-    completed: 0,
-    errors: 0,
-    aborted: 0,
-    inFlight: 0,
-    lastSendAt: 0,
-    statusCounts: {},
-  };
+  const c: WorkerCounts = zeroCounts();
   const count = (k: string) => c.statusCounts[k] = (c.statusCounts[k] ?? 0) + 1;
   let lat = new Uint32Array(4096);
   let nLat = 0;
