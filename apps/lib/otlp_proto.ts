@@ -268,6 +268,16 @@ function anyValue(w: ProtoWriter, value: unknown): void {
   }
 }
 
+/** A KeyValue message's fields: key 1, value 2 (an AnyValue). */
+function keyValueContent(w: ProtoWriter, key: string, value: unknown): void {
+  w.tag(1, WIRE_LEN);
+  w.string(key);
+  w.tag(2, WIRE_LEN);
+  const v = w.begin();
+  anyValue(w, value);
+  w.end(v);
+}
+
 /**
  * Encoded KeyValue messages by key, then by value: most attributes repeat
  * from span to span (`http.request.method` = `GET`, `http.route` =
@@ -295,12 +305,7 @@ function keyValueBytes(key: string, value: string | number | boolean): Uint8Arra
   if (!bytes) {
     if (byValue.size >= MAX_VALUES_PER_KEY) byValue.clear();
     scratch.pos = 0;
-    scratch.tag(1, WIRE_LEN);
-    scratch.string(key);
-    scratch.tag(2, WIRE_LEN);
-    const v = scratch.begin();
-    anyValue(scratch, value);
-    scratch.end(v);
+    keyValueContent(scratch, key, value);
     bytes = scratch.finish();
     byValue.set(value, bytes);
   }
@@ -325,12 +330,7 @@ function attributes(w: ProtoWriter, field: number, attrs: Attributes | undefined
       continue;
     }
     const kv = w.begin();
-    w.tag(1, WIRE_LEN);
-    w.string(key);
-    w.tag(2, WIRE_LEN);
-    const v = w.begin();
-    anyValue(w, value);
-    w.end(v);
+    keyValueContent(w, key, value);
     w.end(kv);
   }
 }
@@ -367,35 +367,10 @@ const writer = new ProtoWriter();
 
 type Scope = ReadableSpan["instrumentationScope"];
 
-/** One ResourceSpans message: the resource, then each scope with its encoded span fields. */
-function writeResourceSpans(
-  w: ProtoWriter,
-  resource: Resource,
-  scopes: Iterable<[Scope, Uint8Array[]]>,
-): void {
-  // ExportTraceServiceRequest.resource_spans = 1
-  w.tag(1, WIRE_LEN);
-  const rs = w.begin();
-  writeResource(w, 1, resource);
-  for (const [scope, parts] of scopes) {
-    // ResourceSpans.scope_spans = 2
-    w.tag(2, WIRE_LEN);
-    const ss = w.begin();
-    writeScope(w, scope.name, scope.version);
-    for (const bytes of parts) w.raw(bytes);
-    stringField(w, 3, scope.schemaUrl);
-    w.end(ss);
-  }
-  stringField(w, 3, resource.schemaUrl);
-  w.end(rs);
-}
-
-/** Appends one span's `spans` field to `w` (a batch built span by span). */
-export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
-  writeSpan(w, span);
-}
-
-/** ExportTraceServiceRequest for one resource and scope around span fields from appendSpan. */
+/**
+ * ExportTraceServiceRequest for one resource and scope around span fields
+ * written by appendSpan (the apps' batches have one of each).
+ */
 export function spanRequest(
   resource: Resource,
   scope: Scope,
@@ -403,11 +378,24 @@ export function spanRequest(
 ): Uint8Array<ArrayBuffer> {
   const w = writer;
   w.pos = 0;
-  writeResourceSpans(w, resource, [[scope, [fields]]]);
+  // ExportTraceServiceRequest.resource_spans = 1
+  w.tag(1, WIRE_LEN);
+  const rs = w.begin();
+  writeResource(w, 1, resource);
+  // ResourceSpans.scope_spans = 2
+  w.tag(2, WIRE_LEN);
+  const ss = w.begin();
+  writeScope(w, scope.name, scope.version);
+  w.raw(fields);
+  stringField(w, 3, scope.schemaUrl);
+  w.end(ss);
+  stringField(w, 3, resource.schemaUrl);
+  w.end(rs);
   return w.finish();
 }
 
-function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
+/** Appends one span's `spans` field to `w` (a batch built span by span). */
+export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
   // ScopeSpans.spans = 2
   w.tag(2, WIRE_LEN);
   const s = w.begin();
@@ -542,12 +530,7 @@ export function encodeLogEntries(
         if (typeof value === "bigint" || typeof value === "symbol") value = String(value);
         w.tag(6, WIRE_LEN);
         const kv = w.begin();
-        w.tag(1, WIRE_LEN);
-        w.string(key);
-        w.tag(2, WIRE_LEN);
-        const v = w.begin();
-        anyValue(w, value);
-        w.end(v);
+        keyValueContent(w, key, value);
         w.end(kv);
       }
     }
