@@ -3,14 +3,12 @@
  * one POST helper for span batches and log lines. Bodies come from
  * apps/lib/otlp_proto.ts.
  */
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 
 export const PROTOBUF = "application/x-protobuf";
 
-/** What one POST gave: ok, an HTTP status the collector answered, or a network error. */
-export type PostResult =
-  | { ok: true }
-  | { ok: false; status: number; message: string }
-  | { ok: false; status?: undefined; message: string };
+/** What one POST gave: ok, or why not (`status` when the collector answered, none on a network error). */
+export type PostResult = { ok: true } | { ok: false; status?: number; message: string };
 
 /** POSTs an OTLP body; never throws. The response body is read and dropped. */
 export async function postOtlp(
@@ -34,8 +32,28 @@ export async function postOtlp(
   }
 }
 
+/**
+ * postOtlp as an SDK export result: an error carries the HTTP status, so the
+ * delivery queue can tell a refusal (4xx) from back-pressure or an outage.
+ */
+export async function exportOtlp(
+  url: string,
+  body: Uint8Array<ArrayBuffer>,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  /** Put in front of the error message ("metrics export"), when given. */
+  what?: string,
+): Promise<ExportResult> {
+  const result = await postOtlp(url, body, headers, timeoutMs);
+  if (result.ok) return { code: ExportResultCode.SUCCESS };
+  return {
+    code: ExportResultCode.FAILED,
+    error: new HttpExportError(what ? `${what}: ${result.message}` : result.message, result.status),
+  };
+}
+
 /** An export error that carries the HTTP status, as the SDK's OTLPExporterError does. */
-export class HttpExportError extends Error {
+class HttpExportError extends Error {
   constructor(message: string, readonly code?: number) {
     super(message);
   }

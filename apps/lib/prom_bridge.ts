@@ -36,7 +36,7 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
-import { HttpExportError, postOtlp, PROTOBUF } from "./otlp_http.ts";
+import { exportOtlp, PROTOBUF } from "./otlp_http.ts";
 import { encodeMetrics, type PointExemplar } from "./otlp_proto.ts";
 import {
   type Metric,
@@ -303,14 +303,7 @@ export class ExemplarMetricExporter implements PushMetricExporter {
       done({ code: ExportResultCode.FAILED, error: err as Error });
       return;
     }
-    postOtlp(this.url, body, this.headers, this.timeoutMs).then((result) =>
-      done(
-        result.ok ? { code: ExportResultCode.SUCCESS } : {
-          code: ExportResultCode.FAILED,
-          error: new HttpExportError(`metrics export: ${result.message}`, result.status),
-        },
-      )
-    );
+    exportOtlp(this.url, body, this.headers, this.timeoutMs, "metrics export").then(done);
   }
 
   forceFlush(): Promise<void> {

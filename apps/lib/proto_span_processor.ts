@@ -20,10 +20,9 @@
  * cannot hold.
  */
 import { type Context, TraceFlags } from "@opentelemetry/api";
-import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
-import { HttpExportError, postOtlp, PROTOBUF } from "./otlp_http.ts";
+import { exportOtlp, PROTOBUF } from "./otlp_http.ts";
 import { appendSpan, ProtoWriter, spanRequest } from "./otlp_proto.ts";
 import { DeliveryQueue, type QueueOptions } from "./telemetry_delivery.ts";
 import { countDropped } from "./telemetry_loss.ts";
@@ -69,14 +68,7 @@ export class ProtoSpanProcessor implements SpanProcessor {
     const headers = { ...opts.headers, "content-type": PROTOBUF };
     this.queue = new DeliveryQueue<EncodedBatch>(
       (batch, done) => {
-        postOtlp(opts.url, batch.body, headers, opts.timeoutMs).then((result) =>
-          done(
-            result.ok ? { code: ExportResultCode.SUCCESS } : {
-              code: ExportResultCode.FAILED,
-              error: new HttpExportError(result.message, result.status),
-            } satisfies ExportResult,
-          )
-        );
+        exportOtlp(opts.url, batch.body, headers, opts.timeoutMs).then(done);
       },
       (batch) => batch.spans,
       opts,
