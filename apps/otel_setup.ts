@@ -562,7 +562,11 @@ function tracingParts(opts: ObservabilityOptions): SdkParts & { exporter: SpanDe
 /** Tracing alone: resource, sampler, OTLP/HTTP behind a bounded batch processor. */
 export function setupTracing(opts: ObservabilityOptions, resource?: Resource): TracingSetup {
   const parts = tracingParts(opts);
-  const { tracerProvider } = startSdk(resource ?? buildResource(opts), parts, envOf(opts));
+  const { tracerProvider } = startSdk(
+    resource ?? buildResource(opts),
+    parts,
+    opts.env ?? processEnv(),
+  );
   return tracingSetup(opts, tracerProvider, parts.exporter);
 }
 
@@ -611,7 +615,11 @@ function metricParts(opts: ObservabilityOptions): SdkParts & { bridge: PromClien
 /** Metrics alone: OTLP/HTTP read periodically (cumulative temporality). */
 export function setupMetrics(opts: ObservabilityOptions, resource?: Resource): MetricsSetup {
   const parts = metricParts(opts);
-  const { meterProvider } = startSdk(resource ?? buildResource(opts), parts, envOf(opts));
+  const { meterProvider } = startSdk(
+    resource ?? buildResource(opts),
+    parts,
+    opts.env ?? processEnv(),
+  );
   return metricsSetup(opts, meterProvider, parts.bridge);
 }
 
@@ -763,10 +771,6 @@ function randomHex(words: number): string {
   const out = String.fromCharCode.apply(null, idChars);
   idChars.length = 32;
   return out;
-}
-
-function envOf(opts: ObservabilityOptions): Record<string, string | undefined> {
-  return opts.env ?? processEnv();
 }
 
 function numberEnv(raw: string | undefined, fallback: number): number {

@@ -33,7 +33,7 @@ const MAX_QUEUE_CHARS = 8 * 1024 * 1024;
 /** Well below the collector's 20 MiB default request limit, however long the lines. */
 const MAX_BATCH_CHARS = 1024 * 1024;
 /** A body or attribute value is cut here, as span attribute values are. */
-export const MAX_VALUE_CHARS = 2048;
+const MAX_VALUE_CHARS = 2048;
 const INTERVAL_MS = 1000;
 /** Collector back-pressure (the OTLP spec's retryable answers): keep the lines and retry. */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);

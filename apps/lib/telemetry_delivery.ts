@@ -105,7 +105,6 @@ export class DeliveryQueue<B> {
   failures = 0;
   lastError?: string;
   private readonly batches: B[] = [];
-  private readonly counts: number[] = [];
   private queuedSpans = 0;
   private sending = false;
   private retryTimer?: ReturnType<typeof setTimeout>;
@@ -139,7 +138,6 @@ export class DeliveryQueue<B> {
       countDropped("traces", "queue_full", n);
     } else {
       this.batches.push(batch);
-      this.counts.push(n);
       this.queuedSpans += n;
       // Sent from a later task: the caller (a request's span.end()) returns at once.
       if (!this.sending && this.retryTimer === undefined) {
@@ -187,8 +185,8 @@ export class DeliveryQueue<B> {
   }
 
   private take(): number {
-    this.batches.shift();
-    const n = this.counts.shift() ?? 0;
+    const batch = this.batches.shift();
+    const n = batch === undefined ? 0 : this.count(batch);
     this.queuedSpans -= n;
     return n;
   }
@@ -241,7 +239,6 @@ export class DeliveryQueue<B> {
     this.retryTimer = undefined;
     countDropped("traces", "shutdown", this.queuedSpans);
     this.batches.length = 0;
-    this.counts.length = 0;
     this.queuedSpans = 0;
   }
 }
