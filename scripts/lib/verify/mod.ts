@@ -697,71 +697,83 @@ export async function checkExemplarTrace(
 }
 
 /** Metrics -> traces and traces -> logs, as verify rows. */
+/**
+ * One correlation row: `measure` says what it found; a thrown error is a
+ * failing row whose fix is `whenUnreachable`.
+ */
+async function correlationRow(
+  check: string,
+  expected: string,
+  whenUnreachable: string,
+  measure: () => Promise<{ found: string; ok: boolean; fix: string }>,
+): Promise<CheckResult> {
+  try {
+    const r = await measure();
+    return {
+      check,
+      expected,
+      found: r.found,
+      status: r.ok ? "ok" : "fail",
+      fix: r.ok ? undefined : r.fix,
+    };
+  } catch (err) {
+    return {
+      check,
+      expected,
+      found: `error: ${(err as Error).message}`,
+      status: "fail",
+      fix: whenUnreachable,
+    };
+  }
+}
+
 export async function checkCorrelation(
   opts: Endpoints & { victorialogs?: string; metrics: boolean; traceId?: string },
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   if (opts.metrics) {
-    const check = "exemplar -> trace in Jaeger";
-    const expected = "a latency exemplar's trace";
-    try {
-      const r = await checkExemplarTrace(opts.prometheus, opts.jaeger);
-      results.push({
-        check,
-        expected,
-        found: r.detail,
-        status: r.ok ? "ok" : "fail",
-        fix: r.ok
-          ? undefined
-          : "has platform-app had traffic (deno task load)? is Prometheus started with --enable-feature=exemplar-storage (deno task stack up does)?",
-      });
-    } catch (err) {
-      results.push({
-        check,
-        expected,
-        found: `error: ${(err as Error).message}`,
-        status: "fail",
-        fix: "is Prometheus running? deno task stack status",
-      });
-    }
+    results.push(
+      await correlationRow(
+        "exemplar -> trace in Jaeger",
+        "a latency exemplar's trace",
+        "is Prometheus running? deno task stack status",
+        async () => {
+          const r = await checkExemplarTrace(opts.prometheus, opts.jaeger);
+          return {
+            found: r.detail,
+            ok: r.ok,
+            fix:
+              "has platform-app had traffic (deno task load)? is Prometheus started with --enable-feature=exemplar-storage (deno task stack up does)?",
+          };
+        },
+      ),
+    );
   }
-  if (opts.victorialogs) {
-    const check = "push demo trace's logs in VictoriaLogs";
-    const expected = "log lines with its trace_id";
-    try {
-      const trace = await pushDemoTrace(opts.jaeger, opts.traceId);
-      if (!trace) {
-        results.push({
-          check,
-          expected,
-          found: "no push demo trace",
-          status: "fail",
-          fix: "run 'deno task run-push'",
-        });
-      } else {
-        const lines = await queryLogs(opts.victorialogs, {
-          traceId: trace.traceID,
-          sinceSeconds: 86_400,
-        });
-        results.push({
-          check,
-          expected,
-          found: `${lines.length} lines for ${trace.traceID}`,
-          status: lines.length > 0 ? "ok" : "fail",
-          fix: lines.length > 0
-            ? undefined
-            : "does the collector's logs pipeline export to VictoriaLogs (config/otel-collector-local.yaml)? see 'deno task stack logs collector'",
-        });
-      }
-    } catch (err) {
-      results.push({
-        check,
-        expected,
-        found: `error: ${(err as Error).message}`,
-        status: "fail",
-        fix: "is VictoriaLogs running? deno task stack status",
-      });
-    }
+  const victorialogs = opts.victorialogs;
+  if (victorialogs) {
+    results.push(
+      await correlationRow(
+        "push demo trace's logs in VictoriaLogs",
+        "log lines with its trace_id",
+        "is VictoriaLogs running? deno task stack status",
+        async () => {
+          const trace = await pushDemoTrace(opts.jaeger, opts.traceId);
+          if (!trace) {
+            return { found: "no push demo trace", ok: false, fix: "run 'deno task run-push'" };
+          }
+          const lines = await queryLogs(victorialogs, {
+            traceId: trace.traceID,
+            sinceSeconds: 86_400,
+          });
+          return {
+            found: `${lines.length} lines for ${trace.traceID}`,
+            ok: lines.length > 0,
+            fix:
+              "does the collector's logs pipeline export to VictoriaLogs (config/otel-collector-local.yaml)? see 'deno task stack logs collector'",
+          };
+        },
+      ),
+    );
   }
   return results;
 }
