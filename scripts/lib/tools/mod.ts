@@ -239,6 +239,24 @@ export function upToDate(component: string, hash: string): Stamp | null {
   return s && s.hash === hash && existsSync(s.path) ? s : null;
 }
 
+/**
+ * When the stamp says `hash` was built (and --force was not given), reports
+ * `component` up to date and returns true: its installer has nothing to do.
+ */
+function reportIfUpToDate(
+  opts: ToolsOptions,
+  rows: ToolRow[],
+  component: string,
+  version: string,
+  bin: string,
+  hash: string,
+): boolean {
+  if (opts.force || !upToDate(component, hash)) return false;
+  stepLine(`${component} ${version}`, "up to date", opts.progress);
+  rows.push({ component, version, path: bin, state: "up to date" });
+  return true;
+}
+
 export interface CollectorManifest {
   text: string;
   name: string;
@@ -491,12 +509,7 @@ async function installCollector(opts: ToolsOptions, rows: ToolRow[]): Promise<vo
 async function installJaeger(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   const bin = join(binDir(), "jaeger");
   const hash = await stampHash("jaeger", JAEGER_PKG, JAEGER_VERSION);
-  const fresh = opts.force ? null : upToDate("jaeger", hash);
-  if (fresh) {
-    stepLine(`jaeger ${JAEGER_VERSION}`, "up to date", opts.progress);
-    rows.push({ component: "jaeger", version: JAEGER_VERSION, path: bin, state: "up to date" });
-    return;
-  }
+  if (reportIfUpToDate(opts, rows, "jaeger", JAEGER_VERSION, bin, hash)) return;
   await goVersion();
   const mod = join(toolsDir(), "jaeger-module");
   Deno.mkdirSync(mod, { recursive: true });
@@ -551,12 +564,7 @@ async function installSloth(opts: ToolsOptions, rows: ToolRow[]): Promise<void> 
   // which would end up in the generated rules' sloth_slo_info{sloth_version}.
   const ldflags = `-X github.com/slok/sloth/internal/info.Version=${SLOTH_VERSION}`;
   const hash = await stampHash("sloth", SLOTH_PKG, SLOTH_VERSION, ldflags);
-  const fresh = opts.force ? null : upToDate("sloth", hash);
-  if (fresh) {
-    stepLine(`sloth ${SLOTH_VERSION}`, "up to date", opts.progress);
-    rows.push({ component: "sloth", version: SLOTH_VERSION, path: bin, state: "up to date" });
-    return;
-  }
+  if (reportIfUpToDate(opts, rows, "sloth", SLOTH_VERSION, bin, hash)) return;
   await goVersion();
   const logFile = join(logsDir(), "sloth-build.log");
   Deno.writeTextFileSync(logFile, "");
@@ -583,11 +591,7 @@ async function installVictoriaLogs(opts: ToolsOptions, rows: ToolRow[]): Promise
   const name = "victoria-logs";
   const bin = join(binDir(), name);
   const hash = await stampHash(name, VICTORIALOGS_PKG, VICTORIALOGS_VERSION);
-  if (!opts.force && upToDate(name, hash)) {
-    stepLine(`${name} ${VICTORIALOGS_VERSION}`, "up to date", opts.progress);
-    rows.push({ component: name, version: VICTORIALOGS_VERSION, path: bin, state: "up to date" });
-    return;
-  }
+  if (reportIfUpToDate(opts, rows, name, VICTORIALOGS_VERSION, bin, hash)) return;
   await goVersion();
   const logFile = join(logsDir(), `${name}-build.log`);
   Deno.writeTextFileSync(logFile, "");
@@ -1015,9 +1019,10 @@ async function installCrds(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
 async function installKwok(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   const bin = join(binDir(), "kwok");
   const hash = await stampHash("kwok", KWOK_VERSION, ...KWOK_STAGE_FILES);
-  if (!opts.force && upToDate("kwok", hash) && existsSync(kwokStagesFile())) {
-    stepLine(`kwok ${KWOK_VERSION}`, "up to date", opts.progress);
-    rows.push({ component: "kwok", version: KWOK_VERSION, path: bin, state: "up to date" });
+  // The stage file is built with kwok: both must be there.
+  if (
+    existsSync(kwokStagesFile()) && reportIfUpToDate(opts, rows, "kwok", KWOK_VERSION, bin, hash)
+  ) {
     return;
   }
   await goVersion();
@@ -1117,11 +1122,7 @@ async function cargoPath(): Promise<string> {
 async function installOha(opts: ToolsOptions, rows: ToolRow[]): Promise<void> {
   const bin = join(binDir(), "oha");
   const hash = await ohaStampHash();
-  if (!opts.force && upToDate("oha", hash)) {
-    stepLine(`oha ${OHA_VERSION}`, "up to date", opts.progress);
-    rows.push({ component: "oha", version: OHA_VERSION, path: bin, state: "up to date" });
-    return;
-  }
+  if (reportIfUpToDate(opts, rows, "oha", OHA_VERSION, bin, hash)) return;
   const cargo = await cargoPath();
   const logFile = join(logsDir(), "oha-build.log");
   Deno.writeTextFileSync(logFile, "");
