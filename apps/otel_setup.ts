@@ -47,10 +47,8 @@ import {
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
-  type SpanLimits,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
-  TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { errorMessage } from "./lib/http_observability.ts";
@@ -59,6 +57,11 @@ import { normalizeOtlpEndpoint } from "./lib/otlp_endpoint.ts";
 import { logWarning, setKitService, setLogForwarder } from "./lib/logger.ts";
 import { LogExporter } from "./lib/log_export.ts";
 import { ProtoSpanProcessor } from "./lib/proto_span_processor.ts";
+import {
+  type FullSpanLimits,
+  LeanTracerProvider,
+  type TracerProviderLike,
+} from "./lib/lean_tracer.ts";
 import { type DeliveryQueue, QueuedSpanExporter } from "./lib/telemetry_delivery.ts";
 import { countDropped, countExportFailure } from "./lib/telemetry_loss.ts";
 import {
@@ -255,14 +258,14 @@ function installGlobals(): void {
 interface SdkParts {
   spanProcessors?: SpanProcessor[];
   sampler?: Sampler;
-  spanLimits?: SpanLimits;
+  spanLimits?: FullSpanLimits;
   idGenerator?: FastIdGenerator;
   metricReaders?: PeriodicExportingMetricReader[];
 }
 
 interface StartedSdk {
   /** Undefined when no span processor was given or OTEL_SDK_DISABLED=true. */
-  tracerProvider?: TracerProvider;
+  tracerProvider?: TracerProviderLike;
   meterProvider?: MeterProvider;
 }
 
@@ -279,12 +282,13 @@ function startSdk(
   installGlobals();
   if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return {};
   return {
+    // The SDK's samplers, limits and processors behind a lighter tracer (lean_tracer.ts says why).
     tracerProvider: parts.spanProcessors?.length
-      ? new TracerProvider({
+      ? new LeanTracerProvider({
         resource,
-        idGenerator: parts.idGenerator,
-        sampler: parts.sampler,
-        spanLimits: parts.spanLimits,
+        idGenerator: parts.idGenerator ?? new FastIdGenerator(),
+        sampler: parts.sampler ?? samplerFromEnv(env),
+        spanLimits: parts.spanLimits ?? spanLimitsFromEnv(env),
         spanProcessors: parts.spanProcessors,
       })
       : undefined,
@@ -341,11 +345,11 @@ class JsonSpanExporter implements SpanExporter {
 }
 
 /** What an app holds when OTEL_SDK_DISABLED=true: a tracer that records nothing. */
-const DISABLED_TRACER_PROVIDER = {
+const DISABLED_TRACER_PROVIDER: TracerProviderLike = {
   getTracer: (name: string, version?: string) => trace.getTracer(name, version),
   forceFlush: () => Promise.resolve(),
   shutdown: () => Promise.resolve(),
-} as unknown as TracerProvider;
+};
 
 const WARN_INTERVAL_MS = 60_000;
 let lastWarnAt = -Infinity;
@@ -387,7 +391,7 @@ export const DEFAULT_ATTRIBUTE_VALUE_LENGTH = 2048;
 export function spanLimitsFromEnv(
   env: Record<string, string | undefined>,
   warn: (key: string, message: string) => void = warnOnce,
-): SpanLimits {
+): FullSpanLimits {
   const read = (names: string[], fallback: number): number => {
     for (const name of names) {
       const raw = env[name]?.trim();
@@ -485,7 +489,7 @@ export type SpanDelivery = Pick<
 >;
 
 export interface TracingSetup {
-  provider: TracerProvider;
+  provider: TracerProviderLike;
   tracer: Tracer;
   exporter: SpanDelivery;
 }
@@ -572,7 +576,7 @@ export function setupTracing(opts: ObservabilityOptions, resource?: Resource): T
 
 function tracingSetup(
   opts: ObservabilityOptions,
-  tracerProvider: TracerProvider | undefined,
+  tracerProvider: TracerProviderLike | undefined,
   exporter: SpanDelivery,
 ): TracingSetup {
   const provider = tracerProvider ?? DISABLED_TRACER_PROVIDER;

@@ -36,7 +36,15 @@ import {
 import type { Resource } from "@opentelemetry/resources";
 import { ProtoSpanProcessor } from "../apps/lib/proto_span_processor.ts";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { buildResource, initializeObservability, setupTracing } from "../apps/otel_setup.ts";
+import {
+  buildResource,
+  FastIdGenerator,
+  initializeObservability,
+  samplerFromEnv,
+  setupTracing,
+  spanLimitsFromEnv,
+} from "../apps/otel_setup.ts";
+import { LeanTracerProvider } from "../apps/lib/lean_tracer.ts";
 import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
 import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import { startServer } from "../apps/lib/server.ts";
@@ -84,15 +92,22 @@ Deno.test("a long string widens its length prefix and keeps the bytes after it i
   }
 });
 
-/** Spans with every kind of field the encoder writes. */
-function sampleSpans(extra: SpanProcessor[] = []) {
+/** Spans with every kind of field the encoder writes, from the SDK's tracer or the apps' (lean). */
+function sampleSpans(extra: SpanProcessor[] = [], tracerKind: "sdk" | "lean" = "sdk") {
   const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({
+  const config = {
     resource: buildResource({
       serviceName: "proto-test",
       env: { OTEL_RESOURCE_ATTRIBUTES: "k8s.pod.name=p-1" },
     }),
     spanProcessors: [new SimpleSpanProcessor({ exporter }), ...extra],
+  };
+  const provider = tracerKind === "sdk" ? new TracerProvider(config) : new LeanTracerProvider({
+    ...config,
+    sampler: samplerFromEnv({}),
+    // The SDK's default: no length limit, so the 3,000-character value is written whole.
+    spanLimits: spanLimitsFromEnv({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: "100000" }),
+    idGenerator: new FastIdGenerator(),
   });
   const tracer = provider.getTracer("obskit-test", "1.2.3");
   const root = tracer.startSpan("GET /api/data", {
@@ -269,29 +284,32 @@ service:
     try {
       await withCollector(config, async () => {
         // The same spans two ways: the app's processor (protobuf, to the collector) and the
-        // SDK's own OTLP/JSON serializer.
-        const processor = new ProtoSpanProcessor({
-          url: `http://127.0.0.1:${otlp}/v1/traces`,
-          timeoutMs: 5000,
-          maxQueueSize: 2048,
-          maxExportBatchSize: 512,
-          scheduledDelayMillis: 60_000,
-          maxQueuedSpans: 8192,
-        });
-        const { spans, provider } = sampleSpans([processor]);
-        await provider.forceFlush();
-        for (let i = 0; i < 100 && received.length === 0; i++) {
-          await new Promise((r) => setTimeout(r, 50));
+        // SDK's own OTLP/JSON serializer; made by the SDK's tracer, then by the apps' own.
+        for (const tracerKind of ["sdk", "lean"] as const) {
+          const before = received.length;
+          const processor = new ProtoSpanProcessor({
+            url: `http://127.0.0.1:${otlp}/v1/traces`,
+            timeoutMs: 5000,
+            maxQueueSize: 2048,
+            maxExportBatchSize: 512,
+            scheduledDelayMillis: 60_000,
+            maxQueuedSpans: 8192,
+          });
+          const { spans, provider } = sampleSpans([processor], tracerKind);
+          await provider.forceFlush();
+          for (let i = 0; i < 100 && received.length === before; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.equal(received.length, before + 1, `${tracerKind}: the batch was re-exported`);
+          const viaProto = JSON.parse(received[before].body);
+          const viaJson = await post(
+            "/v1/traces",
+            "application/json",
+            JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
+          );
+          assert.deepEqual(viaProto, viaJson, tracerKind);
+          assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
         }
-        assert.equal(received.length, 1, "the processor's batch was re-exported");
-        const viaProto = JSON.parse(received[0].body);
-        const viaJson = await post(
-          "/v1/traces",
-          "application/json",
-          JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
-        );
-        assert.deepEqual(viaProto, viaJson);
-        assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
 
         const resource = buildResource({ serviceName: "proto-test", env: {} });
         const line = {

@@ -17,18 +17,22 @@ export async function postOtlp(
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<PostResult> {
+  // Not AbortSignal.timeout: its timer keeps the signal, and through it the whole request,
+  // alive for `timeoutMs` after the answer came (dozens of exports a second, each held 10 s).
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(new DOMException("Signal timed out.", "TimeoutError")),
+    timeoutMs,
+  );
   try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const res = await fetch(url, { method: "POST", headers, body, signal: abort.signal });
     await res.body?.cancel();
     if (res.ok) return { ok: true };
     return { ok: false, status: res.status, message: `HTTP ${res.status} from ${url}` };
   } catch (err) {
     return { ok: false, message: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -109,8 +109,17 @@ export class ProtoWriter {
 
   /** An HrTime ([seconds, nanoseconds]) as fixed64 nanoseconds since the epoch, exactly. */
   hrTime(t: HrTime): void {
+    this.secondsNanos(t[0], t[1]);
+  }
+
+  /** Epoch milliseconds (a span's time in lean_tracer.ts) as fixed64 nanoseconds. */
+  epochMs(ms: number): void {
+    const sec = Math.floor(ms / 1000);
+    this.secondsNanos(sec, Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)));
+  }
+
+  private secondsNanos(sec: number, nanos: number): void {
     // sec * 1e9 + nanos exceeds 2^53: split sec into 16-bit halves so every product is exact.
-    const sec = t[0], nanos = t[1];
     const high = Math.floor(sec / 65536), low = sec % 65536;
     const a = high * 1e9; // times 2^16 below; < 2^46
     const c = low * 1e9 + nanos; // < 2^47
@@ -394,6 +403,12 @@ export function spanRequest(
   return w.finish();
 }
 
+/** The times a lean span keeps (lean_tracer.ts LeanSpan), in epoch milliseconds. */
+interface LeanTimes {
+  startMs: number;
+  endMs: number;
+}
+
 /** Appends one span's `spans` field to `w` (a batch built span by span). */
 export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
   // ScopeSpans.spans = 2
@@ -416,10 +431,14 @@ export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
   // Proto SpanKind is the API's plus one (0 is UNSPECIFIED there).
   w.tag(6, WIRE_VARINT);
   w.varint(span.kind + 1);
+  // A lean span (lean_tracer.ts) keeps epoch milliseconds: no HrTime arrays are made for it.
+  const lean = span as Partial<LeanTimes>;
   w.tag(7, WIRE_FIXED64);
-  w.hrTime(span.startTime);
+  if (lean.startMs !== undefined) w.epochMs(lean.startMs);
+  else w.hrTime(span.startTime);
   w.tag(8, WIRE_FIXED64);
-  w.hrTime(span.endTime);
+  if (lean.endMs !== undefined) w.epochMs(lean.endMs);
+  else w.hrTime(span.endTime);
   attributes(w, 9, span.attributes);
   varintField(w, 10, span.droppedAttributesCount);
   for (const event of span.events) {
@@ -509,9 +528,8 @@ export function encodeLogEntries(
   for (const entry of entries) {
     w.tag(2, WIRE_LEN); // log_records
     const r = w.begin();
-    const t: HrTime = [Math.floor(entry.timeMs / 1000), (entry.timeMs % 1000) * 1e6];
     w.tag(1, WIRE_FIXED64);
-    w.hrTime(t);
+    w.epochMs(entry.timeMs);
     w.tag(2, WIRE_VARINT);
     w.varint(SEVERITY[entry.level] ?? 0);
     w.tag(3, WIRE_LEN);
@@ -542,8 +560,8 @@ export function encodeLogEntries(
       w.tag(10, WIRE_LEN);
       w.hexBytes(entry.spanId);
     }
-    w.tag(11, WIRE_FIXED64);
-    w.hrTime(t);
+    w.tag(11, WIRE_FIXED64); // observed time: when the line was written
+    w.epochMs(entry.timeMs);
     w.end(r);
   }
   w.end(sl);
@@ -566,16 +584,12 @@ function temporality(t: AggregationTemporality): number {
   return t === AggregationTemporality.DELTA ? 1 : 2;
 }
 
-function msToHrTime(ms: number): HrTime {
-  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
-}
-
 function writeExemplar(w: ProtoWriter, field: number, e: PointExemplar): void {
   // Exemplar: time_unix_nano 2, as_double 3, span_id 4, trace_id 5.
   w.tag(field, WIRE_LEN);
   const x = w.begin();
   w.tag(2, WIRE_FIXED64);
-  w.hrTime(msToHrTime(e.timeMs));
+  w.epochMs(e.timeMs);
   w.tag(3, WIRE_FIXED64);
   w.double(e.value);
   w.tag(4, WIRE_LEN);
