@@ -188,9 +188,13 @@ Deno.test("misuse: changes after end, a second end, an end before the start, inv
 Deno.test("sampling: the configured sampler decides, and an unsampled span still carries the ids", () => {
   for (const sampler of ["always_off", "parentbased_always_on", "traceidratio"]) {
     const env = { OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: "0.5" };
-    assertSame((tracer) => {
-      for (let i = 0; i < 20; i++) tracer.startSpan(`s${i}`, { startTime: T0 }).end(T0 + 1);
-    }, spanLimitsFromEnv({}), env);
+    assertSame(
+      (tracer) => {
+        for (let i = 0; i < 20; i++) tracer.startSpan(`s${i}`, { startTime: T0 }).end(T0 + 1);
+      },
+      spanLimitsFromEnv({}),
+      env,
+    );
   }
   const { lean } = both(spanLimitsFromEnv({}), { OTEL_TRACES_SAMPLER: "always_on" });
   // A remote parent that was not sampled: parent-based sampling keeps it unsampled.

@@ -11,11 +11,9 @@ import {
   type Attributes,
   type Context,
   context,
-  type HrTime,
   INVALID_SPANID,
   INVALID_TRACEID,
   type Meter,
-  type ObservableResult,
   propagation,
   type Span,
   SpanKind,
@@ -23,7 +21,6 @@ import {
   trace,
   TraceFlags,
   type Tracer,
-  ValueType,
 } from "@opentelemetry/api";
 import {
   HTTP_REQUEST_METHOD_VALUE_CONNECT,
@@ -39,70 +36,15 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import type { Context as HonoContext, Hono, MiddlewareHandler, NotFoundHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
 import type { MetricSource } from "./prom_bridge.ts";
-import { AggregationTemporality, DataPointType, type MetricData } from "@opentelemetry/sdk-metrics";
+import { DurationSource, type HttpMetrics, type RequestMetricsTable } from "./request_metrics.ts";
 
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export { createHttpMetrics, DURATION_BUCKETS, type HttpMetrics } from "./request_metrics.ts";
+
 export const UNMATCHED = "unmatched";
 /** The access log's path field is cut here (the span attribute limit's default). */
 const MAX_LOGGED_PATH = 2048;
-
-const LABELS = ["method", "endpoint", "status"] as const;
-
-export interface HttpMetrics {
-  requests: Counter<(typeof LABELS)[number]>;
-  duration: Histogram<(typeof LABELS)[number]>;
-  active: Gauge;
-  responseSize?: Histogram<(typeof LABELS)[number]>;
-  /** The duration histogram takes exemplars (the trace and span id of sampled requests). */
-  exemplars?: boolean;
-}
-
-/** Registers the contract families on `registry`. */
-export function createHttpMetrics(
-  registry: Registry,
-  opts: { responseSize?: boolean; exemplars?: boolean } = {},
-): HttpMetrics {
-  const registers = [registry];
-  const duration = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "HTTP request duration in seconds by method, route template and status code.",
-    labelNames: LABELS,
-    buckets: DURATION_BUCKETS,
-    enableExemplars: opts.exemplars === true,
-    // prom-client refuses exemplars on a registry whose default format is
-    // the 0.0.4 text; ours serves both formats (platform_app.ts /metrics),
-    // so the histogram is registered directly.
-    registers: opts.exemplars ? [] : registers,
-  });
-  if (opts.exemplars) registry.registerMetric(duration);
-  return {
-    exemplars: opts.exemplars === true,
-    duration,
-    requests: new Counter({
-      name: "http_requests_total",
-      help: "Total HTTP requests by method, route template and status code.",
-      labelNames: LABELS,
-      registers,
-    }),
-    active: new Gauge({
-      name: "http_active_connections",
-      help: "HTTP requests currently being served.",
-      registers,
-    }),
-    responseSize: opts.responseSize
-      ? new Histogram({
-        name: "http_response_size_bytes",
-        help: "HTTP response body size in bytes by method, route template and status code.",
-        labelNames: LABELS,
-        buckets: [100, 500, 1000, 5000, 10_000, 50_000, 100_000, 500_000, 1_000_000],
-        registers,
-      })
-      : undefined,
-  };
-}
 
 /**
  * The methods the HTTP semantic conventions name. Any other method a client
@@ -276,131 +218,6 @@ export function routeOf(c: HonoContext): string {
   return notAllowedRoute.get(c.req.raw) ?? UNMATCHED;
 }
 
-/** Above this many attribute sets an instrument reports one overflow set (as the SDK does). */
-const CARDINALITY_LIMIT = 2000;
-const OVERFLOW: Attributes = { "otel.metric.overflow": true };
-const NO_ATTRIBUTES = (): Attributes => ({});
-
-const OVERFLOW_KEY = "\u0000overflow";
-
-/**
- * The entry for `key` in `map`, made by `init` with the key's attributes
- * (`make`) the first time; past CARDINALITY_LIMIT attribute sets, the one
- * overflow entry (attribute `otel.metric.overflow`), as the SDK does.
- */
-function boundedEntry<T>(
-  map: Map<string, T>,
-  key: string,
-  make: () => Attributes,
-  init: (attrs: Attributes) => T,
-): T {
-  let entry = map.get(key);
-  if (entry) return entry;
-  if (map.size >= CARDINALITY_LIMIT) {
-    key = OVERFLOW_KEY;
-    entry = map.get(key);
-    if (entry) return entry;
-  }
-  entry = init(key === OVERFLOW_KEY ? OVERFLOW : make());
-  map.set(key, entry);
-  return entry;
-}
-
-/**
- * A cumulative value per attribute set, reported by an observable
- * instrument's callback: the same data points a synchronous Counter /
- * UpDownCounter with cumulative temporality exports, without the SDK's
- * attribute hashing and storage lookup on every request.
- */
-const newSum = (attrs: Attributes) => ({ attrs, value: 0 });
-
-class ObservedSums {
-  private readonly sums = new Map<string, { attrs: Attributes; value: number }>();
-
-  add(key: string, make: () => Attributes, delta: number): void {
-    boundedEntry(this.sums, key, make, newSum).value += delta;
-  }
-
-  observe(result: ObservableResult): void {
-    for (const { attrs, value } of this.sums.values()) result.observe(value, attrs);
-  }
-}
-
-/**
- * An explicit-bucket histogram per attribute set, read at export as a
- * MetricSource: the same cumulative data points the SDK's Histogram exports,
- * without its attribute hashing (sorting and stringifying the attributes) on
- * every request. Bounded like the SDK: past CARDINALITY_LIMIT sets, one
- * overflow set.
- */
-export class DurationHistogram implements MetricSource {
-  private readonly points = new Map<
-    string,
-    { attrs: Attributes; counts: number[]; sum: number; min: number; max: number; n: number }
-  >();
-
-  constructor(
-    readonly scope: MetricSource["scope"],
-    private readonly name: string,
-    private readonly description: string,
-    private readonly boundaries: readonly number[],
-  ) {}
-
-  /** A new attribute set's point (one function, made once: no closure per record). */
-  private readonly newPoint = (attrs: Attributes) => ({
-    attrs,
-    counts: new Array<number>(this.boundaries.length + 1).fill(0),
-    sum: 0,
-    min: Infinity,
-    max: -Infinity,
-    n: 0,
-  });
-
-  record(key: string, make: () => Attributes, value: number): void {
-    const p = boundedEntry(this.points, key, make, this.newPoint);
-    // OTel buckets are upper-inclusive: (b[i-1], b[i]].
-    let i = 0;
-    while (i < this.boundaries.length && value > this.boundaries[i]) i++;
-    p.counts[i]++;
-    p.sum += value;
-    p.n++;
-    if (value < p.min) p.min = value;
-    if (value > p.max) p.max = value;
-  }
-
-  collect(startTime: HrTime, endTime: HrTime): MetricData[] {
-    if (this.points.size === 0) return [];
-    return [{
-      descriptor: {
-        name: this.name,
-        description: this.description,
-        unit: "s",
-        valueType: ValueType.DOUBLE,
-      },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.HISTOGRAM,
-      dataPoints: [...this.points.values()].map((p) => ({
-        startTime,
-        endTime,
-        attributes: p.attrs,
-        value: {
-          buckets: { boundaries: [...this.boundaries], counts: [...p.counts] },
-          sum: p.sum,
-          count: p.n,
-          min: p.min,
-          max: p.max,
-        },
-      })),
-    }];
-  }
-}
-
-interface OtelHttpInstruments {
-  duration: DurationHistogram;
-  active: ObservedSums;
-  requests: ObservedSums;
-}
-
 /** What observe needs from an OTel setup (apps/otel_setup.ts Observability). */
 export interface OtelMetricsTarget {
   meter: Meter;
@@ -408,27 +225,27 @@ export interface OtelMetricsTarget {
   exportSource(source: MetricSource): void;
 }
 
-function otelInstruments(target: OtelMetricsTarget): OtelHttpInstruments {
+/**
+ * The semantic-convention OTLP metrics, read from the request table at each
+ * export: http.server.active_requests, http.server.requests and
+ * http.server.request.duration.
+ */
+function exportOtelMetrics(target: OtelMetricsTarget, table: RequestMetricsTable): void {
   const { meter } = target;
-  const active = new ObservedSums();
-  const requests = new ObservedSums();
   meter.createObservableUpDownCounter("http.server.active_requests", {
     description: "Number of active HTTP server requests.",
     unit: "{request}",
-  }).addCallback((r) => active.observe(r));
+  }).addCallback((r) => {
+    for (const { attrs, value } of table.activeEntries()) r.observe(value, attrs);
+  });
   // Not in semconv; a plain count is what the collector-side dashboards use.
   meter.createObservableCounter("http.server.requests", {
     description: "HTTP server requests.",
     unit: "{request}",
-  }).addCallback((r) => requests.observe(r));
-  const duration = new DurationHistogram(
-    target.scope,
-    "http.server.request.duration",
-    "Duration of HTTP server requests.",
-    DURATION_BUCKETS,
-  );
-  target.exportSource(duration);
-  return { duration, active, requests };
+  }).addCallback((r) => {
+    for (const s of table.entries()) r.observe(s.count, s.attributes);
+  });
+  target.exportSource(new DurationSource(target.scope, table));
 }
 
 export interface ObserveOptions {
@@ -523,27 +340,21 @@ export function urlParts(raw: string): UrlParts {
 
 export function observe(opts: ObserveOptions): MiddlewareHandler {
   const { metrics, tracer, accessLog: logger, onResponse } = opts;
-  const otel = opts.otel ? otelInstruments(opts.otel) : undefined;
+  const { table } = metrics;
+  if (opts.otel) exportOtelMetrics(opts.otel, table);
   const quiet = opts.quietPaths ?? new Set<string>();
 
   return async (c, next) => {
     const start = performance.now();
     const rawMethod = c.req.method;
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : HTTP_REQUEST_METHOD_VALUE_OTHER;
-    metrics.active.inc();
-    let activeKey = "";
+    let scheme = "";
     // Whatever happens below, the in-flight gauges come back down.
     try {
       const url = urlParts(c.req.url);
+      scheme = url.scheme;
+      table.addActive(method, scheme, 1);
       const quietRequest = quiet.has(url.pathname);
-      if (otel) {
-        activeKey = method + " " + url.scheme;
-        otel.active.add(
-          activeKey,
-          () => ({ "http.request.method": method, "url.scheme": url.scheme }),
-          1,
-        );
-      }
 
       let span: Span | undefined;
       let spanContext: Context | undefined;
@@ -580,40 +391,21 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       const failure = thrown ?? c.error;
       const endpoint = routeOf(c);
       const status = thrown ? 500 : c.res.status;
-      const statusText = String(status);
       const ms = performance.now() - start;
       const seconds = ms / 1000;
-      const labels = { method, endpoint, status: statusText };
-      metrics.requests.inc(labels);
-      if (!metrics.exemplars) metrics.duration.observe(labels, seconds);
-      else if (span && (span.spanContext().traceFlags & TraceFlags.SAMPLED)) {
-        // Only a sampled span is a trace one can open; prom-client keeps the
-        // latest exemplar per bucket (two small objects per request).
-        const sc = span.spanContext();
-        metrics.duration.observe({
-          labels,
-          value: seconds,
-          // prom-client types exemplar labels as the metric's own label names.
-          exemplarLabels: { trace_id: sc.traceId, span_id: sc.spanId } as LabelValues<string>,
-        });
-      } else metrics.duration.observe({ labels, value: seconds });
-      if (metrics.responseSize) {
-        const length = knownSizes.get(c.res) ??
-          Number(c.res.headers.get("content-length") ?? NaN);
-        if (Number.isFinite(length)) metrics.responseSize.observe(labels, length);
-      }
-
-      if (otel) {
-        const key = method + " " + endpoint + " " + statusText + " " + url.scheme;
-        const attrs = () => ({
-          "http.request.method": method,
-          "http.route": endpoint,
-          "http.response.status_code": status,
-          "url.scheme": url.scheme,
-        });
-        otel.duration.record(key, attrs, seconds);
-        otel.requests.add(key, attrs, 1);
-      }
+      // Only a sampled span is a trace one can open: it becomes the bucket's exemplar.
+      const sampled = metrics.exemplars && span !== undefined &&
+        (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+      table.record({
+        method,
+        endpoint,
+        status,
+        scheme,
+        seconds,
+        size: thrown ? undefined : responseSize(c.res),
+        traceId: sampled ? span!.spanContext().traceId : undefined,
+        spanId: sampled ? span!.spanContext().spanId : undefined,
+      });
 
       if (span) {
         const routed = endpoint !== UNMATCHED;
@@ -622,7 +414,7 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
         span.setAttribute("http.response.status_code", status);
         if (status >= 500) {
           span.setStatus({ code: SpanStatusCode.ERROR });
-          span.setAttribute("error.type", statusText);
+          span.setAttribute("error.type", String(status));
         }
         if (failure) span.recordException(failure instanceof Error ? failure : String(failure));
         // W3C traceparent out, so a caller can find this request's trace.
@@ -649,11 +441,17 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       if (!thrown) onResponse?.(status, ms);
       if (thrown) throw thrown;
     } finally {
-      metrics.active.dec();
-      // The key exists (added above): the attributes factory is never called here.
-      if (otel && activeKey) otel.active.add(activeKey, NO_ATTRIBUTES, -1);
+      if (scheme) table.addActive(method, scheme, -1);
     }
   };
+}
+
+/** A response's body size: remembered by jsonResponse, else its Content-Length, else unknown. */
+function responseSize(res: Response): number | undefined {
+  const known = knownSizes.get(res);
+  if (known !== undefined) return known;
+  const length = Number(res.headers.get("content-length") ?? NaN);
+  return Number.isFinite(length) ? length : undefined;
 }
 
 /** The method part of a span name: semantic conventions use `HTTP` for `_OTHER`. */
