@@ -68,7 +68,12 @@ function view(s: ReadableSpan) {
     ended: s.ended,
     status: s.status,
     attributes: s.attributes,
-    events: s.events,
+    events: s.events.map((e) => ({
+      name: e.name,
+      time: e.time,
+      attributes: e.attributes,
+      droppedAttributesCount: e.droppedAttributesCount,
+    })),
     links: s.links,
     dropped: [s.droppedAttributesCount, s.droppedEventsCount, s.droppedLinksCount],
     scope: s.instrumentationScope,
@@ -111,6 +116,7 @@ Deno.test("a server span with children, events, links and status is what the SDK
     server.setAttributes({ "http.response.status_code": 200, "ratio": 0.25 });
     server.addEvent("order.completed", { "app.order.value": 12.5 }, T0 + 1);
     server.addEvent("at a time", T0 + 2);
+    server.addEvent("arrays and maps", { tags: ["a", "b"], map: { k: 1 } as never }, T0 + 2.5);
     const ctx = trace.setSpan(ROOT_CONTEXT, server);
     const child = tracer.startSpan("db.query", {
       kind: SpanKind.CLIENT,

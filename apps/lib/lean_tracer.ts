@@ -279,6 +279,49 @@ const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 const NO_EVENTS: TimedEvent[] = Object.freeze([]) as unknown as TimedEvent[];
 const UNSET_STATUS: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
+/**
+ * An event's attributes when every value is a string, number or boolean (the
+ * common case: checked and cut here, as the SDK's cleanSimpleAttributes
+ * would); undefined when any value needs the SDK's own rules.
+ */
+function primitiveAttributes(
+  attrs: SpanAttributes | undefined,
+  limits: { attributeCountLimit: number; attributeValueLengthLimit: number },
+): { attributes: Attributes; droppedAttributesCount: number } | undefined {
+  const out: Attributes = {};
+  let count = 0, dropped = 0;
+  const lengthLimit = limits.attributeValueLengthLimit;
+  for (const key in attrs) {
+    if (!Object.hasOwn(attrs, key)) continue;
+    const v = attrs[key];
+    if (v === undefined) continue;
+    const t = typeof v;
+    if ((t !== "string" && t !== "number" && t !== "boolean") || key.length === 0) return undefined;
+    if (count >= limits.attributeCountLimit) {
+      dropped++;
+      continue;
+    }
+    out[key] = t === "string" && (v as string).length > lengthLimit && lengthLimit > 0
+      ? (v as string).substring(0, lengthLimit)
+      : v;
+    count++;
+  }
+  return { attributes: out, droppedAttributesCount: dropped };
+}
+
+/** A span event that keeps its time in epoch milliseconds (HrTime when asked, as TimedEvent). */
+class LeanEvent implements TimedEvent {
+  constructor(
+    readonly name: string,
+    readonly timeMs: number,
+    readonly attributes?: Attributes,
+    readonly droppedAttributesCount?: number,
+  ) {}
+  get time(): HrTime {
+    return millisToHrTime(this.timeMs);
+  }
+}
+
 /** A recording span; also a ReadableSpan for the SDK's processors and exporters. */
 export class LeanSpan implements Span, ReadableSpan {
   readonly attributes: Attributes = {};
@@ -370,16 +413,15 @@ export class LeanSpan implements Span, ReadableSpan {
     if (isTimeInput(attributesOrTime)) {
       if (!isTimeInput(time)) time = attributesOrTime;
     } else attributes = attributesOrTime;
-    this.events.push({
-      name,
-      time: millisToHrTime(
-        time === undefined ? TIME_ORIGIN + performance.now() : timeInputMs(time),
-      ),
-      ...cleanSimpleAttributes(attributes, {
-        attributeCountLimit: attributePerEventCountLimit,
-        attributeValueLengthLimit,
-      }),
-    });
+    const timeMs = time === undefined ? TIME_ORIGIN + performance.now() : timeInputMs(time);
+    const limits = { attributeCountLimit: attributePerEventCountLimit, attributeValueLengthLimit };
+    // No attributes: none at all on the event, as the SDK records it.
+    const cleaned = attributes === undefined
+      ? {}
+      : primitiveAttributes(attributes, limits) ?? cleanSimpleAttributes(attributes, limits);
+    this.events.push(
+      new LeanEvent(name, timeMs, cleaned.attributes, cleaned.droppedAttributesCount),
+    );
     return this;
   }
 

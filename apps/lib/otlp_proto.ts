@@ -445,7 +445,9 @@ export function appendSpan(w: ProtoWriter, span: ReadableSpan): void {
     w.tag(11, WIRE_LEN);
     const e = w.begin();
     w.tag(1, WIRE_FIXED64);
-    w.hrTime(event.time);
+    const eventMs = (event as Partial<{ timeMs: number }>).timeMs;
+    if (eventMs !== undefined) w.epochMs(eventMs);
+    else w.hrTime(event.time);
     w.tag(2, WIRE_LEN);
     w.string(event.name);
     attributes(w, 3, event.attributes);
