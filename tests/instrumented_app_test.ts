@@ -274,6 +274,43 @@ Deno.test({
 });
 
 Deno.test({
+  name: "every response carries exactly one traceparent: its own server span's, whatever built it",
+  ...integration,
+  async fn() {
+    await withApp(async (base, exporter) => {
+      const cases: { path: string; name: string; headers?: Record<string, string> }[] = [
+        { path: "/health", name: "GET /health" },
+        { path: "/api/data", name: "GET /api/data" },
+        { path: "/no-such-page", name: "GET" },
+        { path: "/error", name: "GET /error" },
+        {
+          path: "/health",
+          name: "GET /health",
+          headers: {
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            tracestate: "vendor=abc",
+          },
+        },
+        { path: "/health", name: "GET /health", headers: { baggage: "tenant=blue" } },
+      ];
+      for (const { path, name, headers } of cases) {
+        exporter.reset();
+        const res = await fetch(`${base}${path}`, { headers });
+        await res.body?.cancel();
+        const server = byName(exporter.getFinishedSpans(), name);
+        const sc = server.spanContext();
+        assert.equal(
+          res.headers.get("traceparent"),
+          `00-${sc.traceId}-${sc.spanId}-01`,
+          `${path} ${JSON.stringify(headers ?? {})}`,
+        );
+        if (headers?.tracestate) assert.equal(res.headers.get("tracestate"), "vendor=abc");
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "a log line written inside a request carries that request's trace and span ids",
   ...integration,
   async fn() {

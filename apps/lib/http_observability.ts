@@ -11,11 +11,13 @@ import {
   type Attributes,
   type Context,
   context,
+  createContextKey,
   INVALID_SPANID,
   INVALID_TRACEID,
   type Meter,
   propagation,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -105,6 +107,14 @@ const utf8 = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
 /** Body sizes of the responses jsonResponse built, so the middleware never reads a header back. */
 const knownSizes = new WeakMap<Response, number>();
+/**
+ * The traceparent of the request being served, in its context: observe puts
+ * it there, jsonResponse writes it with the other headers (a header set on a
+ * finished Response costs a validation round trip and takes Deno.serve off
+ * its fast path), and observe injects it only into responses without it.
+ */
+const RESPONSE_TRACEPARENT = createContextKey("obskit response traceparent");
+const carriesTraceparent = new WeakSet<Response>();
 
 /**
  * A JSON response built directly (not through Hono's c.json, which merges
@@ -119,13 +129,13 @@ export function jsonResponse(
   const body = JSON.stringify(value);
   // UTF-8 byte length; ASCII text (nearly every answer) needs no encoding.
   const size = NON_ASCII.test(body) ? utf8.encode(body).byteLength : body.length;
-  const res = new Response(body, {
-    status,
-    headers: headers
-      ? { "content-type": "application/json", "content-length": String(size), ...headers }
-      : { "content-type": "application/json", "content-length": String(size) },
-  });
+  const traceparent = context.active().getValue(RESPONSE_TRACEPARENT) as string | undefined;
+  const init: Record<string, string> = traceparent
+    ? { "content-type": "application/json", "content-length": String(size), traceparent }
+    : { "content-type": "application/json", "content-length": String(size) };
+  const res = new Response(body, { status, headers: headers ? { ...init, ...headers } : init });
   knownSizes.set(res, size);
+  if (traceparent) carriesTraceparent.add(res);
   return res;
 }
 
@@ -377,6 +387,11 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
         const parent = propagation.extract(context.active(), headers, headerGetter);
         span = tracer.startSpan(spanMethod(method), { kind: SpanKind.SERVER, attributes }, parent);
         spanContext = trace.setSpan(context.active(), span);
+        // Baggage or a tracestate go through the propagator at the end (injectTraceContext).
+        const sc = span.spanContext();
+        if (!sc.traceState && propagation.getBaggage(parent) === undefined && isValid(sc)) {
+          spanContext = spanContext.setValue(RESPONSE_TRACEPARENT, traceparentOf(sc));
+        }
       }
 
       let thrown: unknown;
@@ -421,7 +436,9 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
         }
         if (failure) span.recordException(failure instanceof Error ? failure : String(failure));
         // W3C traceparent out, so a caller can find this request's trace.
-        if (!thrown) injectTraceContext(span, spanContext!, c.res.headers);
+        if (!thrown && !carriesTraceparent.has(c.res)) {
+          injectTraceContext(span, spanContext!, c.res.headers);
+        }
         if (logger) {
           const fields = {
             method,
@@ -475,12 +492,18 @@ function injectTraceContext(span: Span, ctx: Context, headers: Headers): void {
   }
   const sc = span.spanContext();
   // As the propagator does: an invalid context (a no-op tracer's span) is not propagated.
-  if (sc.traceId === INVALID_TRACEID || sc.spanId === INVALID_SPANID) return;
-  headers.set(
-    "traceparent",
-    `00-${sc.traceId}-${sc.spanId}-0${Number(sc.traceFlags || 0).toString(16)}`,
-  );
+  if (!isValid(sc)) return;
+  headers.set("traceparent", traceparentOf(sc));
   if (sc.traceState) headers.set("tracestate", sc.traceState.serialize());
+}
+
+function isValid(sc: SpanContext): boolean {
+  return sc.traceId !== INVALID_TRACEID && sc.spanId !== INVALID_SPANID;
+}
+
+/** The W3C traceparent header value for a span context (version 00). */
+function traceparentOf(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-0${Number(sc.traceFlags || 0).toString(16)}`;
 }
 
 function schemeOf(url: URL): string {
