@@ -7,7 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import { encodeLogRequest, type LogEntry, LogExporter } from "../apps/lib/log_export.ts";
-import { createLogger, setLogForwarder, setLogSink } from "../apps/lib/logger.ts";
+import { createLogger, isoTime, setLogForwarder, setLogSink } from "../apps/lib/logger.ts";
 import { trace, TraceFlags } from "@opentelemetry/api";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor/mod.ts";
@@ -47,6 +47,13 @@ Deno.test("logs: the LogsQL query per flag; bad values are usage errors", () => 
   assert.match(logsQuery({ service: 'a" or *' }), /^"service\.name":="a\\" or \*" /);
   assert.throws(() => logsQuery({ traceId: "xyz" }), /--trace must be a trace id of 32 hex/);
   assert.throws(() => logsQuery({ level: "loud" }), /--level must be one of DEBUG, INFO/);
+});
+
+Deno.test("logs: a line's timestamp is exactly toISOString, across seconds, days and years", () => {
+  const times = [0, 1, 9, 10, 99, 100, 999, 1000, 59_999, 86_399_999, 951_782_400_000];
+  for (let t = Date.UTC(2026, 11, 31, 23, 59, 59, 990); times.length < 60; t += 1) times.push(t);
+  for (let i = 0; i < 2000; i++) times.push(Math.floor(Math.random() * 4_102_444_800_000));
+  for (const ms of times) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
 });
 
 Deno.test("logs: the logger hands the export its record, trace context included", () => {
