@@ -50,6 +50,7 @@ import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import { startServer } from "../apps/lib/server.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { missing, withCollector } from "./support.ts";
+import { droppedCount } from "../apps/lib/telemetry_loss.ts";
 
 Deno.test("hrTime is written as exact fixed64 nanoseconds", () => {
   const cases: [number, number][] = [
@@ -181,6 +182,43 @@ Deno.test({
     assert.equal(bodies.length, 2, "the two full batches were sent from later tasks");
     await provider.forceFlush();
     assert.equal(bodies.length, 3, "forceFlush sends the partial batch");
+    await provider.shutdown();
+    await server.shutdown();
+  },
+});
+
+Deno.test({
+  name:
+    "a busy event loop loses no span: each encoding task keeps up with what many requests ended",
+  permissions: { net: true },
+  async fn() {
+    let received = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      await req.arrayBuffer();
+      received++;
+      return new Response("{}");
+    });
+    const processor = new ProtoSpanProcessor({
+      url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+      timeoutMs: 5000,
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 60_000,
+      maxQueuedSpans: 65_536,
+    });
+    const provider = new TracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer("t");
+    const before = droppedCount("traces", "queue_full");
+    // As under saturation: every turn of the event loop serves many requests (here 300
+    // spans' worth, 20 turns), and the encoding task gets one turn in between.
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 300; i++) tracer.startSpan(`s${i}`).end();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await provider.forceFlush();
+    assert.equal(droppedCount("traces", "queue_full") - before, 0, "no span dropped");
+    assert.equal(processor.queue.failures, 0);
+    assert.ok(received >= 11, `6,000 spans in batches of 512: ${received} requests`);
     await provider.shutdown();
     await server.shutdown();
   },

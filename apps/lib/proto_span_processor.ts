@@ -5,14 +5,12 @@
  * The SDK's BatchSpanProcessor holds every finished span (an object graph of
  * attributes, events and times) until a batch of 512 is sent, then its
  * exporter builds a second object tree per span to serialize. Here a
- * finished span waits only for the next task (never encoded inside the
- * request that ended it), is then written as protobuf into the open batch's
- * buffer (otlp_proto.ts) and dropped. A batch is sealed at 512 spans, 1 MiB,
- * or a second after its first span, and handed to the delivery queue
- * (telemetry_delivery.ts), which sends and retries it off the request path.
- * Measured at 3,000 requests/s, young-generation pauses went from 4.4 to
- * about 3.8 ms: most of what they copy is the spans' own allocation, which
- * this cannot avoid (README "Performance").
+ * finished span waits at most ENCODE_DELAY_MS for a later task (never encoded
+ * inside the request that ended it), is then written as protobuf into the
+ * open batch's buffer (otlp_proto.ts) and dropped. A batch is sealed at 512
+ * spans, 1 MiB, or a second after its first span, and handed to the delivery
+ * queue (telemetry_delivery.ts), which sends and retries it off the request
+ * path.
  *
  * Bounded: at most `maxQueueSize` spans wait for the encoding task; past
  * that they are dropped and counted (app_telemetry_dropped_total
@@ -48,8 +46,13 @@ interface EncodedBatch {
 
 /** Past this many bytes of span fields a batch is sealed (well under any request limit). */
 const MAX_BATCH_BYTES = 1024 * 1024;
-/** Spans encoded per task before the event loop gets a turn. */
-const SPANS_PER_TASK = 64;
+/**
+ * An encoding task gives the event loop back after this long, and otherwise
+ * takes every waiting span: a fixed count per task fell behind a busy loop
+ * (each turn serving more requests than the task encoded) until spans were
+ * dropped; tests/otlp_proto_test.ts "a busy event loop loses no span".
+ */
+const ENCODE_BUDGET_MS = 4;
 /**
  * Finished spans wait this long for the encoding task: one timer serves every
  * span that ends meanwhile (a timer per request was the costliest thing a span
@@ -97,12 +100,16 @@ export class ProtoSpanProcessor implements SpanProcessor {
     }
   }
 
-  /** Encodes waiting spans into the open batch, a few at a time. */
+  /** Encodes waiting spans into the open batch, for at most ENCODE_BUDGET_MS per task. */
   private encodePending(): void {
-    const take = this.pending.length <= SPANS_PER_TASK
-      ? this.pending.splice(0)
-      : this.pending.splice(0, SPANS_PER_TASK);
-    for (const span of take) this.add(span);
+    const pending = this.pending;
+    const deadline = performance.now() + ENCODE_BUDGET_MS;
+    let done = 0;
+    while (done < pending.length) {
+      this.add(pending[done++]);
+      if ((done & 63) === 0 && performance.now() > deadline) break;
+    }
+    this.pending = done === pending.length ? [] : pending.slice(done);
     if (this.pending.length > 0) setTimeout(() => this.encodePending(), 0);
     else this.encodeScheduled = false;
   }
