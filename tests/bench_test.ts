@@ -19,6 +19,7 @@ import {
   summarizeLatency,
   summarizeThroughput,
   sustained,
+  telemetryDropped,
   type ThroughputRun,
 } from "../scripts/lib/bench/mod.ts";
 import { processCpuMs, startApp } from "../scripts/lib/bench/bench_procs.ts";
@@ -111,6 +112,7 @@ Deno.test("A/B order alternates, medians and spread, ratios pair runs of the sam
     p50Ms: 1,
     p99Ms: 2,
     errors: 0,
+    telemetryDropped: round === 1 && variant === "on" ? 7 : 0,
     appCpuUsPerReq: 10,
     collectorCpuUsPerReq: null,
     othersBusyPct: 0,
@@ -128,6 +130,7 @@ Deno.test("A/B order alternates, medians and spread, ratios pair runs of the sam
   assert.equal(on.runs, 2);
   assert.equal(on.appCpuUsPerReq, 10);
   assert.equal(on.collectorCpuUsPerReq, null);
+  assert.equal(on.telemetryDropped, 7, "drops are summed over rounds, never hidden by a median");
 });
 
 Deno.test("ratios and added CPU are paired per round against bare and against off", () => {
@@ -138,6 +141,7 @@ Deno.test("ratios and added CPU are paired per round against bare and against of
     p50Ms: 1,
     p99Ms: 2,
     errors: 0,
+    telemetryDropped: null,
     appCpuUsPerReq: cpu,
     collectorCpuUsPerReq: null,
     othersBusyPct: 0,
@@ -388,6 +392,7 @@ Deno.test("the markdown report names the machine and shows each case's table", (
         addedCpuUsVsOff: 12,
         collectorCpuUsPerReq: 8.2,
         errors: 0,
+        telemetryDropped: 0,
       }, {
         variant: "deno-otel",
         description: "peer",
@@ -403,6 +408,7 @@ Deno.test("the markdown report names the machine and shows each case's table", (
         addedCpuUsVsOff: -2.5,
         collectorCpuUsPerReq: 8,
         errors: 0,
+        telemetryDropped: null,
       }],
     },
     latency: {
@@ -578,5 +584,32 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "bench: the telemetry a run dropped is read from the app's own /metrics",
+  permissions: { net: true },
+  async fn() {
+    let body = "";
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) =>
+        new URL(req.url).pathname === "/metrics"
+          ? new Response(body)
+          : new Response("", { status: 404 }),
+    );
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    body = [
+      "# HELP app_telemetry_dropped_total x",
+      'app_telemetry_dropped_total{signal="traces",reason="queue_full"} 12',
+      'app_telemetry_dropped_total{signal="logs",reason="queue_full"} 3',
+      "app_telemetry_export_failures_total 99",
+    ].join("\n");
+    assert.equal(await telemetryDropped(url), 15);
+    body = "http_requests_total 5";
+    assert.equal(await telemetryDropped(url), null, "no loss counter: not counted");
+    await server.shutdown();
+    assert.equal(await telemetryDropped(url), null, "no server");
   },
 });

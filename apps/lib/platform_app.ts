@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   createHttpMetrics,
+  type HttpMetrics,
   jsonResponse,
   notFoundOrNotAllowed,
   observe,
@@ -42,6 +43,8 @@ export interface InstrumentedAppOptions {
 export interface InstrumentedApp {
   app: Hono;
   registry: Registry;
+  /** The request table behind the http_* families (request_metrics.ts). */
+  httpMetrics: HttpMetrics;
 }
 
 /** Parses the `delay` query values: a plain decimal number of seconds, 0..5, given once. */
@@ -258,5 +261,5 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
     }, 500);
   });
 
-  return { app, registry };
+  return { app, registry, httpMetrics };
 }

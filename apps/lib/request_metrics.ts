@@ -266,6 +266,10 @@ class TableHistogram extends Histogram<Label> {
   override async get() {
     return this.snapshot(true) as unknown as Awaited<ReturnType<Histogram<Label>["get"]>>;
   }
+  /** Refused: what this metric shows comes from the table (RequestMetricsTable.record). */
+  override observe(): void {
+    throw new Error(`${metricFields(this).name} is read from the request table: record there`);
+  }
   /** What prom-client's registry renders as text (labels shared, as its Histogram does). */
   // deno-lint-ignore require-await
   async getForPromString() {
@@ -277,6 +281,10 @@ class TableHistogram extends Histogram<Label> {
 class TableCounter extends Counter<Label> {
   constructor(config: { name: string; help: string }, private readonly table: RequestMetricsTable) {
     super({ ...config, labelNames: LABELS, registers: [] });
+  }
+  /** Refused: what this metric shows comes from the table (RequestMetricsTable.record). */
+  override inc(): void {
+    throw new Error(`${metricFields(this).name} is read from the request table: record there`);
   }
   // deno-lint-ignore require-await
   override async get() {

@@ -186,6 +186,12 @@ export interface ThroughputRun {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /**
+   * Spans and log lines the app dropped during the run (app_telemetry_dropped_total
+   * on its /metrics): a variant that sheds telemetry under load would look faster.
+   * Null for servers without it (bare Hono, Deno's own OTel).
+   */
+  telemetryDropped: number | null;
   /** App process CPU per request, microseconds. */
   appCpuUsPerReq: number | null;
   /** Collector process CPU per request, microseconds. */
@@ -213,6 +219,8 @@ export interface VariantSummary {
   addedCpuUsVsOff: number | null;
   collectorCpuUsPerReq: number | null;
   errors: number;
+  /** Telemetry the app dropped, summed over rounds (null: the server does not count it). */
+  telemetryDropped: number | null;
 }
 
 export interface LatencyRunSummary {
@@ -429,8 +437,29 @@ export function summarizeThroughput(
       addedCpuUsVsOff: v.name === "off" ? 0 : nullIfNaN(round(paired(mine, "off", added), 1)),
       collectorCpuUsPerReq: nullIfNaN(round(median(coll), 1)),
       errors: mine.reduce((a, r) => a + r.errors, 0),
+      telemetryDropped: mine.some((r) => r.telemetryDropped === null)
+        ? null
+        : mine.reduce((a, r) => a + r.telemetryDropped!, 0),
     };
   });
+}
+
+/** The app's app_telemetry_dropped_total, all signals and reasons; null without a /metrics. */
+export async function telemetryDropped(appUrl: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${appUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    if (!res.ok) return null;
+    let total = 0, seen = false;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("app_telemetry_dropped_total")) continue;
+      seen = true;
+      total += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
+    }
+    return seen ? total : null;
+  } catch {
+    return null;
+  }
 }
 
 function nullIfNaN(n: number): number | null {
@@ -449,7 +478,9 @@ async function runOverhead(
   for (let r = 0; r < opts.rounds; r++) {
     for (const app of roundOrder(apps, r)) {
       opts.signal?.throwIfAborted();
+      const droppedBefore = await telemetryDropped(app.url);
       const m = await measuredWrk(app, opts, { collector, jaeger });
+      const droppedAfter = await telemetryDropped(app.url);
       const n = m.wrk.requests;
       const run: ThroughputRun = {
         variant: app.variant.name,
@@ -459,6 +490,9 @@ async function runOverhead(
         p99Ms: round(m.wrk.latencyMs.p99, 3),
         errors: m.wrk.errors.connect + m.wrk.errors.read + m.wrk.errors.write +
           m.wrk.errors.timeout + m.wrk.errors.non2xx3xx,
+        telemetryDropped: droppedBefore === null || droppedAfter === null
+          ? null
+          : droppedAfter - droppedBefore,
         appCpuUsPerReq: n > 0 ? round((1000 * m.appCpuMs) / n, 1) : null,
         collectorCpuUsPerReq: n > 0 && m.collectorCpuMs !== null
           ? round((1000 * m.collectorCpuMs) / n, 1)
@@ -784,27 +818,22 @@ export async function runScrape(
   const { createInstrumentedApp } = await import("../../../apps/lib/platform_app.ts");
   const { setLogSink } = await import("../../../apps/lib/logger.ts");
   const prevSink = setLogSink({ write() {} });
-  const { app, registry } = createInstrumentedApp({ serviceName: "bench-scrape" });
+  const { app, registry, httpMetrics } = createInstrumentedApp({ serviceName: "bench-scrape" });
   // The http families carry (method, endpoint, status): a counter series plus a
-  // histogram of 13 series (10 buckets, +Inf, _sum, _count) per label set.
-  const requests = registry.getSingleMetric("http_requests_total") as unknown as {
-    inc(labels: Record<string, string>, v?: number): void;
-  };
-  // An exemplar histogram (the instrumented app's): observe takes one object.
-  const duration = registry.getSingleMetric("http_request_duration_seconds") as unknown as {
-    observe(o: { labels: Record<string, string>; value: number }): void;
-  };
+  // histogram of 13 series (10 buckets, +Inf, _sum, _count) per label set, all
+  // from the app's request table.
   const base = countSeries(await registry.metrics());
   const sets = Math.max(0, Math.ceil((opts.series - base) / 14));
-  const statuses = ["200", "201", "204", "400", "401", "403", "404", "500", "502", "503"];
+  const statuses = [200, 201, 204, 400, 401, 403, 404, 500, 502, 503];
   for (let i = 0; i < sets; i++) {
-    const labels = {
+    const record = {
       method: i % 3 === 0 ? "POST" : "GET",
       endpoint: `/api/v1/resource-${Math.floor(i / statuses.length)}`,
       status: statuses[i % statuses.length],
+      scheme: "http",
+      seconds: (i % 100) / 200,
     };
-    requests.inc(labels, 1 + (i % 7));
-    duration.observe({ labels, value: (i % 100) / 200 });
+    for (let n = 1 + (i % 7); n > 0; n--) httpMetrics.table.record(record);
   }
   const port = freePort();
   const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, app.fetch);
@@ -1160,6 +1189,7 @@ export function formatMarkdown(r: BenchResult): string {
           "p99 ms",
           "collector CPU µs/req",
           "errors",
+          "telemetry dropped",
         ],
         r.overhead.summary.map((s) => [
           `${s.variant}: ${s.description}`,
@@ -1174,6 +1204,7 @@ export function formatMarkdown(r: BenchResult): string {
           fmt(s.p99Ms),
           fmt(s.collectorCpuUsPerReq, 1),
           s.errors,
+          s.telemetryDropped ?? "-",
         ]),
       ),
       "",
