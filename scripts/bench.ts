@@ -95,7 +95,7 @@ const spec = {
     collector: {
       type: "string" as const,
       description:
-        "stack: start a private collector + Jaeger on free ports; none: export to a closed port; or an OTLP/HTTP URL",
+        "stack: start a private collector, Jaeger and VictoriaLogs on free ports; none: export to a closed port; or an OTLP/HTTP URL",
       valueName: "stack|none|URL",
       default: "stack",
     },

@@ -2,7 +2,7 @@
  * Processes a benchmark drives: the instrumented app in one of its variants
  * (started with `deno run` directly, so the pid we hold is the server's),
  * CPU time from /proc (per process and machine-wide, to report how busy the
- * shared machine was), and the collector + Jaeger of a private local stack
+ * shared machine was), and the collector, Jaeger and VictoriaLogs of a private local stack
  * on free ports (scripts/lib/stack/mod.ts with its own state folder).
  */
 import { dirname, join, resolve } from "node:path";
@@ -176,13 +176,14 @@ export interface BenchStack {
   /** OTLP/HTTP base URL of the collector. */
   otlpEndpoint: string;
   collectorPid: number;
-  jaegerPid: number | null;
+  /** Jaeger's and VictoriaLogs' processes: their CPU is the pipeline's, not other work. */
+  backendPids: number[];
   stop(): Promise<void>;
 }
 
 /**
- * Starts the collector (and Jaeger, where the collector sends traces) of a
- * private stack on free ports, with state in `stateFolder`, so a user's
+ * Starts the collector (and Jaeger and VictoriaLogs, where it sends traces
+ * and logs) of a private stack on free ports, with state in `stateFolder`, so a user's
  * `deno task stack up` on the book's ports is not disturbed.
  */
 export async function startBenchStack(stateFolder: string): Promise<BenchStack> {
@@ -204,7 +205,9 @@ export async function startBenchStack(stateFolder: string): Promise<BenchStack> 
   const up = await withState(() =>
     stackUp({
       ports,
-      only: ["jaeger", "collector"],
+      // Every backend the collector exports to: without VictoriaLogs its log pipeline
+      // backs up and the app drops most log lines, which would make "on" look cheaper.
+      only: ["jaeger", "victorialogs", "collector"],
       timeoutMs: 60_000,
       progress: { tty: false, write: () => {} },
     })
@@ -213,7 +216,8 @@ export async function startBenchStack(stateFolder: string): Promise<BenchStack> 
     ports,
     otlpEndpoint: `http://127.0.0.1:${ports.otlpHttp}`,
     collectorPid: up.state.components.collector.pid,
-    jaegerPid: up.state.components.jaeger?.pid ?? null,
+    backendPids: [up.state.components.jaeger?.pid, up.state.components.victorialogs?.pid]
+      .filter((pid): pid is number => typeof pid === "number"),
     stop: async () => {
       await withState(() => stackDown());
     },

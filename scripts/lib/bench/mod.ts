@@ -41,7 +41,7 @@ export interface BenchOptions {
   threads: number;
   /** Request path for throughput cases. */
   path: string;
-  /** "stack": start a private collector + Jaeger; "none": export to a closed port; else an OTLP/HTTP URL. */
+  /** "stack": start a private collector + Jaeger + VictoriaLogs; "none": export to a closed port; else an OTLP/HTTP URL. */
   collector: "stack" | "none" | string;
   /** Variants for the overhead case beyond off/on (names from VARIANT_NAMES). */
   variants: string[];
@@ -196,7 +196,7 @@ export interface ThroughputRun {
   appCpuUsPerReq: number | null;
   /** Collector process CPU per request, microseconds. */
   collectorCpuUsPerReq: number | null;
-  /** Machine busy share not explained by app, collector, Jaeger and wrk (other people's work). */
+  /** Machine busy share not explained by app, collector, Jaeger, VictoriaLogs and wrk (other people's work). */
   othersBusyPct: number;
 }
 
@@ -357,7 +357,7 @@ interface Watched {
 async function measuredWrk(
   app: RunningApp,
   opts: BenchOptions,
-  others: { collector?: Watched; jaeger?: Watched },
+  others: { collector?: Watched; backends?: Watched },
   durationS = opts.durationS,
   connections = opts.connections,
 ): Promise<
@@ -365,7 +365,7 @@ async function measuredWrk(
 > {
   const a0 = await app.cpuMs() ?? 0;
   const c0 = await others.collector?.cpuMs() ?? null;
-  const j0 = await others.jaeger?.cpuMs() ?? 0;
+  const b0 = await others.backends?.cpuMs() ?? 0;
   const m0 = await machineCpuMs();
   const wrk = await runWrk({
     url: app.url + opts.path,
@@ -379,12 +379,12 @@ async function measuredWrk(
   const appCpuMs = (await app.cpuMs() ?? a0) - a0;
   const c1 = await others.collector?.cpuMs() ?? null;
   const collectorCpuMs = c0 !== null && c1 !== null ? c1 - c0 : null;
-  const jaegerMs = (await others.jaeger?.cpuMs() ?? j0) - j0;
+  const backendsMs = (await others.backends?.cpuMs() ?? b0) - b0;
   // wrk's CPU is sampled while it runs (the last ~200 ms are missed); without a
   // sample, assume it kept its threads busy.
   const wrkMs = wrk.cpuMs ?? Math.min(opts.threads, cpuCount()) * durationS * 1000;
   const totalMs = m1.total - m0.total;
-  const othersMs = (m1.busy - m0.busy) - appCpuMs - (collectorCpuMs ?? 0) - jaegerMs - wrkMs;
+  const othersMs = (m1.busy - m0.busy) - appCpuMs - (collectorCpuMs ?? 0) - backendsMs - wrkMs;
   return {
     wrk,
     appCpuMs,
@@ -473,13 +473,21 @@ async function runOverhead(
 ): Promise<NonNullable<BenchResult["overhead"]>> {
   const runs: ThroughputRun[] = [];
   const collector = stack ? { cpuMs: () => processCpuMs(stack.collectorPid) } : undefined;
-  const jaegerPid = stack?.jaegerPid;
-  const jaeger = jaegerPid ? { cpuMs: () => processCpuMs(jaegerPid) } : undefined;
+  const backendPids = stack?.backendPids ?? [];
+  const backends = backendPids.length
+    ? {
+      cpuMs: async () => {
+        let total = 0;
+        for (const pid of backendPids) total += await processCpuMs(pid) ?? 0;
+        return total;
+      },
+    }
+    : undefined;
   for (let r = 0; r < opts.rounds; r++) {
     for (const app of roundOrder(apps, r)) {
       opts.signal?.throwIfAborted();
       const droppedBefore = await telemetryDropped(app.url);
-      const m = await measuredWrk(app, opts, { collector, jaeger });
+      const m = await measuredWrk(app, opts, { collector, backends });
       const droppedAfter = await telemetryDropped(app.url);
       const n = m.wrk.requests;
       const run: ThroughputRun = {
@@ -992,7 +1000,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const deadEndpoint = `http://127.0.0.1:${freePort()}`;
       let endpoint = deadEndpoint;
       if (opts.collector === "stack" && opts.cases.some((c) => c !== "loadgen")) {
-        opts.log("starting a private collector + Jaeger on free ports ...");
+        opts.log("starting a private collector + Jaeger + VictoriaLogs on free ports ...");
         stack = await startBenchStack(join(opts.workDir, "stack"));
         endpoint = stack.otlpEndpoint;
         result.collector = `local stack collector at ${endpoint} (traces forwarded to Jaeger)`;
@@ -1084,7 +1092,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   } finally {
     for (const app of apps) await app.stop();
     if (stack) {
-      opts.log("stopping the private collector + Jaeger ...");
+      opts.log("stopping the private collector + Jaeger + VictoriaLogs ...");
       await stack.stop();
     }
   }
@@ -1208,7 +1216,7 @@ export function formatMarkdown(r: BenchResult): string {
         ]),
       ),
       "",
-      `Other work on the machine during these runs (CPU not used by app, collector, Jaeger or wrk): median ${r.overhead.othersBusyPct}% of all cores.`,
+      `Other work on the machine during these runs (CPU not used by app, collector, Jaeger, VictoriaLogs or wrk): median ${r.overhead.othersBusyPct}% of all cores.`,
     );
   }
   if (r.latency) {
