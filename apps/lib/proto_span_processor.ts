@@ -39,13 +39,31 @@ export interface ProtoSpanProcessorOptions extends QueueOptions {
 }
 
 /** A sealed batch: the request body and how many spans it carries. */
-interface EncodedBatch {
+export interface EncodedBatch {
   body: Uint8Array<ArrayBuffer>;
   spans: number;
 }
 
 /** Past this many bytes of span fields a batch is sealed (well under any request limit). */
 const MAX_BATCH_BYTES = 1024 * 1024;
+/** Waiting batches are sent together up to this size (the collector accepts 20 MiB). */
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
+/** Batches as one request: their bodies back to back (protobuf repeated fields append). */
+export function mergeBatches(batches: EncodedBatch[]): EncodedBatch {
+  let size = 0, spans = 0;
+  for (const b of batches) {
+    size += b.body.byteLength;
+    spans += b.spans;
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const b of batches) {
+    body.set(b.body, at);
+    at += b.body.byteLength;
+  }
+  return { body, spans };
+}
 /**
  * An encoding task gives the event loop back after this long, and otherwise
  * takes every waiting span: a fixed count per task fell behind a busy loop
@@ -81,6 +99,9 @@ export class ProtoSpanProcessor implements SpanProcessor {
       },
       (batch) => batch.spans,
       opts,
+      // Protobuf messages concatenate: two ExportTraceServiceRequests in a row are one
+      // request with both batches' resource_spans, so waiting batches leave together.
+      { size: (b) => b.body.byteLength, merge: mergeBatches, maxBytes: MAX_REQUEST_BYTES },
     );
   }
 

@@ -85,6 +85,19 @@ export interface QueueOptions {
 }
 
 /**
+ * How waiting batches become one request (optional): `merge` joins batches
+ * that `size` says fit in `maxBytes` together. One request is in flight at a
+ * time, so without it a collector answering in 25 ms takes at most 40
+ * batches a second, whatever the backlog; with it, a backlog leaves in as
+ * few requests as fit.
+ */
+export interface Coalescing<B> {
+  size(batch: B): number;
+  merge(batches: B[]): B;
+  maxBytes: number;
+}
+
+/**
  * The OTLP spec's retryable answers are 429, 502, 503 and 504 (and no answer
  * at all: a network error, a timeout); any other HTTP status will fail again
  * however often the batch is sent, and would block the queue behind it.
@@ -119,6 +132,7 @@ export class DeliveryQueue<B> {
     private readonly deliver: (batch: B, done: (result: ExportResult) => void) => void,
     private readonly count: (batch: B) => number,
     private readonly opts: QueueOptions,
+    private readonly coalescing?: Coalescing<B>,
   ) {
     this.initialBackoffMs = opts.initialBackoffMs ?? 250;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
@@ -150,6 +164,7 @@ export class DeliveryQueue<B> {
   private async drain(): Promise<void> {
     this.sending = true;
     while (this.batches.length > 0) {
+      this.coalesce();
       const batch = this.batches[0];
       const result = await this.send(batch);
       if (result.code === ExportResultCode.SUCCESS) {
@@ -182,6 +197,18 @@ export class DeliveryQueue<B> {
     }
     this.sending = false;
     this.wake();
+  }
+
+  /** Joins the batches at the head that fit in one request (a retry resends the joined one). */
+  private coalesce(): void {
+    const c = this.coalescing;
+    if (!c || this.batches.length < 2) return;
+    let bytes = c.size(this.batches[0]);
+    let k = 1;
+    while (k < this.batches.length && bytes + c.size(this.batches[k]) <= c.maxBytes) {
+      bytes += c.size(this.batches[k++]);
+    }
+    if (k > 1) this.batches.splice(0, k, c.merge(this.batches.slice(0, k)));
   }
 
   private take(): number {
