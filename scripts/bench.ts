@@ -95,9 +95,9 @@ const spec = {
     collector: {
       type: "string" as const,
       description:
-        "stack: start a private collector, Jaeger and VictoriaLogs on free ports; none: export to a closed port; or an OTLP/HTTP URL",
-      valueName: "stack|none|URL",
-      default: "stack",
+        "sink: a private collector that decodes everything and keeps nothing (nothing behind it backs up, so the app delivers all it makes); stack: a private collector, Jaeger and VictoriaLogs (at saturation they fall behind on 2 cores and the app drops telemetry: see the 'telemetry dropped' column); none: export to a closed port; or an OTLP/HTTP URL",
+      valueName: "sink|stack|none|URL",
+      default: "sink",
     },
     series: {
       type: "string" as const,
@@ -130,8 +130,8 @@ also given against it); off = our app, instrumentation off; on = traces 100 %, m
 OpenTelemetry (OTEL_DENO=true) on bare Hono, exporting to the same collector; deno-otel-app
 (not by default) = Deno's OTel on our app with its instrumentation off.
 
-Needs wrk (apt-get install wrk) and, for the default --collector stack, the collector and
-Jaeger from 'deno task tools'. The latency case needs oha, also from 'deno task tools'
+Needs wrk (apt-get install wrk) and, for --collector sink (the default) or stack, the
+collector (and for stack Jaeger and VictoriaLogs) from 'deno task tools'. The latency case needs oha, also from 'deno task tools'
 (<tools>/bin/oha, else PATH); without it that case is skipped with a one-line note. Exit 0
 when the benchmark ran (whatever the numbers), 2 when it could not run (missing wrk or
 collector, bad flags), 130 when interrupted.
@@ -186,9 +186,9 @@ runMain(async () => {
     long && !explicit("duration") ? "15s" : flags.duration,
   );
   const warmupMs = flags.warmup === "0" ? 0 : durationFlag("warmup", flags.warmup);
-  if (!/^(stack|none|https?:\/\/.+)$/.test(flags.collector)) {
+  if (!/^(stack|sink|none|https?:\/\/.+)$/.test(flags.collector)) {
     throw new UsageError(
-      `--collector must be stack, none or an http(s) URL, got '${flags.collector}'`,
+      `--collector must be stack, sink, none or an http(s) URL, got '${flags.collector}'`,
     );
   }
   if (!flags.path.startsWith("/")) throw new UsageError(`--path must start with '/'`);

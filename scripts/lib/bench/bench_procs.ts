@@ -6,10 +6,11 @@
  * on free ports (scripts/lib/stack/mod.ts with its own state folder).
  */
 import { dirname, join, resolve } from "node:path";
-import { waitForHttp } from "../net.ts";
-import { REPO_ROOT } from "../paths.ts";
+import { existsSync } from "node:fs";
+import { freePort, waitForHttp } from "../net.ts";
+import { REPO_ROOT, toolsDir } from "../paths.ts";
 import { readProc } from "../process.ts";
-import { freePorts, readState, stackDown, type StackPorts, stackUp } from "../stack/mod.ts";
+import { freePorts, readState, stackDown, stackUp } from "../stack/mod.ts";
 
 // Deno asks for --allow-all to read /proc/<pid>/... directly; readProc falls
 // back to `cat` (covered by --allow-run), so the bench task needs no -A.
@@ -172,7 +173,6 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
 }
 
 export interface BenchStack {
-  ports: StackPorts;
   /** OTLP/HTTP base URL of the collector. */
   otlpEndpoint: string;
   collectorPid: number;
@@ -213,13 +213,81 @@ export async function startBenchStack(stateFolder: string): Promise<BenchStack> 
     })
   );
   return {
-    ports,
     otlpEndpoint: `http://127.0.0.1:${ports.otlpHttp}`,
     collectorPid: up.state.components.collector.pid,
     backendPids: [up.state.components.jaeger?.pid, up.state.components.victorialogs?.pid]
       .filter((pid): pid is number => typeof pid === "number"),
     stop: async () => {
       await withState(() => stackDown());
+    },
+  };
+}
+
+/**
+ * A private collector whose pipelines end in its debug exporter (a line per
+ * batch): the real OTLP receiver decodes everything the app sends, and
+ * nothing behind it can back up. On a 2-core machine at saturation, Jaeger
+ * and VictoriaLogs cannot keep up with the app, the stack's collector then
+ * refuses data and the app drops it, which makes "on" cheaper than it is;
+ * against the sink every span and line is delivered (the bench's "telemetry
+ * dropped" column shows it).
+ */
+export async function startSinkCollector(stateFolder: string): Promise<BenchStack> {
+  const binary = join(toolsDir(), "bin", "otelcol-obskit");
+  if (!existsSync(binary)) {
+    throw new Error(`the collector is not built: run 'deno task tools' (looked for ${binary})`);
+  }
+  const [otlp, health] = [freePort(), freePort()];
+  await Deno.mkdir(stateFolder, { recursive: true });
+  const config = join(stateFolder, "sink-collector.yaml");
+  await Deno.writeTextFile(
+    config,
+    `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlp}
+exporters:
+  debug:
+    verbosity: basic
+    sampling_initial: 1
+    sampling_thereafter: 1000
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:${health}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces: {receivers: [otlp], exporters: [debug]}
+    metrics: {receivers: [otlp], exporters: [debug]}
+    logs: {receivers: [otlp], exporters: [debug]}
+`,
+  );
+  const child = new Deno.Command(binary, {
+    args: ["--config", config],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForHttp(`http://127.0.0.1:${health}/`, 30_000);
+  } catch (err) {
+    child.kill("SIGTERM");
+    await child.status;
+    throw new Error(`the sink collector did not start: ${(err as Error).message}`);
+  }
+  return {
+    otlpEndpoint: `http://127.0.0.1:${otlp}`,
+    collectorPid: child.pid,
+    backendPids: [],
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   type RunningApp,
   startApp,
   startBenchStack,
+  startSinkCollector,
 } from "./bench_procs.ts";
 import { findWrk, runWrk, type WrkResult } from "./bench_wrk.ts";
 import { findOha, ohaFailures, runOha } from "./bench_oha.ts";
@@ -41,8 +42,12 @@ export interface BenchOptions {
   threads: number;
   /** Request path for throughput cases. */
   path: string;
-  /** "stack": start a private collector + Jaeger + VictoriaLogs; "none": export to a closed port; else an OTLP/HTTP URL. */
-  collector: "stack" | "none" | string;
+  /**
+   * "stack": start a private collector + Jaeger + VictoriaLogs; "sink": a private collector
+   * that only decodes (bench_procs.ts startSinkCollector); "none": export to a closed
+   * port; else an OTLP/HTTP URL.
+   */
+  collector: "stack" | "sink" | "none" | string;
   /** Variants for the overhead case beyond off/on (names from VARIANT_NAMES). */
   variants: string[];
   /** Another checkout's apps/instrument_app.ts: adds its off/on as variants "off@compare", "on@compare". */
@@ -1004,9 +1009,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         stack = await startBenchStack(join(opts.workDir, "stack"));
         endpoint = stack.otlpEndpoint;
         result.collector = `local stack collector at ${endpoint} (traces forwarded to Jaeger)`;
+      } else if (opts.collector === "sink" && opts.cases.some((c) => c !== "loadgen")) {
+        opts.log("starting a private sink collector (OTLP in, debug exporter out) ...");
+        stack = await startSinkCollector(join(opts.workDir, "sink"));
+        endpoint = stack.otlpEndpoint;
+        result.collector = `sink collector at ${endpoint} (the real OTLP receiver; ` +
+          `its debug exporter takes everything, so nothing behind it backs up)`;
       } else if (opts.collector === "none") {
         result.collector = `none: OTLP goes to ${deadEndpoint}, where nothing listens`;
-      } else if (opts.collector !== "stack") {
+      } else if (opts.collector !== "stack" && opts.collector !== "sink") {
         endpoint = opts.collector;
         result.collector = `external collector at ${endpoint}`;
       }
@@ -1092,7 +1103,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   } finally {
     for (const app of apps) await app.stop();
     if (stack) {
-      opts.log("stopping the private collector + Jaeger + VictoriaLogs ...");
+      opts.log(
+        `stopping the private ${
+          opts.collector === "sink" ? "sink collector" : "collector + Jaeger + VictoriaLogs"
+        } ...`,
+      );
       await stack.stop();
     }
   }
