@@ -22,7 +22,7 @@ import {
   telemetryDropped,
   type ThroughputRun,
 } from "../scripts/lib/bench/mod.ts";
-import { processCpuMs, startApp } from "../scripts/lib/bench/bench_procs.ts";
+import { processCpuMs, startApp, startSinkCollector } from "../scripts/lib/bench/bench_procs.ts";
 import {
   findOha,
   ohaArgs,
@@ -489,6 +489,40 @@ Deno.test({
       await app.stop();
     }
     assert.equal(await processCpuMs(app.pid), null, "the app is gone after stop()");
+  },
+});
+
+Deno.test({
+  name: "the sink collector takes everything an instrumented app under full load sends",
+  ignore: missing("wrk", "otelcol-obskit"),
+  permissions: { run: true, net: true, read: true, write: true, env: true, sys: true },
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "obskit-sink-" });
+    const sink = await startSinkCollector(dir);
+    const app = await startApp(
+      {
+        name: "on",
+        description: "instrumented",
+        instrumentation: "on",
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.otlpEndpoint },
+      },
+      freePort(),
+    );
+    try {
+      const before = await telemetryDropped(app.url);
+      const c0 = await processCpuMs(sink.collectorPid);
+      const r = await runWrk({ url: `${app.url}/api/data`, connections: 32, durationS: 2 });
+      assert.ok(r.requests > 1000, `${r.requests} requests`);
+      await new Promise((res) => setTimeout(res, 1500)); // the last batches leave
+      assert.equal(before, 0);
+      assert.equal(await telemetryDropped(app.url), 0, "nothing dropped at saturation");
+      const c1 = await processCpuMs(sink.collectorPid);
+      assert.ok(c0 !== null && c1 !== null && c1 > c0, "the collector did the decoding");
+    } finally {
+      await app.stop();
+      await sink.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
