@@ -447,6 +447,19 @@ service:
           encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
         );
         assert.deepEqual(logsViaProto, logsViaJson);
+        // A backlog leaves as batches back to back in one body (log_export.ts takeRequest).
+        const scope = { name: "obskit-logger", version: "1" };
+        const twoBatches = new Uint8Array([
+          ...encodeLogEntries([line], resource, scope, 2048),
+          ...encodeLogEntries([{ ...line, message: "second" }], resource, scope, 2048),
+        ]);
+        const joinedLogs = await post("/v1/logs", "application/x-protobuf", twoBatches);
+        assert.deepEqual(
+          joinedLogs.resourceLogs.flatMap((
+            rl: { scopeLogs: { logRecords: { body: { stringValue: string } }[] }[] },
+          ) => rl.scopeLogs.flatMap((sl) => sl.logRecords.map((r) => r.body.stringValue))),
+          ["admin access denied", "second"],
+        );
 
         // Metrics: the SDK's own instruments and the prom-client bridge's families in one
         // collection, as the apps' reader gathers them.

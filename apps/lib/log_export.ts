@@ -33,6 +33,8 @@ const MAX_QUEUE = 8192;
  * a second (tests/logs_test.ts) and dropped them.
  */
 const MAX_BATCH = 1024;
+/** Batches one request carries when a backlog waits (8 MiB at most, under the 20 MiB limit). */
+const MAX_BATCHES_PER_REQUEST = 8;
 /** Bounds in characters too: a line can be long (a request path is up to ~64 KB). */
 const MAX_QUEUE_CHARS = 8 * 1024 * 1024;
 /** Well below the collector's 20 MiB default request limit, however long the lines. */
@@ -114,13 +116,33 @@ export class LogExporter {
     this.sending ??= (async () => {
       try {
         while (this.pending.length > 0) {
-          if (!(await this.send(this.takeBatch()))) break;
+          if (!(await this.send(await this.takeRequest()))) break;
         }
       } finally {
         this.sending = undefined;
       }
     })();
     return this.sending;
+  }
+
+  /**
+   * The next request: one batch, or while more wait, up to MAX_BATCHES_PER_REQUEST
+   * batches encoded one task apart and sent as one body (protobuf messages
+   * concatenate). One request is in flight at a time, so a backlog must leave in
+   * bigger requests, not more of them.
+   */
+  private async takeRequest(): Promise<Batch> {
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    const entries: LogEntry[] = [];
+    const sizes: number[] = [];
+    do {
+      if (parts.length > 0) await new Promise((r) => setTimeout(r, 0));
+      const batch = this.takeBatch();
+      parts.push(encodeLogRequest(batch.entries, this.opts.resource) as Uint8Array<ArrayBuffer>);
+      entries.push(...batch.entries);
+      sizes.push(...batch.sizes);
+    } while (this.pending.length >= MAX_BATCH && parts.length < MAX_BATCHES_PER_REQUEST);
+    return { entries, sizes, body: parts.length === 1 ? parts[0] : concat(parts) };
   }
 
   /** The next batch: at most MAX_BATCH lines and MAX_BATCH_CHARS characters (at least one line). */
@@ -160,7 +182,7 @@ export class LogExporter {
     const count = batch.entries.length;
     const result = await postOtlp(
       this.opts.url,
-      encodeLogRequest(batch.entries, this.opts.resource),
+      batch.body ?? encodeLogRequest(batch.entries, this.opts.resource),
       this.headers,
       this.opts.timeoutMs ?? 10_000,
     );
@@ -182,4 +204,16 @@ export class LogExporter {
 interface Batch {
   entries: LogEntry[];
   sizes: number[];
+  /** The encoded request, once made (a requeued batch is encoded again). */
+  body?: Uint8Array<ArrayBuffer>;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
