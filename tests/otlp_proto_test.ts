@@ -158,25 +158,40 @@ function sampleSpans(extra: SpanProcessor[] = [], tracerKind: "sdk" | "lean" = "
   return { spans: exporter.getFinishedSpans(), provider };
 }
 
+/** A local OTLP endpoint answering after `delayMs`, and an SDK tracer whose spans go there. */
+function spanSink(opts: { delayMs?: number; batch?: number; maxQueuedSpans?: number } = {}) {
+  const sizes: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    sizes.push((await req.arrayBuffer()).byteLength);
+    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    return new Response("{}");
+  });
+  const processor = new ProtoSpanProcessor({
+    url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
+    timeoutMs: 5000,
+    maxQueueSize: 2048,
+    maxExportBatchSize: opts.batch ?? 512,
+    scheduledDelayMillis: 60_000,
+    maxQueuedSpans: opts.maxQueuedSpans ?? 8192,
+  });
+  const provider = new TracerProvider({ spanProcessors: [processor] });
+  return {
+    sizes,
+    processor,
+    provider,
+    tracer: provider.getTracer("t"),
+    async close() {
+      await provider.shutdown();
+      await server.shutdown();
+    },
+  };
+}
+
 Deno.test({
   name: "span.end() never encodes or sends: spans become bytes in a later task, then are sent",
   permissions: { net: true },
   async fn() {
-    const bodies: number[] = [];
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      bodies.push((await req.arrayBuffer()).byteLength);
-      return new Response("{}");
-    });
-    const processor = new ProtoSpanProcessor({
-      url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
-      timeoutMs: 5000,
-      maxQueueSize: 2048,
-      maxExportBatchSize: 8,
-      scheduledDelayMillis: 60_000,
-      maxQueuedSpans: 8192,
-    });
-    const provider = new TracerProvider({ spanProcessors: [processor] });
-    const tracer = provider.getTracer("t");
+    const { sizes: bodies, processor, provider, tracer, close } = spanSink({ batch: 8 });
     // 20 spans: two full batches of 8 and 4 waiting, all ended in one synchronous run.
     for (let i = 0; i < 20; i++) tracer.startSpan(`s${i}`).end();
     assert.equal(processor.queue.queued, 0, "nothing encoded or sealed inside span.end()");
@@ -185,8 +200,7 @@ Deno.test({
     assert.ok(sent === 1 || sent === 2, "the two full batches were sent (apart or joined) later");
     await provider.forceFlush();
     assert.equal(bodies.length, sent + 1, "forceFlush sends the partial batch");
-    await provider.shutdown();
-    await server.shutdown();
+    await close();
   },
 });
 
@@ -195,22 +209,7 @@ Deno.test({
     "a busy event loop loses no span: each encoding task keeps up with what many requests ended",
   permissions: { net: true },
   async fn() {
-    let received = 0;
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      await req.arrayBuffer();
-      received++;
-      return new Response("{}");
-    });
-    const processor = new ProtoSpanProcessor({
-      url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
-      timeoutMs: 5000,
-      maxQueueSize: 2048,
-      maxExportBatchSize: 512,
-      scheduledDelayMillis: 60_000,
-      maxQueuedSpans: 65_536,
-    });
-    const provider = new TracerProvider({ spanProcessors: [processor] });
-    const tracer = provider.getTracer("t");
+    const { sizes, processor, provider, tracer, close } = spanSink({ maxQueuedSpans: 65_536 });
     const before = droppedCount("traces", "queue_full");
     // As under saturation: every turn of the event loop serves many requests (here 300
     // spans' worth, 20 turns), and the encoding task gets one turn in between.
@@ -222,9 +221,8 @@ Deno.test({
     assert.equal(droppedCount("traces", "queue_full") - before, 0, "no span dropped");
     assert.equal(processor.queue.failures, 0);
     assert.equal(processor.queue.queued, 0, "every span was delivered");
-    assert.ok(received >= 1);
-    await provider.shutdown();
-    await server.shutdown();
+    assert.ok(sizes.length >= 1);
+    await close();
   },
 });
 
@@ -233,22 +231,7 @@ Deno.test({
     "a collector answering in 40 ms takes 50,000 spans a second: waiting batches leave together",
   permissions: { net: true },
   async fn() {
-    const sizes: number[] = [];
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      sizes.push((await req.arrayBuffer()).byteLength);
-      await new Promise((r) => setTimeout(r, 40));
-      return new Response("{}");
-    });
-    const processor = new ProtoSpanProcessor({
-      url: `http://127.0.0.1:${server.addr.port}/v1/traces`,
-      timeoutMs: 5000,
-      maxQueueSize: 2048,
-      maxExportBatchSize: 512,
-      scheduledDelayMillis: 60_000,
-      maxQueuedSpans: 8192,
-    });
-    const provider = new TracerProvider({ spanProcessors: [processor] });
-    const tracer = provider.getTracer("t");
+    const { sizes, provider, tracer, close } = spanSink({ delayMs: 40 });
     const before = droppedCount("traces", "queue_full");
     for (let turn = 0; turn < 40; turn++) {
       for (let i = 0; i < 512; i++) tracer.startSpan(`s${i}`).end();
@@ -257,8 +240,7 @@ Deno.test({
     await provider.forceFlush();
     assert.equal(droppedCount("traces", "queue_full") - before, 0, "no span dropped");
     assert.ok(sizes.length < 40, `40 batches in ${sizes.length} requests`);
-    await provider.shutdown();
-    await server.shutdown();
+    await close();
   },
 });
 
