@@ -288,6 +288,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "log export: a flush with nothing to send (the idle timer) does not stop later sends",
+  permissions: { net: true, env: true, read: true },
+  async fn() {
+    const posts: number[] = [];
+    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      posts.push((await req.arrayBuffer()).byteLength);
+      return new Response("{}");
+    });
+    const exporter = new LogExporter({
+      url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
+      resource: buildResource({ serviceName: "idle", env: {} }),
+    });
+    try {
+      exporter.push({ timeMs: Date.now(), level: "INFO", message: "before" }, 60);
+      await exporter.flush();
+      await exporter.flush(); // what the one-second timer does while the app is idle
+      for (let i = 0; i < 2500; i++) {
+        exporter.push({ timeMs: Date.now(), level: "INFO", message: `after ${i}` }, 60);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(
+        posts.length >= 3,
+        `${posts.length} requests: full batches leave after an idle flush`,
+      );
+      await exporter.flush();
+    } finally {
+      await srv.shutdown();
+    }
+  },
+});
+
+Deno.test({
   name:
     "log export: a full batch leaves at once, not at the next second (no overflow at high rates)",
   permissions: { net: true, env: true, read: true },

@@ -113,16 +113,20 @@ export class LogExporter {
   flush(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.sending ??= (async () => {
-      try {
-        while (this.pending.length > 0) {
-          if (!(await this.send(await this.takeRequest()))) break;
-        }
-      } finally {
-        this.sending = undefined;
+    if (this.sending) return this.sending;
+    if (this.pending.length === 0) return Promise.resolve();
+    // `sending` is cleared by a callback that runs after it is assigned: a loop that clears
+    // it itself can finish before the assignment (nothing to send) and leave it set for
+    // good, after which nothing was ever sent again (the idle timer did exactly that).
+    const sending = (async () => {
+      while (this.pending.length > 0) {
+        if (!(await this.send(await this.takeRequest()))) break;
       }
-    })();
-    return this.sending;
+    })().finally(() => {
+      if (this.sending === sending) this.sending = undefined;
+    });
+    this.sending = sending;
+    return sending;
   }
 
   /**
