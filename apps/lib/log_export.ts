@@ -19,8 +19,8 @@
  * OTEL_LOGS_EXPORTER=none turns it off.
  */
 import type { Resource } from "@opentelemetry/resources";
-import { postOtlp, PROTOBUF } from "./otlp_http.ts";
-import { encodeLogEntries, type LogEntry } from "./otlp_proto.ts";
+import { isRetryableStatus, postOtlp, PROTOBUF } from "./otlp_http.ts";
+import { concatMessages, encodeLogEntries, type LogEntry } from "./otlp_proto.ts";
 import { countDropped, countExportFailure } from "./telemetry_loss.ts";
 
 export type { LogEntry } from "./otlp_proto.ts";
@@ -42,8 +42,6 @@ const MAX_BATCH_CHARS = 1024 * 1024;
 /** A body or attribute value is cut here, as span attribute values are. */
 const MAX_VALUE_CHARS = 2048;
 const INTERVAL_MS = 1000;
-/** Collector back-pressure (the OTLP spec's retryable answers): keep the lines and retry. */
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const SCOPE = { name: "obskit-logger", version: "1" };
 
 export interface LogExportOptions {
@@ -146,7 +144,7 @@ export class LogExporter {
       entries.push(...batch.entries);
       sizes.push(...batch.sizes);
     } while (this.pending.length >= MAX_BATCH && parts.length < MAX_BATCHES_PER_REQUEST);
-    return { entries, sizes, body: parts.length === 1 ? parts[0] : concat(parts) };
+    return { entries, sizes, body: parts.length === 1 ? parts[0] : concatMessages(parts) };
   }
 
   /** The next batch: at most MAX_BATCH lines and MAX_BATCH_CHARS characters (at least one line). */
@@ -193,7 +191,7 @@ export class LogExporter {
     this.delivering = result.ok;
     if (result.ok) return true;
     countExportFailure("logs");
-    if (result.status === undefined || RETRYABLE_STATUS.has(result.status)) {
+    if (result.status === undefined || isRetryableStatus(result.status)) {
       this.requeue(batch);
       this.opts.onFailure?.(`logs export failed: ${result.message} (kept and retried)`);
       return false;
@@ -210,14 +208,4 @@ interface Batch {
   sizes: number[];
   /** The encoded request, once made (a requeued batch is encoded again). */
   body?: Uint8Array<ArrayBuffer>;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

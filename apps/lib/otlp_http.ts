@@ -7,6 +7,14 @@ import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 
 export const PROTOBUF = "application/x-protobuf";
 
+/** Collector back-pressure, the OTLP spec's retryable answers: keep the data and try again. */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+/** True for an HTTP status the OTLP spec says to retry (429, 502, 503, 504). */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUS.has(status);
+}
+
 /** What one POST gave: ok, or why not (`status` when the collector answered, none on a network error). */
 export type PostResult = { ok: true } | { ok: false; status?: number; message: string };
 

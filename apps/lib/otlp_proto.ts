@@ -714,3 +714,20 @@ export function encodeMetrics(rm: ResourceMetrics): Uint8Array<ArrayBuffer> {
   w.end(r);
   return w.finish();
 }
+
+/**
+ * Encoded export requests of one kind back to back: protobuf repeated fields
+ * append, so the result is one request carrying all their resource_spans (or
+ * resource_logs). The delivery queue and the log export send a backlog this way.
+ */
+export function concatMessages(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

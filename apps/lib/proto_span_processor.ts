@@ -21,7 +21,7 @@ import { type Context, TraceFlags } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import { exportOtlp, PROTOBUF } from "./otlp_http.ts";
-import { appendSpan, ProtoWriter, spanRequest } from "./otlp_proto.ts";
+import { appendSpan, concatMessages, ProtoWriter, spanRequest } from "./otlp_proto.ts";
 import { DeliveryQueue, type QueueOptions } from "./telemetry_delivery.ts";
 import { countDropped } from "./telemetry_loss.ts";
 
@@ -51,18 +51,10 @@ const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
 /** Batches as one request: their bodies back to back (protobuf repeated fields append). */
 export function mergeBatches(batches: EncodedBatch[]): EncodedBatch {
-  let size = 0, spans = 0;
-  for (const b of batches) {
-    size += b.body.byteLength;
-    spans += b.spans;
-  }
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const b of batches) {
-    body.set(b.body, at);
-    at += b.body.byteLength;
-  }
-  return { body, spans };
+  return {
+    body: concatMessages(batches.map((b) => b.body)),
+    spans: batches.reduce((n, b) => n + b.spans, 0),
+  };
 }
 /**
  * An encoding task gives the event loop back after this long, and otherwise

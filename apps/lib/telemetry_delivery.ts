@@ -18,6 +18,7 @@
  * export attempts, retried or not).
  */
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { isRetryableStatus } from "./otlp_http.ts";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
 import { Counter, type Registry } from "prom-client";
 import {
@@ -98,14 +99,13 @@ export interface Coalescing<B> {
 }
 
 /**
- * The OTLP spec's retryable answers are 429, 502, 503 and 504 (and no answer
- * at all: a network error, a timeout); any other HTTP status will fail again
- * however often the batch is sent, and would block the queue behind it.
+ * Besides the OTLP spec's retryable answers (otlp_http.ts isRetryableStatus)
+ * and no answer at all (a network error, a timeout), an HTTP error status will
+ * fail again however often the batch is sent, and would block the queue behind it.
  */
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 function isPermanent(error: Error | undefined): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" && code >= 400 && !RETRYABLE_STATUS.has(code);
+  return typeof code === "number" && code >= 400 && !isRetryableStatus(code);
 }
 
 /**
