@@ -420,7 +420,8 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
         status,
         scheme,
         seconds,
-        size: thrown ? undefined : responseSize(c.res),
+        // Read only when http_response_size_bytes is exported (a header read otherwise).
+        size: thrown || !metrics.responseSize ? undefined : responseSize(c.res),
         traceId: sampled ? span!.spanContext().traceId : undefined,
         spanId: sampled ? span!.spanContext().spanId : undefined,
       });
