@@ -9,6 +9,7 @@ import { strict as assert } from "node:assert";
 import { encodeLogRequest, type LogEntry, LogExporter } from "../apps/lib/log_export.ts";
 import { createLogger, isoTime, setLogForwarder, setLogSink } from "../apps/lib/logger.ts";
 import { trace, TraceFlags } from "@opentelemetry/api";
+import type { Resource } from "@opentelemetry/resources";
 import { buildResource } from "../apps/otel_setup.ts";
 import { runDoctor } from "../scripts/lib/doctor/mod.ts";
 import { logsQuery, queryLogs } from "../scripts/lib/logs/mod.ts";
@@ -210,6 +211,19 @@ Deno.test({
   },
 });
 
+/** A local /v1/logs that records request sizes (answering after `delayMs`), and an exporter to it. */
+function logSink(resource: Resource, delayMs = 0) {
+  const sizes: number[] = [];
+  const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const size = (await req.arrayBuffer()).byteLength;
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs)); // a busy collector's answer
+    sizes.push(size);
+    return new Response("{}");
+  });
+  const exporter = new LogExporter({ url: `http://127.0.0.1:${srv.addr.port}/v1/logs`, resource });
+  return { sizes, exporter, close: () => srv.shutdown() };
+}
+
 Deno.test({
   name: "log export is bounded: values cut at 2,048 characters, queue and batches in characters",
   permissions: { net: true, env: true, read: true },
@@ -228,16 +242,8 @@ Deno.test({
     assert.ok(encoded > 2 * 2048 && encoded < 2 * 2048 + 1024, `${encoded} bytes`);
 
     // A collector that records request sizes: no batch near its 20 MiB limit.
-    const sizes: number[] = [];
-    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      sizes.push((await req.arrayBuffer()).byteLength);
-      return new Response("{}");
-    });
+    const { sizes, exporter, close } = logSink(resource);
     try {
-      const exporter = new LogExporter({
-        url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
-        resource,
-      });
       const before = droppedCount("logs", "queue_full");
       for (let i = 0; i < 200; i++) exporter.push(entry, chars); // 24 MB of lines: over 8 MiB
       const dropped = droppedCount("logs", "queue_full") - before;
@@ -249,7 +255,7 @@ Deno.test({
         `largest request ${Math.max(...sizes)} bytes`,
       );
     } finally {
-      await srv.shutdown();
+      await close();
     }
   },
 });
@@ -259,17 +265,7 @@ Deno.test({
     "log export: 50,000 lines a second reach a collector that takes 40 ms per request, none dropped",
   permissions: { net: true, env: true, read: true },
   async fn() {
-    let received = 0;
-    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      await req.arrayBuffer();
-      await new Promise((r) => setTimeout(r, 40)); // a busy collector's answer time
-      received++;
-      return new Response("{}");
-    });
-    const exporter = new LogExporter({
-      url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
-      resource: buildResource({ serviceName: "busy", env: {} }),
-    });
+    const { sizes, exporter, close } = logSink(buildResource({ serviceName: "busy", env: {} }), 40);
     const before = droppedCount("logs", "queue_full");
     try {
       for (let tick = 0; tick < 150; tick++) {
@@ -280,9 +276,9 @@ Deno.test({
       }
       await exporter.flush();
       assert.equal(droppedCount("logs", "queue_full") - before, 0, "no line dropped");
-      assert.ok(received > 0);
+      assert.ok(sizes.length > 0);
     } finally {
-      await srv.shutdown();
+      await close();
     }
   },
 });
@@ -291,15 +287,9 @@ Deno.test({
   name: "log export: a flush with nothing to send (the idle timer) does not stop later sends",
   permissions: { net: true, env: true, read: true },
   async fn() {
-    const posts: number[] = [];
-    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      posts.push((await req.arrayBuffer()).byteLength);
-      return new Response("{}");
-    });
-    const exporter = new LogExporter({
-      url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
-      resource: buildResource({ serviceName: "idle", env: {} }),
-    });
+    const { sizes: posts, exporter, close } = logSink(
+      buildResource({ serviceName: "idle", env: {} }),
+    );
     try {
       exporter.push({ timeMs: Date.now(), level: "INFO", message: "before" }, 60);
       await exporter.flush();
@@ -314,7 +304,7 @@ Deno.test({
       );
       await exporter.flush();
     } finally {
-      await srv.shutdown();
+      await close();
     }
   },
 });
@@ -324,15 +314,9 @@ Deno.test({
     "log export: a full batch leaves at once, not at the next second (no overflow at high rates)",
   permissions: { net: true, env: true, read: true },
   async fn() {
-    const posts: number[] = [];
-    const srv = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-      posts.push((await req.arrayBuffer()).byteLength);
-      return new Response("{}");
-    });
-    const exporter = new LogExporter({
-      url: `http://127.0.0.1:${srv.addr.port}/v1/logs`,
-      resource: buildResource({ serviceName: "early", env: {} }),
-    });
+    const { sizes: posts, exporter, close } = logSink(
+      buildResource({ serviceName: "early", env: {} }),
+    );
     try {
       for (let i = 0; i < 2500; i++) {
         exporter.push({ timeMs: Date.now(), level: "INFO", message: `line ${i}` }, 60);
@@ -341,7 +325,7 @@ Deno.test({
       assert.ok(posts.length >= 2, `${posts.length} requests within 300 ms (the timer is 1 s)`);
       await exporter.flush();
     } finally {
-      await srv.shutdown();
+      await close();
     }
   },
 });
