@@ -30,6 +30,7 @@ import {
   diag,
   type Exception,
   type HrTime,
+  INVALID_SPAN_CONTEXT,
   type Link,
   SamplingDecision,
   type Span,
@@ -173,7 +174,7 @@ class LeanTracer implements Tracer {
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = apiContext.active()): Span {
     if (options.root) ctx = trace.deleteSpan(ctx);
-    if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_CONTEXT);
+    if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parent = trace.getSpan(ctx)?.spanContext();
     const validParent = parent && trace.isSpanContextValid(parent) ? parent : undefined;
     const { idGenerator, sampler } = this.config;
@@ -269,11 +270,6 @@ class LeanTracer implements Tracer {
   }
 }
 
-const INVALID_CONTEXT: SpanContext = {
-  traceId: "00000000000000000000000000000000",
-  spanId: "0000000000000000",
-  traceFlags: TraceFlags.NONE,
-};
 const NO_ATTRIBUTES: Attributes = Object.freeze({}) as Attributes;
 const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 const NO_EVENTS: TimedEvent[] = Object.freeze([]) as unknown as TimedEvent[];
