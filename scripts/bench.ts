@@ -95,7 +95,7 @@ const spec = {
     collector: {
       type: "string" as const,
       description:
-        "sink: a private collector that decodes everything and keeps nothing (nothing behind it backs up, so the app delivers all it makes); stack: a private collector, Jaeger and VictoriaLogs (at saturation they fall behind on 2 cores and the app drops telemetry: see the 'telemetry dropped' column); none: export to a closed port; or an OTLP/HTTP URL",
+        "sink: a private collector that decodes everything and keeps nothing (nothing behind it backs up, so the app delivers all it makes); stack: a private collector, Jaeger and VictoriaLogs (the whole pipeline on the same cores; whatever backs up shows in the 'telemetry dropped' column); none: export to a closed port; or an OTLP/HTTP URL",
       valueName: "sink|stack|none|URL",
       default: "sink",
     },
