@@ -226,11 +226,11 @@ export async function startBenchStack(stateFolder: string): Promise<BenchStack> 
 /**
  * A private collector whose pipelines end in its debug exporter (a line per
  * batch): the real OTLP receiver decodes everything the app sends, and
- * nothing behind it can back up. On a 2-core machine at saturation, Jaeger
- * and VictoriaLogs cannot keep up with the app, the stack's collector then
- * refuses data and the app drops it, which makes "on" cheaper than it is;
- * against the sink every span and line is delivered (the bench's "telemetry
- * dropped" column shows it).
+ * nothing behind it can back up. On a 2-core machine at saturation Jaeger
+ * falls behind (the stack collector logs "sending queue is full" for it), so
+ * the stack measures the whole pipeline; the sink measures the app's own cost
+ * of making and delivering everything (the bench's "telemetry dropped" column
+ * shows whether it did).
  */
 export async function startSinkCollector(stateFolder: string): Promise<BenchStack> {
   const binary = join(toolsDir(), "bin", "otelcol-obskit");
