@@ -30,7 +30,6 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from "@opentelemetry/core";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   MeterProvider,
@@ -56,6 +55,7 @@ import { redactUrl } from "../scripts/lib/redact.ts";
 import { normalizeOtlpEndpoint } from "./lib/otlp_endpoint.ts";
 import { logWarning, setKitService, setLogForwarder } from "./lib/logger.ts";
 import { LogExporter } from "./lib/log_export.ts";
+import { LeanContextManager } from "./lib/lean_context.ts";
 import { ProtoSpanProcessor } from "./lib/proto_span_processor.ts";
 import {
   type FullSpanLimits,
@@ -236,7 +236,7 @@ export function samplerFromEnv(
 let globalsInstalled = false;
 
 /**
- * Context manager (AsyncLocalStorage), W3C propagators and rate-limited
+ * Context manager (AsyncLocalStorage, lean contexts: lib/lean_context.ts), W3C propagators and rate-limited
  * error reporting are process-wide; install them once. The tracer and
  * meter providers are NOT registered globally, so several apps (the tests
  * build many) live in one process, each with its own exporters.
@@ -244,7 +244,7 @@ let globalsInstalled = false;
 function installGlobals(): void {
   if (globalsInstalled) return;
   globalsInstalled = true;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  context.setGlobalContextManager(new LeanContextManager().enable());
   propagation.setGlobalPropagator(
     new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],

@@ -1,4 +1,7 @@
 import { strict as assert } from "node:assert";
+import { context, trace } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { LeanContext } from "../apps/lib/lean_context.ts";
 import {
   buildResource,
   initializeObservability,
@@ -184,5 +187,26 @@ Deno.test({
     const recorded = on.tracer.startSpan("something");
     assert.equal(recorded.isRecording(), true);
     await on.shutdown();
+  },
+});
+
+Deno.test({
+  name: "the SDK setup installs the lean context manager: request contexts are LeanContexts",
+  ...unit,
+  async fn() {
+    const tracing = setupTracing({
+      serviceName: "context-test",
+      spanExporter: new InMemorySpanExporter(),
+    });
+    try {
+      const span = tracing.tracer.startSpan("request");
+      const ctx = trace.setSpan(context.active(), span);
+      assert.ok(context.active() instanceof LeanContext);
+      assert.ok(ctx instanceof LeanContext);
+      context.with(ctx, () => assert.equal(trace.getActiveSpan(), span));
+      span.end();
+    } finally {
+      await tracing.provider.shutdown();
+    }
   },
 });
