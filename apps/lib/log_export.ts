@@ -98,28 +98,39 @@ export class LogExporter {
       // collector is failing: then the timer paces the retries.
       this.early = setTimeout(() => {
         this.early = undefined;
-        void this.flush();
+        void this.flush(false);
       }, 0);
     }
     if (this.timer === undefined) {
       // A waiting batch must not keep a finished process alive (shutdown flushes it).
-      this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
+      this.timer = unrefTimeout(() => void this.flush(false), INTERVAL_MS);
     }
   }
 
-  /** Sends what is queued now; resolves when it was sent (or given up). */
-  flush(): Promise<void> {
+  /**
+   * Sends what is queued now; resolves when it was sent (or given up).
+   * `drain` false (the timer and full batches): one request, then more only
+   * while full batches wait. Sending whatever arrived during each round trip
+   * made a request of a few dozen lines every few milliseconds under load, and
+   * each request costs the app's event loop a fetch (~0.2-0.6 ms).
+   */
+  flush(drain = true): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.sending) return this.sending;
+    if (this.sending) {
+      // A drain asked for while a partial flush is in flight continues after it.
+      return drain
+        ? this.sending.then(() => this.pending.length > 0 ? this.flush() : undefined)
+        : this.sending;
+    }
     if (this.pending.length === 0) return Promise.resolve();
     // `sending` is cleared by a callback that runs after it is assigned: a loop that clears
     // it itself can finish before the assignment (nothing to send) and leave it set for
     // good, after which nothing was ever sent again (the idle timer did exactly that).
     const sending = (async () => {
-      while (this.pending.length > 0) {
+      do {
         if (!(await this.send(await this.takeRequest()))) break;
-      }
+      } while (drain ? this.pending.length > 0 : this.pending.length >= MAX_BATCH);
     })().finally(() => {
       if (this.sending === sending) this.sending = undefined;
     });
@@ -175,7 +186,7 @@ export class LogExporter {
     this.pendingSizes.unshift(...batch.sizes.slice(0, kept));
     this.pendingChars += chars;
     if (this.pending.length > 0 && this.timer === undefined) {
-      this.timer = unrefTimeout(() => void this.flush(), INTERVAL_MS);
+      this.timer = unrefTimeout(() => void this.flush(false), INTERVAL_MS);
     }
   }
 
