@@ -27,18 +27,24 @@ export type { LogEntry } from "./otlp_proto.ts";
 
 const MAX_QUEUE = 8192;
 /**
- * Lines per request: about 1 ms of encoding, so the event loop is never held
- * longer. One request is in flight at a time, so this also sets the rate a
- * slow collector can take: 256 lines per 20 ms answer fell behind 15,000 lines
- * a second (tests/logs_test.ts) and dropped them.
+ * A full batch: this many waiting lines are sent at once rather than at the
+ * next timer tick. One request is in flight at a time, so this also sets the
+ * rate a slow collector can take: 256 lines per 20 ms answer fell behind 15,000
+ * lines a second (tests/logs_test.ts) and dropped them.
  */
 const MAX_BATCH = 1024;
-/** Batches one request carries when a backlog waits (8 MiB at most, under the 20 MiB limit). */
-const MAX_BATCHES_PER_REQUEST = 8;
+/**
+ * Lines encoded in one task (about 0.3 ms): a request's lines are encoded in
+ * such slices, one task apart, so the event loop is never held longer; a
+ * whole 1,024-line batch in one task was one of the app's longest stalls.
+ */
+const ENCODE_SLICE = 256;
+/** Slices one request carries when a backlog waits (8,192 lines, 8 MiB of characters at most). */
+const MAX_SLICES_PER_REQUEST = 32;
 /** Bounds in characters too: a line can be long (a request path is up to ~64 KB). */
 const MAX_QUEUE_CHARS = 8 * 1024 * 1024;
-/** Well below the collector's 20 MiB default request limit, however long the lines. */
-const MAX_BATCH_CHARS = 1024 * 1024;
+/** A slice's characters: 32 slices stay well below the collector's 20 MiB request limit. */
+const MAX_SLICE_CHARS = 256 * 1024;
 /** A body or attribute value is cut here, as span attribute values are. */
 const MAX_VALUE_CHARS = 2048;
 const INTERVAL_MS = 1000;
@@ -139,10 +145,11 @@ export class LogExporter {
   }
 
   /**
-   * The next request: one batch, or while more wait, up to MAX_BATCHES_PER_REQUEST
-   * batches encoded one task apart and sent as one body (protobuf messages
-   * concatenate). One request is in flight at a time, so a backlog must leave in
-   * bigger requests, not more of them.
+   * The next request: what waits, up to a full batch, and while full batches
+   * still wait, more, up to MAX_SLICES_PER_REQUEST slices, encoded one task
+   * apart and sent as one body (protobuf messages concatenate). One request is
+   * in flight at a time, so a backlog must leave in bigger requests, not more
+   * of them.
    */
   private async takeRequest(): Promise<Batch> {
     const parts: Uint8Array<ArrayBuffer>[] = [];
@@ -150,20 +157,23 @@ export class LogExporter {
     const sizes: number[] = [];
     do {
       if (parts.length > 0) await new Promise((r) => setTimeout(r, 0));
-      const batch = this.takeBatch();
-      parts.push(encodeLogRequest(batch.entries, this.opts.resource) as Uint8Array<ArrayBuffer>);
-      entries.push(...batch.entries);
-      sizes.push(...batch.sizes);
-    } while (this.pending.length >= MAX_BATCH && parts.length < MAX_BATCHES_PER_REQUEST);
+      const slice = this.takeSlice();
+      parts.push(encodeLogRequest(slice.entries, this.opts.resource) as Uint8Array<ArrayBuffer>);
+      entries.push(...slice.entries);
+      sizes.push(...slice.sizes);
+    } while (
+      this.pending.length > 0 && parts.length < MAX_SLICES_PER_REQUEST &&
+      (entries.length < MAX_BATCH || this.pending.length >= MAX_BATCH)
+    );
     return { entries, sizes, body: parts.length === 1 ? parts[0] : concatMessages(parts) };
   }
 
-  /** The next batch: at most MAX_BATCH lines and MAX_BATCH_CHARS characters (at least one line). */
-  private takeBatch(): Batch {
+  /** The next slice: at most ENCODE_SLICE lines and MAX_SLICE_CHARS characters (at least one line). */
+  private takeSlice(): Batch {
     let n = 0, chars = 0;
     while (
-      n < this.pending.length && n < MAX_BATCH &&
-      (n === 0 || chars + this.pendingSizes[n] <= MAX_BATCH_CHARS)
+      n < this.pending.length && n < ENCODE_SLICE &&
+      (n === 0 || chars + this.pendingSizes[n] <= MAX_SLICE_CHARS)
     ) {
       chars += this.pendingSizes[n++];
     }

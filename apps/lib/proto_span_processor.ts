@@ -46,8 +46,12 @@ export interface EncodedBatch {
 
 /** Past this many bytes of span fields a batch is sealed (well under any request limit). */
 const MAX_BATCH_BYTES = 1024 * 1024;
-/** Waiting batches are sent together up to this size (the collector accepts 20 MiB). */
-const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/**
+ * Waiting batches are sent together up to this size (the collector accepts
+ * 20 MiB). Deno's fetch copies and writes a body on the event loop: an 8 MiB
+ * body held it for several milliseconds.
+ */
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 
 /** Batches as one request: their bodies back to back (protobuf repeated fields append). */
 export function mergeBatches(batches: EncodedBatch[]): EncodedBatch {
@@ -62,7 +66,7 @@ export function mergeBatches(batches: EncodedBatch[]): EncodedBatch {
  * (each turn serving more requests than the task encoded) until spans were
  * dropped; tests/otlp_proto_test.ts "a busy event loop loses no span".
  */
-const ENCODE_BUDGET_MS = 4;
+const ENCODE_BUDGET_MS = 1;
 /**
  * Finished spans wait this long for the encoding task: one timer serves every
  * span that ends meanwhile (a timer per request was the costliest thing a span
