@@ -396,3 +396,33 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "HEAD answers carry the Content-Length of the GET body, instrumented or not",
+  ...integration,
+  async fn() {
+    const check = async (base: string) => {
+      for (const path of ["/health", "/api/data?delay=0"]) {
+        const get = await fetch(base + path);
+        const body = new Uint8Array(await get.arrayBuffer());
+        const head = await fetch(base + path, { method: "HEAD" });
+        await head.body?.cancel();
+        assert.equal(head.status, 200, path);
+        // /api/data picks an item at random: its body length varies by a digit or two.
+        const length = Number(head.headers.get("content-length"));
+        assert.ok(
+          path === "/health" ? length === body.byteLength : Math.abs(length - body.byteLength) < 8,
+          `${path}: HEAD says ${head.headers.get("content-length")}, GET sent ${body.byteLength}`,
+        );
+      }
+    };
+    await withApp((base) => check(base));
+    const { app } = createInstrumentedApp({ serviceName: "off-app", logger: createLogger("off") });
+    const server = startServer(app, { port: 0, hostname: "127.0.0.1" });
+    try {
+      await check(server.url);
+    } finally {
+      await server.stop();
+    }
+  },
+});

@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   createHttpMetrics,
+  headContentLength,
   type HttpMetrics,
   jsonResponse,
   notFoundOrNotAllowed,
@@ -160,6 +161,7 @@ export function createInstrumentedApp(opts: InstrumentedAppOptions = {}): Instru
 
   // After observe, so the 400 for a malformed Host is counted like any response.
   app.use("*", rejectMalformedHost);
+  app.use("*", headContentLength);
 
   app.get("/health", () => jsonResponse({ status: "healthy", service: serviceName }));
 
