@@ -250,6 +250,21 @@ Deno.test("verify CLI: unreachable services exit 1 with fixes; bad flags exit 2"
   assert.match(down.text, /FAIL\s+Prometheus API/);
   assert.match(down.text, /is Prometheus running at/);
   assert.match(down.text, /FAIL\s+push demo trace in Jaeger/);
+  // --wait (the phase 11 and 12 tasks give one) waits for data, not for a service that is down.
+  const started = Date.now();
+  const waited = await run([
+    "--metrics-only",
+    "--wait",
+    "60s",
+    "--prometheus-url",
+    `http://127.0.0.1:${port}`,
+  ]);
+  assert.equal(waited.code, 1);
+  assert.match(waited.text, /is Prometheus running at/);
+  assert.ok(
+    Date.now() - started < 15_000,
+    `an unreachable Prometheus took ${Date.now() - started} ms to report`,
+  );
   assert.equal((await run(["--traces-only", "--metrics-only"])).code, 2);
   assert.equal((await run(["--trace-id", "xyz"])).code, 2);
   // A malformed URL is a usage error (one line, exit 2), not "Prometheus is not running".

@@ -25,6 +25,25 @@ export interface CheckResult {
   status: CheckStatus;
   /** What to do when it failed. */
   fix?: string;
+  /** Failed because the service did not answer at all: waiting will not bring its data. */
+  unreachable?: boolean;
+}
+
+/** A service that did not answer at all (fetch's network error: refused, unknown host). */
+class UnreachableError extends Error {}
+
+function isUnreachable(err: unknown): boolean {
+  return err instanceof UnreachableError;
+}
+
+/** fetch, with its network failure as an UnreachableError (timeouts and HTTP errors stay as they are). */
+async function fetchService(url: string, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    if (err instanceof TypeError) throw new UnreachableError(err.message);
+    throw err;
+  }
 }
 
 export interface Endpoints {
@@ -63,7 +82,7 @@ export const TARGET_FIXES: Record<string, string> = {
 };
 
 async function getJson<T>(url: string, timeoutMs = 5000): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetchService(url, timeoutMs);
   if (!res.ok) {
     const body = await res.text();
     throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 200)}`);
@@ -524,7 +543,7 @@ export async function jaegerTraces(
 }
 
 export async function jaegerTrace(jaeger: string, traceId: string): Promise<JaegerTrace | null> {
-  const res = await fetch(`${jaeger}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetchService(`${jaeger}/api/traces/${traceId}`, 5000);
   if (res.status === 404) {
     await res.body?.cancel();
     return null;
@@ -622,6 +641,7 @@ export async function checkTraces(
       found: `error: ${(err as Error).message}`,
       status: "fail",
       fix: "is Jaeger running? deno task stack status",
+      unreachable: isUnreachable(err),
     });
   }
   const appService = opts.appService ?? "platform-app";
@@ -644,6 +664,7 @@ export async function checkTraces(
       found: `error: ${(err as Error).message}`,
       status: "fail",
       fix: "is Jaeger running? deno task stack status",
+      unreachable: isUnreachable(err),
     });
   }
   return results;
@@ -815,6 +836,7 @@ export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
         found: `error: ${(err as Error).message}`,
         status: "fail",
         fix: `is Prometheus running at ${opts.prometheus}? deno task stack up`,
+        unreachable: isUnreachable(err),
       });
     }
   }
@@ -835,7 +857,8 @@ export async function runVerify(opts: VerifyOptions): Promise<CheckResult[]> {
 
 /**
  * Runs verify until everything passes or `waitMs` is over (data arrives a
- * scrape interval or a batch timeout after the traffic).
+ * scrape interval or a batch timeout after the traffic), or a service does
+ * not answer at all.
  */
 export async function verifyUntil(
   opts: VerifyOptions,
@@ -846,8 +869,13 @@ export async function verifyUntil(
   const deadline = Date.now() + waitMs;
   while (true) {
     const results = await runVerify(opts);
-    const failing = results.filter((r) => r.status === "fail").length;
-    if (failing === 0 || Date.now() >= deadline || signal?.aborted) return results;
+    const failed = results.filter((r) => r.status === "fail");
+    const failing = failed.length;
+    // A service that does not answer is the user's to start: waiting would only delay the fix.
+    if (
+      failing === 0 || Date.now() >= deadline || signal?.aborted ||
+      failed.some((r) => r.unreachable)
+    ) return results;
     onAttempt?.(failing);
     await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, deadline - Date.now()))));
   }
