@@ -29,8 +29,12 @@ export interface CheckResult {
   unreachable?: boolean;
 }
 
-/** A service that did not answer at all (fetch's network error: refused, unknown host). */
-class UnreachableError extends Error {}
+/**
+ * A service that did not answer at all (fetch's network error: refused,
+ * unknown host). Still a TypeError, as fetch threw it: callers such as the
+ * viewer tell an unreachable service from a bad answer by that.
+ */
+class UnreachableError extends TypeError {}
 
 function isUnreachable(err: unknown): boolean {
   return err instanceof UnreachableError;
