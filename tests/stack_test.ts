@@ -9,7 +9,7 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { UsageError } from "../scripts/lib/cli.ts";
-import { isListening } from "../scripts/lib/net.ts";
+import { freePort, isListening } from "../scripts/lib/net.ts";
 import { repoPath } from "../scripts/lib/paths.ts";
 import { isAlive, readProc, stopProcess } from "../scripts/lib/process.ts";
 import {
@@ -75,6 +75,14 @@ Deno.test("freePorts: every port distinct, bindable, below the ephemeral range",
     assert.ok(port >= 20000 && port < low, `${port} below ${low}`);
     Deno.listen({ hostname: "127.0.0.1", port }).close();
   }
+});
+
+Deno.test("freePort: below the ephemeral range (where outgoing connections take theirs), never handed out twice", async () => {
+  const range = await readProc("/proc/sys/net/ipv4/ip_local_port_range");
+  const low = Number(range!.trim().split(/\s+/)[0]);
+  const ports = Array.from({ length: 200 }, () => freePort());
+  assert.equal(new Set(ports).size, ports.length);
+  for (const port of ports) assert.ok(port >= 20000 && port < low, `${port} below ${low}`);
 });
 
 Deno.test("renderPrometheusConfig: targets by job, absolute rule files, overlay, intervals", async () => {

@@ -1,7 +1,58 @@
 /** Small network helpers shared by scripts and tests (loopback only). */
 
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
+const PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range";
+let ephemeralLow: number | undefined;
+
+/**
+ * The lowest port of the kernel's ephemeral range (outgoing connections take
+ * their local port from it); Linux's default when it cannot be read without
+ * asking for a permission.
+ */
+function lowestEphemeralPort(): number {
+  if (ephemeralLow !== undefined) return ephemeralLow;
+  let text = "";
+  try {
+    if (Deno.permissions.querySync({ name: "read", path: PORT_RANGE_FILE }).state === "granted") {
+      text = Deno.readTextFileSync(PORT_RANGE_FILE);
+    } else if (Deno.permissions.querySync({ name: "run", command: "cat" }).state === "granted") {
+      // Deno wants --allow-all for /proc; `cat` needs only --allow-run.
+      const out = new Deno.Command("cat", { args: [PORT_RANGE_FILE] }).outputSync();
+      text = new TextDecoder().decode(out.stdout);
+    }
+  } catch { /* not Linux */ }
+  const low = Number(text.trim().split(/\s+/)[0]);
+  ephemeralLow = low > 1024 ? low : 32768;
+  return ephemeralLow;
+}
+
+function canBind(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ports handed out lately: two calls in a row never get the same one before either binds it. */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1, drawn below the ephemeral range: a port the
+ * kernel picks (port 0) comes from that range, where any outgoing connection
+ * can take it between this choice and the listener's bind (a collector's
+ * receiver failed "address already in use" in CI that way).
+ */
 export function freePort(): number {
+  const low = 20000, high = Math.min(lowestEphemeralPort() - 1, 32767);
+  for (let attempt = 0; attempt < 200 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port) || !canBind(port)) continue;
+    handedOut.add(port);
+    if (handedOut.size > 1000) handedOut.delete(handedOut.values().next().value!);
+    return port;
+  }
+  // Nothing free below the range: let the kernel choose.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();

@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { CheckFailed, durationFlag, Interrupted, MissingPrerequisite, UsageError } from "../cli.ts";
-import { isListening } from "../net.ts";
+import { freePort, isListening } from "../net.ts";
 import { repoPath, stateDir } from "../paths.ts";
 import {
   describeHolder,
@@ -225,34 +225,6 @@ export function resolvePorts(
   return ports;
 }
 
-/** The kernel's ephemeral port range (outgoing connections take their local port from it). */
-function ephemeralRange(): [number, number] {
-  const file = "/proc/sys/net/ipv4/ip_local_port_range";
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    // Deno wants --allow-all for /proc; `cat` needs only --allow-run.
-    try {
-      text = new TextDecoder().decode(
-        new Deno.Command("cat", { args: [file] }).outputSync().stdout,
-      );
-    } catch { /* not Linux */ }
-  }
-  const [lo, hi] = text.trim().split(/\s+/).map(Number);
-  return lo > 0 && hi >= lo ? [lo, hi] : [32768, 60999];
-}
-
-/** True when 127.0.0.1:port can be bound right now. */
-function canBind(port: number): boolean {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A stack on free ports (for tests): every listening port and scrape target
  * distinct and bindable. Ports are drawn below the ephemeral range, so an
@@ -260,20 +232,8 @@ function canBind(port: number): boolean {
  * occupy one between this choice and the component's bind.
  */
 export function freePorts(): Promise<StackPorts> {
-  const [ephemeralLow] = ephemeralRange();
-  const low = 20000, high = Math.min(ephemeralLow - 1, 32767);
-  const used = new Set<number>();
   const ports = defaultPorts();
-  for (const s of PORT_SPECS) {
-    let port = 0;
-    for (let attempt = 0; attempt < 200 && !port; attempt++) {
-      const candidate = low + Math.floor(Math.random() * (high - low + 1));
-      if (!used.has(candidate) && canBind(candidate)) port = candidate;
-    }
-    if (!port) throw new Error("no free port found below the ephemeral range");
-    used.add(port);
-    ports[s.key] = port;
-  }
+  for (const s of PORT_SPECS) ports[s.key] = freePort();
   return Promise.resolve(ports);
 }
 
