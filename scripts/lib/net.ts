@@ -1,26 +1,21 @@
 /** Small network helpers shared by scripts and tests (loopback only). */
+import { readProcSync } from "./process.ts";
 
 const PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range";
 let ephemeralLow: number | undefined;
 
 /**
  * The lowest port of the kernel's ephemeral range (outgoing connections take
- * their local port from it); Linux's default when it cannot be read without
- * asking for a permission.
+ * their local port from it). Deno reads /proc only with --allow-all, else
+ * readProcSync runs `cat`: without that permission (a prompt in a terminal),
+ * Linux's default.
  */
 function lowestEphemeralPort(): number {
   if (ephemeralLow !== undefined) return ephemeralLow;
-  let text = "";
-  try {
-    if (Deno.permissions.querySync({ name: "read", path: PORT_RANGE_FILE }).state === "granted") {
-      text = Deno.readTextFileSync(PORT_RANGE_FILE);
-    } else if (Deno.permissions.querySync({ name: "run", command: "cat" }).state === "granted") {
-      // Deno wants --allow-all for /proc; `cat` needs only --allow-run.
-      const out = new Deno.Command("cat", { args: [PORT_RANGE_FILE] }).outputSync();
-      text = new TextDecoder().decode(out.stdout);
-    }
-  } catch { /* not Linux */ }
-  const low = Number(text.trim().split(/\s+/)[0]);
+  const text = Deno.permissions.querySync({ name: "run", command: "cat" }).state === "granted"
+    ? readProcSync(PORT_RANGE_FILE)
+    : null;
+  const low = Number(text?.trim().split(/\s+/)[0]);
   ephemeralLow = low > 1024 ? low : 32768;
   return ephemeralLow;
 }

@@ -81,20 +81,41 @@ export async function spawnDetached(opts: SpawnOptions): Promise<Spawned> {
  * null when the file does not exist (process gone).
  */
 export async function readProc(path: string): Promise<string | null> {
+  const direct = readProcDirectly(path);
+  if (direct !== undefined) return direct;
   try {
-    return Deno.readTextFileSync(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)) {
-      return null;
-    }
-  }
-  try {
-    const out = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
-      .output();
+    const out = await catCommand(path).output();
     return out.success ? new TextDecoder().decode(out.stdout) : null;
   } catch {
     return null;
   }
+}
+
+/** readProc for synchronous callers (a short file such as a /proc/sys setting). */
+export function readProcSync(path: string): string | null {
+  const direct = readProcDirectly(path);
+  if (direct !== undefined) return direct;
+  try {
+    const out = catCommand(path).outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The file's text, null when it cannot be read, undefined when Deno's permissions stopped the read. */
+function readProcDirectly(path: string): string | null | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    return err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
+      ? undefined
+      : null;
+  }
+}
+
+function catCommand(path: string): Deno.Command {
+  return new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" });
 }
 
 /** The process' start time from /proc/<pid>/stat (field 22), or null when gone. */
