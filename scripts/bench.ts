@@ -127,8 +127,10 @@ const spec = {
   epilog: `Variants: bare = Hono on Deno.serve with the same JSON and no app code (every ratio is
 also given against it); off = our app, instrumentation off; on = traces 100 %, metrics, logs
 (OTLP/HTTP protobuf); json = as on with OTLP/HTTP JSON; deno-otel = Deno's built-in
-OpenTelemetry (OTEL_DENO=true) on bare Hono, exporting to the same collector; deno-otel-app
-(not by default) = Deno's OTel on our app with its instrumentation off.
+OpenTelemetry (OTEL_DENO=true) on bare Hono, exporting to the same collector; floor = the
+app's per-request telemetry written by hand without the OTel SDK (the least in-process
+instrumentation costs on this runtime; also in the latency case); deno-otel-app (not by
+default) = Deno's OTel on our app with its instrumentation off.
 
 Needs wrk (apt-get install wrk) and, for --collector sink (the default) or stack, the
 collector (and for stack Jaeger and VictoriaLogs) from 'deno task tools'. The latency case needs oha, also from 'deno task tools'

@@ -61,7 +61,7 @@ export interface AppVariant {
    * "bare": scripts/lib/bench/bare_hono.ts (Hono on Deno.serve, /api/data only,
    * no app code); `instrumentation` and `script` are then ignored. Default "app".
    */
-  server?: "app" | "bare";
+  server?: "app" | "bare" | "floor";
 }
 
 export interface RunningApp {
@@ -74,6 +74,7 @@ export interface RunningApp {
 
 export const APP_SCRIPT = join(REPO_ROOT, "apps", "instrument_app.ts");
 export const BARE_SCRIPT = join(REPO_ROOT, "scripts", "lib", "bench", "bare_hono.ts");
+export const FLOOR_SCRIPT = join(REPO_ROOT, "scripts", "lib", "bench", "floor_app.ts");
 // The run-app task's permissions (deno.json), plus nothing else.
 const APP_PERMISSIONS = [
   "--allow-net",
@@ -89,9 +90,20 @@ const APP_PERMISSIONS = [
  */
 export async function startApp(variant: AppVariant, port: number): Promise<RunningApp> {
   const bare = variant.server === "bare";
+  const floor = variant.server === "floor";
   const args = bare
     // The bare server needs the network only (Deno's own OTel needs no permission).
     ? ["run", "--allow-net", ...(variant.denoFlags ?? []), BARE_SCRIPT, "--port", String(port)]
+    : floor
+    ? [
+      "run",
+      "--allow-net",
+      "--allow-env=OTEL_EXPORTER_OTLP_ENDPOINT",
+      ...(variant.denoFlags ?? []),
+      FLOOR_SCRIPT,
+      "--port",
+      String(port),
+    ]
     : [
       "run",
       ...APP_PERMISSIONS,
@@ -112,7 +124,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   }
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: variant.script && !bare ? resolve(dirname(variant.script), "..") : REPO_ROOT,
+    cwd: variant.script && !bare && !floor ? resolve(dirname(variant.script), "..") : REPO_ROOT,
     clearEnv: true,
     env: { ...env, LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
     stdin: "null",
@@ -132,8 +144,8 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   const url = `http://127.0.0.1:${port}`;
   try {
     await Promise.race([
-      // The bare server has no /health: one route only, like a hello world.
-      waitForHttp(`${url}${bare ? "/api/data" : "/health"}`, 30_000, 50),
+      // The bare and floor servers have no /health: one route only, like a hello world.
+      waitForHttp(`${url}${bare || floor ? "/api/data" : "/health"}`, 30_000, 50),
       status.then((s) => {
         throw new Error(`exited with code ${s.code}`);
       }),

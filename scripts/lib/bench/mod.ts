@@ -160,6 +160,14 @@ export function knownVariants(endpoint: string, deadEndpoint: string): Record<st
       server: "bare",
       env: { ...denoOtel, OTEL_SERVICE_NAME: "bare-hono" },
     },
+    floor: {
+      name: "floor",
+      description:
+        "reference: the app's per-request telemetry written by hand without the OTel SDK (spans, event, log line, request metrics, traceparent; OTLP protobuf to the same collector): the least in-process instrumentation costs on this runtime",
+      instrumentation: "off",
+      server: "floor",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+    },
     "deno-otel-app": {
       name: "deno-otel-app",
       description:
@@ -177,6 +185,7 @@ export const DEFAULT_EXTRA_VARIANTS = [
   "sample-0",
   "collector-down",
   "deno-otel",
+  "floor",
 ];
 
 /** Variants that always run: the two baselines and the instrumented app. */
@@ -1025,7 +1034,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const names = opts.cases.includes("overhead")
         ? [...BASE_VARIANTS, ...opts.variants.filter((v) => !BASE_VARIANTS.includes(v))]
         : latency
-        ? [...BASE_VARIANTS]
+        ? [...BASE_VARIANTS, ...opts.variants.filter((v) => v === "floor")]
         : ["off"];
       if (opts.compareApp && opts.cases.includes("overhead")) {
         for (const base of ["off", "on"]) {
@@ -1094,7 +1103,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       );
       result.latency = await runLatency(
         opts,
-        BASE_VARIANTS.map(byName),
+        // The floor, when it runs, shows how much of on's tail any in-process telemetry pays.
+        [...BASE_VARIANTS, ...(apps.some((a) => a.variant.name === "floor") ? ["floor"] : [])]
+          .map(byName),
         oha!,
         sat,
         from,
@@ -1168,6 +1179,13 @@ export function headline(r: BenchResult): string {
     parts.push(
       `Deno's built-in OTel on bare Hono ${fmt(peer.ratioToBare, 3)} of bare ` +
         `(${signed(peer.addedCpuUsVsBare, 1)} µs)`,
+    );
+  }
+  const floor = s("floor");
+  if (floor) {
+    parts.push(
+      `hand-written minimal telemetry (floor) ${fmt(floor.ratioToBare, 3)} of bare ` +
+        `(${signed(floor.addedCpuUsVsBare, 1)} µs)`,
     );
   }
   if (r.latency) {
