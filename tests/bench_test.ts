@@ -37,7 +37,7 @@ import {
   runWrk,
 } from "../scripts/lib/bench/bench_wrk.ts";
 import { freePort } from "../scripts/lib/net.ts";
-import { findTool, missing, runScript, withCollector } from "./support.ts";
+import { findTool, missing, runScript, withReexportingCollector } from "./support.ts";
 
 // A real `wrk --latency` report (Debian wrk 4.1.0), from this machine.
 const WRK_REPORT = `Running 4s test @ http://127.0.0.1:18101/api/data
@@ -530,6 +530,20 @@ interface OtlpAttr {
   key: string;
   value: Record<string, unknown>;
 }
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: OtlpAttr[];
+  events: { name: string }[];
+}
+interface OtlpLog {
+  traceId: string;
+  spanId: string;
+  body: { stringValue: string };
+}
 const attrsOf = (list: OtlpAttr[] = []) =>
   Object.fromEntries(list.map((a) => [a.key, Object.values(a.value)[0]]));
 // The collector's JSON gives ids as hex, and our traceparent carries them too.
@@ -543,106 +557,76 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const [otlp, capture] = [freePort(), freePort()];
-    const received: { path: string; body: Record<string, unknown[]> }[] = [];
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: capture, onListen() {} },
-      async (req) => {
-        received.push({ path: new URL(req.url).pathname, body: await req.json() });
-        return new Response("{}", { headers: { "content-type": "application/json" } });
-      },
-    );
-    const config = `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${otlp}
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${capture}
-    encoding: json
-    compression: none
-    retry_on_failure: {enabled: false}
-    sending_queue: {enabled: false}
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces: {receivers: [otlp], exporters: [otlphttp]}
-    logs: {receivers: [otlp], exporters: [otlphttp]}
-`;
-    try {
-      await withCollector(config, async () => {
-        const app = await startApp(
-          {
-            name: "floor",
-            description: "floor",
-            instrumentation: "off",
-            server: "floor",
-            env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlp}` },
-          },
-          freePort(),
-        );
-        let traceparent: string | null;
-        try {
-          const res = await fetch(`${app.url}/api/data`, {
-            headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` },
-          });
-          assert.equal(res.status, 200);
-          traceparent = res.headers.get("traceparent");
-          await res.body?.cancel();
-        } finally {
-          await app.stop(); // SIGTERM: the floor sends what it holds
-        }
-        for (let i = 0; i < 100 && received.length < 2; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        const body = (path: string) => received.find((r) => r.path === path)?.body;
-        // deno-lint-ignore no-explicit-any
-        const spans = (body("/v1/traces")?.resourceSpans as any)[0].scopeSpans[0].spans as any[];
-        // deno-lint-ignore no-explicit-any
-        const logs = (body("/v1/logs")?.resourceLogs as any)[0].scopeLogs[0].logRecords as any[];
-        // startApp's readiness probe was a request too: ours is the span the traceparent names.
-        const spanId = traceparent?.split("-")[2];
-        const serverSpan = spans.find((sp) => sp.spanId === spanId);
-        assert.ok(serverSpan, `${traceparent} names one of ${spans.map((sp) => sp.spanId)}`);
-        assert.equal(serverSpan.name, "GET /api/data");
-        assert.equal(serverSpan.kind, 2);
-        assert.equal(serverSpan.traceId, TRACE_ID, "continues the caller's trace");
-        assert.equal(serverSpan.parentSpanId, PARENT_ID);
-        assert.equal(traceparent, `00-${TRACE_ID}-${serverSpan.spanId}-01`);
-        assert.deepEqual(
-          Object.keys(attrsOf(serverSpan.attributes)).sort(),
-          [
-            "http.request.method",
-            "http.response.status_code",
-            "http.route",
-            "server.address",
-            "server.port",
-            "url.path",
-            "url.scheme",
-            "user_agent.original",
-          ],
-        );
-        assert.equal(attrsOf(serverSpan.attributes)["http.response.status_code"], "200");
-        assert.equal(serverSpan.events[0].name, "order.completed");
-        const children = spans.filter((sp) => sp.parentSpanId === serverSpan.spanId);
-        const lookup = children.find((sp) => sp.name === "cache.lookup");
-        assert.ok(lookup, "a cache.lookup child");
-        // A miss queries the "database": a db.query child as well.
-        assert.deepEqual(
-          children.map((sp) => sp.name).sort(),
-          attrsOf(lookup.attributes)["cache.hit"] ? ["cache.lookup"] : ["cache.lookup", "db.query"],
-        );
-        const line = logs.filter((l) => l.spanId === serverSpan.spanId);
-        assert.equal(line.length, 1, "one log record in the request's span");
-        assert.equal(line[0].body.stringValue, "data served");
-        assert.equal(line[0].traceId, TRACE_ID);
-      });
-    } finally {
-      await server.shutdown();
-    }
+    await withReexportingCollector(async (endpoint, received) => {
+      const app = await startApp(
+        {
+          name: "floor",
+          description: "floor",
+          instrumentation: "off",
+          server: "floor",
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+        },
+        freePort(),
+      );
+      let traceparent: string | null;
+      try {
+        const res = await fetch(`${app.url}/api/data`, {
+          headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` },
+        });
+        assert.equal(res.status, 200);
+        traceparent = res.headers.get("traceparent");
+        await res.body?.cancel();
+      } finally {
+        await app.stop(); // SIGTERM: the floor sends what it holds
+      }
+      for (let i = 0; i < 100 && received.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // deno-lint-ignore no-explicit-any -- OTLP/JSON as the collector wrote it
+      const body = (path: string): any => {
+        const found = received.find((r) => r.path === path);
+        assert.ok(found, `the collector re-exported ${path}`);
+        return JSON.parse(found.body);
+      };
+      const spans: OtlpSpan[] = body("/v1/traces").resourceSpans[0].scopeSpans[0].spans;
+      const logs: OtlpLog[] = body("/v1/logs").resourceLogs[0].scopeLogs[0].logRecords;
+      // startApp's readiness probe was a request too: ours is the span the traceparent names.
+      const spanId = traceparent?.split("-")[2];
+      const serverSpan = spans.find((sp) => sp.spanId === spanId);
+      assert.ok(serverSpan, `${traceparent} names one of ${spans.map((sp) => sp.spanId)}`);
+      assert.equal(serverSpan.name, "GET /api/data");
+      assert.equal(serverSpan.kind, 2);
+      assert.equal(serverSpan.traceId, TRACE_ID, "continues the caller's trace");
+      assert.equal(serverSpan.parentSpanId, PARENT_ID);
+      assert.equal(traceparent, `00-${TRACE_ID}-${serverSpan.spanId}-01`);
+      assert.deepEqual(
+        Object.keys(attrsOf(serverSpan.attributes)).sort(),
+        [
+          "http.request.method",
+          "http.response.status_code",
+          "http.route",
+          "server.address",
+          "server.port",
+          "url.path",
+          "url.scheme",
+          "user_agent.original",
+        ],
+      );
+      assert.equal(attrsOf(serverSpan.attributes)["http.response.status_code"], "200");
+      assert.equal(serverSpan.events[0].name, "order.completed");
+      const children = spans.filter((sp) => sp.parentSpanId === serverSpan.spanId);
+      const lookup = children.find((sp) => sp.name === "cache.lookup");
+      assert.ok(lookup, "a cache.lookup child");
+      // A miss queries the "database": a db.query child as well.
+      assert.deepEqual(
+        children.map((sp) => sp.name).sort(),
+        attrsOf(lookup.attributes)["cache.hit"] ? ["cache.lookup"] : ["cache.lookup", "db.query"],
+      );
+      const line = logs.filter((l) => l.spanId === serverSpan.spanId);
+      assert.equal(line.length, 1, "one log record in the request's span");
+      assert.equal(line[0].body.stringValue, "data served");
+      assert.equal(line[0].traceId, TRACE_ID);
+    });
   },
 });
 

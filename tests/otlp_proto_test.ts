@@ -50,8 +50,7 @@ import { LeanTracerProvider } from "../apps/lib/lean_tracer.ts";
 import { createInstrumentedApp } from "../apps/lib/platform_app.ts";
 import { createLogger, setLogSink } from "../apps/lib/logger.ts";
 import { startServer } from "../apps/lib/server.ts";
-import { freePort } from "../scripts/lib/net.ts";
-import { missing, withCollector } from "./support.ts";
+import { missing, withReexportingCollector } from "./support.ts";
 import { droppedCount } from "../apps/lib/telemetry_loss.ts";
 
 Deno.test("hrTime is written as exact fixed64 nanoseconds", () => {
@@ -295,193 +294,160 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const [otlp, capture] = [freePort(), freePort()];
-    const received: { path: string; body: string }[] = [];
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: capture, onListen() {} },
-      async (req) => {
-        received.push({ path: new URL(req.url).pathname, body: await req.text() });
-        return new Response("{}", { headers: { "content-type": "application/json" } });
-      },
-    );
-    const config = `receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:${otlp}
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:${capture}
-    encoding: json
-    compression: none
-    retry_on_failure: {enabled: false}
-    sending_queue: {enabled: false}
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces: {receivers: [otlp], exporters: [otlphttp]}
-    logs: {receivers: [otlp], exporters: [otlphttp]}
-    metrics: {receivers: [otlp], exporters: [otlphttp]}
-`;
-    const post = async (path: string, type: string, body: Uint8Array<ArrayBuffer>) => {
-      const before = received.length;
-      const res = await fetch(`http://127.0.0.1:${otlp}${path}`, {
-        method: "POST",
-        headers: { "content-type": type },
-        body,
-      });
-      assert.equal(res.status, 200, `${path} ${type}: ${await res.text()}`);
-      for (let i = 0; i < 100 && received.length === before; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.equal(received.length, before + 1, `the collector re-exported ${path}`);
-      return JSON.parse(received[before].body);
-    };
-    try {
-      await withCollector(config, async () => {
-        // The same spans two ways: the app's processor (protobuf, to the collector) and the
-        // SDK's own OTLP/JSON serializer; made by the SDK's tracer, then by the apps' own.
-        for (const tracerKind of ["sdk", "lean"] as const) {
-          const before = received.length;
-          const processor = new ProtoSpanProcessor({
-            url: `http://127.0.0.1:${otlp}/v1/traces`,
-            timeoutMs: 5000,
-            maxQueueSize: 2048,
-            maxExportBatchSize: 512,
-            scheduledDelayMillis: 60_000,
-            maxQueuedSpans: 8192,
-          });
-          const { spans, provider } = sampleSpans([processor], tracerKind);
-          await provider.forceFlush();
-          for (let i = 0; i < 100 && received.length === before; i++) {
-            await new Promise((r) => setTimeout(r, 50));
-          }
-          assert.equal(received.length, before + 1, `${tracerKind}: the batch was re-exported`);
-          const viaProto = JSON.parse(received[before].body);
-          const viaJson = await post(
-            "/v1/traces",
-            "application/json",
-            JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
-          );
-          assert.deepEqual(viaProto, viaJson, tracerKind);
-          assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
+    await withReexportingCollector(async (endpoint, received) => {
+      const post = async (path: string, type: string, body: Uint8Array<ArrayBuffer>) => {
+        const before = received.length;
+        const res = await fetch(`${endpoint}${path}`, {
+          method: "POST",
+          headers: { "content-type": type },
+          body,
+        });
+        assert.equal(res.status, 200, `${path} ${type}: ${await res.text()}`);
+        for (let i = 0; i < 100 && received.length === before; i++) {
+          await new Promise((r) => setTimeout(r, 50));
         }
+        assert.equal(received.length, before + 1, `the collector re-exported ${path}`);
+        return JSON.parse(received[before].body);
+      };
 
-        // Batches the delivery queue joins are their bodies back to back: the collector
-        // reads one request carrying both.
-        const one = (name: string) => {
-          const w = new ProtoWriter();
-          const { spans } = sampleSpans();
-          appendSpan(w, { ...spans[0], name, spanContext: () => spans[0].spanContext() });
-          return {
-            body: spanRequest(spans[0].resource, spans[0].instrumentationScope, w.finish()),
-            spans: 1,
-          };
-        };
-        const merged = mergeBatches([one("first"), one("second")]);
-        assert.equal(merged.spans, 2);
-        const joined = await post("/v1/traces", "application/x-protobuf", merged.body);
-        assert.deepEqual(
-          joined.resourceSpans.flatMap((rs: { scopeSpans: { spans: { name: string }[] }[] }) =>
-            rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => sp.name))
-          ),
-          ["first", "second"],
-        );
-
-        const resource = buildResource({ serviceName: "proto-test", env: {} });
-        const line = {
-          timeMs: 1_780_000_000_123,
-          level: "WARN",
-          message: "admin access denied",
-          traceId: "0af7651916cd43dd8448eb211c80319c",
-          spanId: "b7ad6b7169203331",
-          fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
-        };
-        // The SDK's JSON of the record the logger means (what log_export sent before).
-        const time = millisToHrTime(line.timeMs);
-        const reference = JsonLogsSerializer.serializeRequest([{
-          hrTime: time,
-          hrTimeObserved: time,
-          severityNumber: 13,
-          severityText: "WARN",
-          body: line.message,
-          attributes: line.fields,
-          droppedAttributesCount: 0,
-          spanContext: {
-            traceId: line.traceId,
-            spanId: line.spanId,
-            traceFlags: TraceFlags.SAMPLED,
-          },
-          resource,
-          instrumentationScope: { name: "obskit-logger", version: "1" },
-          // deno-lint-ignore no-explicit-any
-        } as any])!;
-        const logsViaJson = await post(
-          "/v1/logs",
+      // The same spans two ways: the app's processor (protobuf, to the collector) and the
+      // SDK's own OTLP/JSON serializer; made by the SDK's tracer, then by the apps' own.
+      for (const tracerKind of ["sdk", "lean"] as const) {
+        const before = received.length;
+        const processor = new ProtoSpanProcessor({
+          url: `${endpoint}/v1/traces`,
+          timeoutMs: 5000,
+          maxQueueSize: 2048,
+          maxExportBatchSize: 512,
+          scheduledDelayMillis: 60_000,
+          maxQueuedSpans: 8192,
+        });
+        const { spans, provider } = sampleSpans([processor], tracerKind);
+        await provider.forceFlush();
+        for (let i = 0; i < 100 && received.length === before; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(received.length, before + 1, `${tracerKind}: the batch was re-exported`);
+        const viaProto = JSON.parse(received[before].body);
+        const viaJson = await post(
+          "/v1/traces",
           "application/json",
-          reference as Uint8Array<ArrayBuffer>,
+          JsonTraceSerializer.serializeRequest(spans) as Uint8Array<ArrayBuffer>,
         );
-        const logsViaProto = await post(
-          "/v1/logs",
-          "application/x-protobuf",
-          encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
-        );
-        assert.deepEqual(logsViaProto, logsViaJson);
-        // A backlog leaves as batches back to back in one body (log_export.ts takeRequest).
-        const scope = { name: "obskit-logger", version: "1" };
-        const twoBatches = new Uint8Array([
-          ...encodeLogEntries([line], resource, scope, 2048),
-          ...encodeLogEntries([{ ...line, message: "second" }], resource, scope, 2048),
-        ]);
-        const joinedLogs = await post("/v1/logs", "application/x-protobuf", twoBatches);
-        assert.deepEqual(
-          joinedLogs.resourceLogs.flatMap((
-            rl: { scopeLogs: { logRecords: { body: { stringValue: string } }[] }[] },
-          ) => rl.scopeLogs.flatMap((sl) => sl.logRecords.map((r) => r.body.stringValue))),
-          ["admin access denied", "second"],
-        );
+        assert.deepEqual(viaProto, viaJson, tracerKind);
+        assert.equal(viaProto.resourceSpans[0].scopeSpans[0].spans.length, 2);
+      }
 
-        // Metrics: the SDK's own instruments and the prom-client bridge's families in one
-        // collection, as the apps' reader gathers them.
-        const rm = await sampleMetrics(resource);
-        const metricsViaJson = await post(
-          "/v1/metrics",
-          "application/json",
-          JsonMetricsSerializer.serializeRequest(rm) as Uint8Array<ArrayBuffer>,
-        );
-        const metricsViaProto = await post(
-          "/v1/metrics",
-          "application/x-protobuf",
-          encodeMetrics(rm),
-        );
-        assert.deepEqual(metricsViaProto, metricsViaJson);
-        // Exemplars (the SDK's JSON has none): a bucket's trace id comes through.
-        const histogram = rm.scopeMetrics.flatMap((sm) => sm.metrics).find((m) =>
-          m.descriptor.name === "http_request_duration_seconds"
-        )!;
-        (histogram.dataPoints[0] as { exemplars?: PointExemplar[] }).exemplars = [{
-          timeMs: 1_780_000_000_250,
-          value: 0.042,
-          traceId: "0af7651916cd43dd8448eb211c80319c",
-          spanId: "b7ad6b7169203331",
-        }];
-        const withExemplar = await post("/v1/metrics", "application/x-protobuf", encodeMetrics(rm));
-        const points = withExemplar.resourceMetrics[0].scopeMetrics.flatMap((
-          sm: { metrics: { name: string; histogram?: { dataPoints: unknown[] } }[] },
-        ) => sm.metrics).find((m: { name: string }) => m.name === "http_request_duration_seconds")
-          .histogram.dataPoints;
-        assert.deepEqual(points[0].exemplars, [{
-          timeUnixNano: "1780000000250000000",
-          asDouble: 0.042,
-          spanId: "b7ad6b7169203331",
-          traceId: "0af7651916cd43dd8448eb211c80319c",
-        }]);
-      });
-    } finally {
-      await server.shutdown();
-    }
+      // Batches the delivery queue joins are their bodies back to back: the collector
+      // reads one request carrying both.
+      const one = (name: string) => {
+        const w = new ProtoWriter();
+        const { spans } = sampleSpans();
+        appendSpan(w, { ...spans[0], name, spanContext: () => spans[0].spanContext() });
+        return {
+          body: spanRequest(spans[0].resource, spans[0].instrumentationScope, w.finish()),
+          spans: 1,
+        };
+      };
+      const merged = mergeBatches([one("first"), one("second")]);
+      assert.equal(merged.spans, 2);
+      const joined = await post("/v1/traces", "application/x-protobuf", merged.body);
+      assert.deepEqual(
+        joined.resourceSpans.flatMap((rs: { scopeSpans: { spans: { name: string }[] }[] }) =>
+          rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => sp.name))
+        ),
+        ["first", "second"],
+      );
+
+      const resource = buildResource({ serviceName: "proto-test", env: {} });
+      const line = {
+        timeMs: 1_780_000_000_123,
+        level: "WARN",
+        message: "admin access denied",
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        spanId: "b7ad6b7169203331",
+        fields: { reason: "not an admin token", status: 403, ratio: 0.5, ok: false },
+      };
+      // The SDK's JSON of the record the logger means (what log_export sent before).
+      const time = millisToHrTime(line.timeMs);
+      const reference = JsonLogsSerializer.serializeRequest([{
+        hrTime: time,
+        hrTimeObserved: time,
+        severityNumber: 13,
+        severityText: "WARN",
+        body: line.message,
+        attributes: line.fields,
+        droppedAttributesCount: 0,
+        spanContext: {
+          traceId: line.traceId,
+          spanId: line.spanId,
+          traceFlags: TraceFlags.SAMPLED,
+        },
+        resource,
+        instrumentationScope: { name: "obskit-logger", version: "1" },
+        // deno-lint-ignore no-explicit-any
+      } as any])!;
+      const logsViaJson = await post(
+        "/v1/logs",
+        "application/json",
+        reference as Uint8Array<ArrayBuffer>,
+      );
+      const logsViaProto = await post(
+        "/v1/logs",
+        "application/x-protobuf",
+        encodeLogEntries([line], resource, { name: "obskit-logger", version: "1" }, 2048),
+      );
+      assert.deepEqual(logsViaProto, logsViaJson);
+      // A backlog leaves as batches back to back in one body (log_export.ts takeRequest).
+      const scope = { name: "obskit-logger", version: "1" };
+      const twoBatches = new Uint8Array([
+        ...encodeLogEntries([line], resource, scope, 2048),
+        ...encodeLogEntries([{ ...line, message: "second" }], resource, scope, 2048),
+      ]);
+      const joinedLogs = await post("/v1/logs", "application/x-protobuf", twoBatches);
+      assert.deepEqual(
+        joinedLogs.resourceLogs.flatMap((
+          rl: { scopeLogs: { logRecords: { body: { stringValue: string } }[] }[] },
+        ) => rl.scopeLogs.flatMap((sl) => sl.logRecords.map((r) => r.body.stringValue))),
+        ["admin access denied", "second"],
+      );
+
+      // Metrics: the SDK's own instruments and the prom-client bridge's families in one
+      // collection, as the apps' reader gathers them.
+      const rm = await sampleMetrics(resource);
+      const metricsViaJson = await post(
+        "/v1/metrics",
+        "application/json",
+        JsonMetricsSerializer.serializeRequest(rm) as Uint8Array<ArrayBuffer>,
+      );
+      const metricsViaProto = await post(
+        "/v1/metrics",
+        "application/x-protobuf",
+        encodeMetrics(rm),
+      );
+      assert.deepEqual(metricsViaProto, metricsViaJson);
+      // Exemplars (the SDK's JSON has none): a bucket's trace id comes through.
+      const histogram = rm.scopeMetrics.flatMap((sm) => sm.metrics).find((m) =>
+        m.descriptor.name === "http_request_duration_seconds"
+      )!;
+      (histogram.dataPoints[0] as { exemplars?: PointExemplar[] }).exemplars = [{
+        timeMs: 1_780_000_000_250,
+        value: 0.042,
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        spanId: "b7ad6b7169203331",
+      }];
+      const withExemplar = await post("/v1/metrics", "application/x-protobuf", encodeMetrics(rm));
+      const points = withExemplar.resourceMetrics[0].scopeMetrics.flatMap((
+        sm: { metrics: { name: string; histogram?: { dataPoints: unknown[] } }[] },
+      ) => sm.metrics).find((m: { name: string }) => m.name === "http_request_duration_seconds")
+        .histogram.dataPoints;
+      assert.deepEqual(points[0].exemplars, [{
+        timeUnixNano: "1780000000250000000",
+        asDouble: 0.042,
+        spanId: "b7ad6b7169203331",
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+      }]);
+    });
   },
 });
 

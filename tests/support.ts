@@ -180,3 +180,57 @@ export async function withCollector<T>(config: string, fn: () => Promise<T>): Pr
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** What the collector of withReexportingCollector re-exported, in arrival order. */
+export interface Reexported {
+  /** `/v1/traces`, `/v1/logs` or `/v1/metrics`. */
+  path: string;
+  /** The OTLP/JSON body the collector sent. */
+  body: string;
+}
+
+/**
+ * Runs the real collector receiving OTLP/HTTP on a free port and re-exporting
+ * every signal as OTLP/JSON to a server of this test, so a test reads what
+ * the collector decoded from what was sent to it. `fn` gets the receiver's
+ * base URL and the list the re-exported requests are appended to.
+ */
+export async function withReexportingCollector<T>(
+  fn: (otlpEndpoint: string, received: Reexported[]) => Promise<T>,
+): Promise<T> {
+  const [otlp, capture] = [freePort(), freePort()];
+  const received: Reexported[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: capture, onListen() {} },
+    async (req) => {
+      received.push({ path: new URL(req.url).pathname, body: await req.text() });
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    },
+  );
+  const config = `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${otlp}
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:${capture}
+    encoding: json
+    compression: none
+    retry_on_failure: {enabled: false}
+    sending_queue: {enabled: false}
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlphttp]}
+    logs: {receivers: [otlp], exporters: [otlphttp]}
+    metrics: {receivers: [otlp], exporters: [otlphttp]}
+`;
+  try {
+    return await withCollector(config, () => fn(`http://127.0.0.1:${otlp}`, received));
+  } finally {
+    await server.shutdown();
+  }
+}

@@ -11,22 +11,13 @@
  * instruments Deno.serve itself; this file does not change.
  */
 import { Hono } from "hono";
+import { serverArgs } from "./server_args.ts";
 
 // The instrumented app serves ids 0..99 priced 5 + (id % 20) * 2.5: the same
 // body sizes, so bytes on the wire do not differ between variants.
 const ITEM_COUNT = 100;
 
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
-}
-
-const port = Number(arg("port", "8080"));
-const hostname = arg("host", "127.0.0.1");
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`error: --port must be 0..65535, got '${arg("port", "")}'`);
-  Deno.exit(2);
-}
+const { port, hostname } = serverArgs();
 
 const app = new Hono();
 app.get("/api/data", (c) => {

@@ -27,6 +27,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { Hono } from "hono";
 import { matchedRoutes } from "hono/route";
 import { ProtoWriter } from "../../../apps/lib/otlp_proto.ts";
+import { serverArgs } from "./server_args.ts";
 
 const ITEM_COUNT = 100;
 const CACHE_CAPACITY = 80;
@@ -75,17 +76,7 @@ interface LogRecord {
   attrs: Pairs;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
-}
-
-const port = Number(arg("port", "8080"));
-const hostname = arg("host", "127.0.0.1");
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`error: --port must be 0..65535, got '${arg("port", "")}'`);
-  Deno.exit(2);
-}
+const { port, hostname } = serverArgs();
 const endpoint = (Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://127.0.0.1:4318")
   .replace(/\/+$/, "");
 
