@@ -58,10 +58,10 @@ export interface AppVariant {
   /** Another checkout's apps/instrument_app.ts (to compare code versions); run from its repo root. */
   script?: string;
   /**
-   * "bare": scripts/lib/bench/bare_hono.ts (Hono on Deno.serve, /api/data only,
-   * no app code); `instrumentation` and `script` are then ignored. Default "app".
+   * A reference server instead of the app (REFERENCE_SERVERS); `instrumentation`
+   * and `script` are then ignored. Default "app".
    */
-  server?: "app" | "bare" | "floor";
+  server?: "app" | ReferenceServer;
 }
 
 export interface RunningApp {
@@ -73,8 +73,21 @@ export interface RunningApp {
 }
 
 export const APP_SCRIPT = join(REPO_ROOT, "apps", "instrument_app.ts");
-export const BARE_SCRIPT = join(REPO_ROOT, "scripts", "lib", "bench", "bare_hono.ts");
-export const FLOOR_SCRIPT = join(REPO_ROOT, "scripts", "lib", "bench", "floor_app.ts");
+
+/**
+ * The bench's reference servers, each with the permissions it needs and no
+ * more. Neither has /health (one route, like a hello world).
+ */
+const REFERENCE_SERVERS = {
+  // Hono on Deno.serve, /api/data only, no app code (Deno's own OTel needs no permission).
+  bare: { script: "bare_hono.ts", permissions: ["--allow-net"] },
+  // The app's per-request telemetry by hand, exported to the variant's endpoint.
+  floor: {
+    script: "floor_app.ts",
+    permissions: ["--allow-net", "--allow-env=OTEL_EXPORTER_OTLP_ENDPOINT"],
+  },
+};
+type ReferenceServer = keyof typeof REFERENCE_SERVERS;
 // The run-app task's permissions (deno.json), plus nothing else.
 const APP_PERMISSIONS = [
   "--allow-net",
@@ -89,18 +102,15 @@ const APP_PERMISSIONS = [
  * the syscall is paid, the disk is not); stderr is kept for error messages.
  */
 export async function startApp(variant: AppVariant, port: number): Promise<RunningApp> {
-  const bare = variant.server === "bare";
-  const floor = variant.server === "floor";
-  const args = bare
-    // The bare server needs the network only (Deno's own OTel needs no permission).
-    ? ["run", "--allow-net", ...(variant.denoFlags ?? []), BARE_SCRIPT, "--port", String(port)]
-    : floor
+  const reference = variant.server && variant.server !== "app"
+    ? REFERENCE_SERVERS[variant.server]
+    : undefined;
+  const args = reference
     ? [
       "run",
-      "--allow-net",
-      "--allow-env=OTEL_EXPORTER_OTLP_ENDPOINT",
+      ...reference.permissions,
       ...(variant.denoFlags ?? []),
-      FLOOR_SCRIPT,
+      join(REPO_ROOT, "scripts", "lib", "bench", reference.script),
       "--port",
       String(port),
     ]
@@ -124,7 +134,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   }
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: variant.script && !bare && !floor ? resolve(dirname(variant.script), "..") : REPO_ROOT,
+    cwd: variant.script && !reference ? resolve(dirname(variant.script), "..") : REPO_ROOT,
     clearEnv: true,
     env: { ...env, LOG_LEVEL: "INFO", ...(variant.env ?? {}) },
     stdin: "null",
@@ -144,8 +154,7 @@ export async function startApp(variant: AppVariant, port: number): Promise<Runni
   const url = `http://127.0.0.1:${port}`;
   try {
     await Promise.race([
-      // The bare and floor servers have no /health: one route only, like a hello world.
-      waitForHttp(`${url}${bare || floor ? "/api/data" : "/health"}`, 30_000, 50),
+      waitForHttp(`${url}${reference ? "/api/data" : "/health"}`, 30_000, 50),
       status.then((s) => {
         throw new Error(`exited with code ${s.code}`);
       }),
