@@ -191,6 +191,12 @@ export const DEFAULT_EXTRA_VARIANTS = [
 /** Variants that always run: the two baselines and the instrumented app. */
 export const BASE_VARIANTS = ["bare", "off", "on"];
 
+/**
+ * Variants the latency case drives as well when they were asked for: the
+ * floor shows how much of on's tail any in-process telemetry pays.
+ */
+const LATENCY_REFERENCES = ["floor"];
+
 // ---------------------------------------------------------------- results
 
 export interface ThroughputRun {
@@ -1034,7 +1040,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       const names = opts.cases.includes("overhead")
         ? [...BASE_VARIANTS, ...opts.variants.filter((v) => !BASE_VARIANTS.includes(v))]
         : latency
-        ? [...BASE_VARIANTS, ...opts.variants.filter((v) => v === "floor")]
+        ? [...BASE_VARIANTS, ...opts.variants.filter((v) => LATENCY_REFERENCES.includes(v))]
         : ["off"];
       if (opts.compareApp && opts.cases.includes("overhead")) {
         for (const base of ["off", "on"]) {
@@ -1103,9 +1109,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
       );
       result.latency = await runLatency(
         opts,
-        // The floor, when it runs, shows how much of on's tail any in-process telemetry pays.
-        [...BASE_VARIANTS, ...(apps.some((a) => a.variant.name === "floor") ? ["floor"] : [])]
-          .map(byName),
+        [
+          ...BASE_VARIANTS,
+          ...LATENCY_REFERENCES.filter((v) => apps.some((a) => a.variant.name === v)),
+        ].map(byName),
         oha!,
         sat,
         from,
