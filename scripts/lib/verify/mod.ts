@@ -874,13 +874,12 @@ export async function verifyUntil(
   while (true) {
     const results = await runVerify(opts);
     const failed = results.filter((r) => r.status === "fail");
-    const failing = failed.length;
     // A service that does not answer is the user's to start: waiting would only delay the fix.
     if (
-      failing === 0 || Date.now() >= deadline || signal?.aborted ||
+      failed.length === 0 || Date.now() >= deadline || signal?.aborted ||
       failed.some((r) => r.unreachable)
     ) return results;
-    onAttempt?.(failing);
+    onAttempt?.(failed.length);
     await new Promise((r) => setTimeout(r, Math.min(3000, Math.max(0, deadline - Date.now()))));
   }
 }
