@@ -17,6 +17,7 @@ import { freePorts, stackUp } from "../scripts/lib/stack/mod.ts";
 import { runPush, startApp } from "../scripts/lib/stack/stack_apps.ts";
 import { checkCorrelation } from "../scripts/lib/verify/mod.ts";
 import { eventually, inPrivateState, missing } from "./support.ts";
+import { repoPath } from "../scripts/lib/paths.ts";
 import { droppedCount } from "../apps/lib/telemetry_loss.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -359,6 +360,40 @@ Deno.test({
       assert.ok(posts.length <= 12, `${posts.length} requests for 8,000 lines`);
     } finally {
       await close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "logger: loading it reads no variable, so a script granted only its own never prompts in a terminal",
+  ignore: missing("script"),
+  permissions: { run: true, read: true, env: true },
+  async fn() {
+    const deno = Deno.execPath();
+    // doctor and the bench's floor server load the OTLP endpoint rule, which loads the logger;
+    // `script` gives them a terminal, where Deno asks for a permission instead of failing.
+    for (
+      const command of [
+        `${deno} task doctor --help`,
+        `${deno} run --allow-net --allow-env=OTEL_EXPORTER_OTLP_ENDPOINT scripts/lib/bench/floor_app.ts --port x`,
+      ]
+    ) {
+      // A prompt is answered "n" (and a command that never asks ends on its own); `timeout`
+      // bounds either way.
+      const child = new Deno.Command("script", {
+        args: ["-qec", `timeout 15 ${command}`, "/dev/null"],
+        cwd: repoPath(),
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const input = child.stdin.getWriter();
+      await input.write(new TextEncoder().encode("n\nn\nn\n"));
+      await input.close();
+      const out = await child.output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.doesNotMatch(text, /Deno requests/, `${command}:\n${text}`);
     }
   },
 });

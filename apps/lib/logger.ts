@@ -299,11 +299,19 @@ export function accessLogWanted(): boolean {
   return ["on", "true", "1"].includes((raw ?? "").trim().toLowerCase());
 }
 
-let kitLogger = createLogger("obskit");
+/**
+ * Made at the first warning, not when this module loads: creating a logger
+ * reads LOG_LEVEL, and a script that loads the logger only through a shared
+ * module (doctor, through the OTLP endpoint rule) is not granted it; in a
+ * terminal Deno would stop to ask.
+ */
+let kitLogger: Logger | undefined;
+let kitService = "obskit";
 
 /** Names the service that the kit's own warnings are logged under. */
 export function setKitService(service: string): void {
-  kitLogger = createLogger(service);
+  kitService = service;
+  kitLogger = undefined;
 }
 
 /**
@@ -312,5 +320,6 @@ export function setKitService(service: string): void {
  * part of that request.
  */
 export function logWarning(message: string): void {
-  context.with(ROOT_CONTEXT, () => kitLogger.warn(message));
+  const logger = kitLogger ??= createLogger(kitService);
+  context.with(ROOT_CONTEXT, () => logger.warn(message));
 }
