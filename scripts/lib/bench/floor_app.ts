@@ -26,6 +26,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Hono } from "hono";
 import { matchedRoutes } from "hono/route";
+import { normalizeOtlpEndpoint } from "../../../apps/lib/otlp_endpoint.ts";
 import { ProtoWriter } from "../../../apps/lib/otlp_proto.ts";
 import { serverArgs } from "./server_args.ts";
 
@@ -77,8 +78,14 @@ interface LogRecord {
 }
 
 const { port, hostname } = serverArgs();
-const endpoint = (Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://127.0.0.1:4318")
-  .replace(/\/+$/, "");
+// The apps' own rule for the endpoint (default, scheme, the 4317 slip); its notice to stderr.
+let endpoint: string;
+try {
+  endpoint = normalizeOtlpEndpoint(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"), console.error);
+} catch (err) {
+  console.error(`error: ${(err as Error).message}`);
+  Deno.exit(2);
+}
 
 // ------------------------------------------------------------------ ids
 
