@@ -755,3 +755,19 @@ Deno.test({
     assert.equal(await telemetryDropped(url), null, "no server");
   },
 });
+
+Deno.test({
+  name: "reference servers: --help exits 0 with what they are; a bad --port is one line, exit 2",
+  permissions: { run: true, read: true, env: true },
+  async fn() {
+    for (const script of ["scripts/lib/bench/bare_hono.ts", "scripts/lib/bench/floor_app.ts"]) {
+      const flags = ["--allow-net", "--allow-env=OTEL_EXPORTER_OTLP_ENDPOINT"];
+      const help = await runScript(script, flags, ["--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /The bench's (bare|floor) variant[\s\S]*--port N/);
+      const bad = await runScript(script, flags, ["--port", "70000"]);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stderr.trim(), "error: --port must be 0..65535, got '70000'");
+    }
+  },
+});

@@ -17,7 +17,9 @@ import { serverArgs } from "./server_args.ts";
 // body sizes, so bytes on the wire do not differ between variants.
 const ITEM_COUNT = 100;
 
-const { port, hostname } = serverArgs();
+const { port, hostname } = serverArgs(
+  "The bench's bare variant: Hono on Deno.serve answering GET /api/data, no app code.",
+);
 
 const app = new Hono();
 app.get("/api/data", (c) => {

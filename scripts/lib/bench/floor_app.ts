@@ -77,7 +77,10 @@ interface LogRecord {
   attrs: Pairs;
 }
 
-const { port, hostname } = serverArgs();
+const { port, hostname } = serverArgs(
+  "The bench's floor variant: the app's per-request telemetry by hand, no OTel SDK; " +
+    "OTLP protobuf to OTEL_EXPORTER_OTLP_ENDPOINT.",
+);
 // The apps' own rule for the endpoint (default, scheme, the 4317 slip); its notice to stderr.
 let endpoint: string;
 try {
